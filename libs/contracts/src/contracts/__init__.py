@@ -1,0 +1,1 @@
+"""Agent Studio message contracts: the only code the services share, and plain data only."""

@@ -1,0 +1,77 @@
+"""Subject ↔ model map, and decoding of raw message bytes into typed envelopes."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ValidationError
+
+from contracts import subjects as s
+from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
+from contracts.envelope import Envelope
+
+MODELS: dict[s.Subject, type[BaseModel]] = {
+    s.COMPILE_AGENT: CompileAgentV1,
+    s.AGENT_COMPILED: AgentCompiledV1,
+    s.COMPILATION_FAILED: CompilationFailedV1,
+}
+
+_BY_TYPE: dict[str, s.Subject] = {subject.type: subject for subject in MODELS}
+_BY_RELATIVE: dict[str, s.Subject] = {subject.relative: subject for subject in MODELS}
+_SUBJECT_OF_MODEL: dict[type[BaseModel], s.Subject] = {m: subj for subj, m in MODELS.items()}
+
+
+class UndecodableMessageError(ValueError):
+    """The bytes on a subject are not a valid message for it: poison, never worth redelivering."""
+
+
+def subject_of(data: BaseModel) -> s.Subject:
+    return _SUBJECT_OF_MODEL[type(data)]
+
+
+def subject_for_type(type_: str) -> s.Subject:
+    return _BY_TYPE[type_]
+
+
+def envelope_type(model: type[BaseModel]) -> type[Envelope[Any]]:
+    return Envelope[model]  # type: ignore[valid-type]
+
+
+def decode(relative_subject: str, payload: bytes) -> Envelope[Any]:
+    """Decode `payload` received on `relative_subject` (the subject without its root)."""
+    subject = _BY_RELATIVE.get(relative_subject)
+    if subject is None:
+        raise UndecodableMessageError(f"no message is registered for subject {relative_subject!r}")
+    try:
+        envelope = envelope_type(MODELS[subject]).model_validate_json(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise UndecodableMessageError(f"invalid {subject.relative} message: {problems}") from exc
+    if envelope.type != subject.type:
+        raise UndecodableMessageError(
+            f"envelope type {envelope.type!r} does not match subject {subject.relative!r}"
+        )
+    return envelope
+
+
+def envelope_for(
+    data: BaseModel,
+    *,
+    source: str,
+    correlation_id: UUID,
+    owner_id: UUID | None,
+    causation_id: UUID | None = None,
+) -> Envelope[Any]:
+    """Wrap `data` in a new envelope whose `type` is that of the model's registered subject."""
+    return envelope_type(type(data))(
+        type=subject_of(data).type,
+        source=source,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        owner_id=owner_id,
+        data=data,
+    )

@@ -1,0 +1,147 @@
+"""The whole messaging topology in one place: subjects, streams and durable consumers.
+
+Subjects follow `<root>.<owner>.<cmd|evt>.<name>.v<N>`, where `<owner>` is the service that handles a
+command or emits an event. `<root>` is `studio` unless a deployment shares one NATS server between
+several installations (tests do), in which case each installation picks its own root.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_ROOT = "studio"
+ROOT_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+class Kind(StrEnum):
+    COMMAND = "cmd"
+    EVENT = "evt"
+
+
+@dataclass(frozen=True)
+class Subject:
+    owner: str
+    kind: Kind
+    name: str
+    version: int
+
+    @property
+    def relative(self) -> str:
+        """The subject without its root, e.g. `compiler.cmd.compile_agent.v1`."""
+        return f"{self.owner}.{self.kind}.{self.name}.v{self.version}"
+
+    @property
+    def type(self) -> str:
+        """The envelope `type`: the subject under the canonical root, whatever the deployment's root."""
+        return f"{DEFAULT_ROOT}.{self.relative}"
+
+    def full(self, root: str = DEFAULT_ROOT) -> str:
+        return f"{root}.{self.relative}"
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One stream per owner captures all of that owner's subjects (limits retention)."""
+
+    name: str
+    owner: str
+
+    def full_name(self, root: str = DEFAULT_ROOT) -> str:
+        return f"{root.upper()}_{self.name}"
+
+    def subjects(self, root: str = DEFAULT_ROOT) -> list[str]:
+        return [f"{root}.{self.owner}.>"]
+
+
+@dataclass(frozen=True)
+class Durable:
+    """A durable pull consumer, shared by every replica of `service`.
+
+    `filter` is one subject, or a wildcard over all of an owner's events (`compiler.evt.>`): one
+    filter per consumer keeps the topology valid on every JetStream server from 2.9 on.
+    """
+
+    service: str
+    stream: Stream
+    label: str
+    filter: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}--{self.label}"
+
+    def filter_subject(self, root: str = DEFAULT_ROOT) -> str:
+        return f"{root}.{self.filter}"
+
+    def accepts(self, relative: str) -> bool:
+        """Whether a subject (without its root) is one this consumer is meant to receive."""
+        if self.filter.endswith(".>"):
+            return relative.startswith(self.filter[:-1])
+        return relative == self.filter
+
+
+def events_of(owner: str) -> str:
+    return f"{owner}.{Kind.EVENT}.>"
+
+
+# Commands and events -------------------------------------------------------------------------
+
+COMPILE_AGENT = Subject("compiler", Kind.COMMAND, "compile_agent", 1)
+AGENT_COMPILED = Subject("compiler", Kind.EVENT, "agent_compiled", 1)
+COMPILATION_FAILED = Subject("compiler", Kind.EVENT, "compilation_failed", 1)
+
+ALL_SUBJECTS: tuple[Subject, ...] = (COMPILE_AGENT, AGENT_COMPILED, COMPILATION_FAILED)
+
+# Streams ---------------------------------------------------------------------------------------
+
+COMPILER_STREAM = Stream("COMPILER", "compiler")
+TEST_RUNNER_STREAM = Stream("TEST_RUNNER", "test_runner")
+PUBLISHER_STREAM = Stream("PUBLISHER", "publisher")
+GATEWAY_STREAM = Stream("GATEWAY", "gateway")
+
+ALL_STREAMS: tuple[Stream, ...] = (
+    COMPILER_STREAM,
+    TEST_RUNNER_STREAM,
+    PUBLISHER_STREAM,
+    GATEWAY_STREAM,
+)
+
+
+@dataclass(frozen=True)
+class DeadLetterStream:
+    """Poison messages and messages out of deliveries land here, under `<root>.dlq.<relative>`."""
+
+    name: str = "DEAD_LETTER"
+    token: str = "dlq"
+
+    def full_name(self, root: str = DEFAULT_ROOT) -> str:
+        return f"{root.upper()}_{self.name}"
+
+    def subjects(self, root: str = DEFAULT_ROOT) -> list[str]:
+        return [f"{root}.{self.token}.>"]
+
+    def subject_for(self, original: str, root: str = DEFAULT_ROOT) -> str:
+        relative = original.removeprefix(f"{root}.")
+        return f"{root}.{self.token}.{relative}"
+
+
+DEAD_LETTER = DeadLetterStream()
+
+# Durable consumers ---------------------------------------------------------------------------
+
+COMPILER_COMPILE_AGENT = Durable(
+    "compiler", COMPILER_STREAM, "compile_agent", COMPILE_AGENT.relative
+)
+GATEWAY_COMPILER_EVENTS = Durable(
+    "gateway", COMPILER_STREAM, "compiler_events", events_of("compiler")
+)
+
+ALL_DURABLES: tuple[Durable, ...] = (COMPILER_COMPILE_AGENT, GATEWAY_COMPILER_EVENTS)
+
+
+def relative_subject(full: str, root: str = DEFAULT_ROOT) -> str:
+    """`studio.compiler.cmd.compile_agent.v1` → `compiler.cmd.compile_agent.v1`."""
+    prefix = f"{root}."
+    return full[len(prefix) :] if full.startswith(prefix) else full

@@ -1,0 +1,1 @@
+"""Shared glue of the Agent Studio services, written once: settings, NATS, delivery, observability."""

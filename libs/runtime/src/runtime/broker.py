@@ -1,0 +1,117 @@
+"""NATS connection and the JetStream topology, provisioned idempotently from `contracts.subjects`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nats
+import structlog
+from contracts import subjects as s
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+
+log = structlog.get_logger()
+
+DUPLICATE_WINDOW_SECONDS = 120.0
+STREAM_MAX_AGE_SECONDS = 7 * 24 * 3600.0
+DEAD_LETTER_MAX_AGE_SECONDS = 30 * 24 * 3600.0
+
+
+class BrokerUnavailableError(Exception):
+    """NATS cannot be reached; the message names the URL and the reason."""
+
+
+@dataclass(frozen=True)
+class ConsumerPolicy:
+    """Delivery settings chosen per consumer; the server defaults (unlimited redelivery) are never used."""
+
+    ack_wait: float = 30.0
+    max_deliver: int = 5
+    max_ack_pending: int = 256
+
+
+async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> Client:
+    """Connect once (fail fast with a clear reason), then reconnect forever if the link drops."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc) or type(exc).__name__)
+
+    async def on_disconnected() -> None:
+        log.warning("nats.disconnected")
+
+    async def on_reconnected() -> None:
+        log.info("nats.reconnected")
+
+    try:
+        return await nats.connect(
+            url,
+            name=name,
+            connect_timeout=connect_timeout,
+            allow_reconnect=True,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=1,
+            drain_timeout=10,
+            error_cb=on_error,
+            disconnected_cb=on_disconnected,
+            reconnected_cb=on_reconnected,
+        )
+    except Exception as exc:
+        raise BrokerUnavailableError(
+            f"NATS at {url} is unreachable: {str(exc) or type(exc).__name__}"
+        ) from None
+
+
+async def ensure_topology(
+    js: JetStreamContext,
+    root: str,
+    durables: tuple[s.Durable, ...] = s.ALL_DURABLES,
+    policies: dict[str, ConsumerPolicy] | None = None,
+) -> None:
+    """Create or update every stream and the given durables; safe to run from every replica."""
+    for stream in s.ALL_STREAMS:
+        await _ensure_stream(
+            js,
+            StreamConfig(
+                name=stream.full_name(root),
+                subjects=stream.subjects(root),
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                max_age=STREAM_MAX_AGE_SECONDS,
+                duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            ),
+        )
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=s.DEAD_LETTER.full_name(root),
+            subjects=s.DEAD_LETTER.subjects(root),
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=DEAD_LETTER_MAX_AGE_SECONDS,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+    )
+    for durable in durables:
+        policy = (policies or {}).get(durable.name, ConsumerPolicy())
+        # Creating a durable that exists updates its editable fields, so a changed policy
+        # (ack_wait, max_deliver, max_ack_pending) takes effect on the next deploy.
+        await js.add_consumer(
+            durable.stream.full_name(root),
+            ConsumerConfig(
+                durable_name=durable.name,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=policy.ack_wait,
+                max_deliver=policy.max_deliver,
+                max_ack_pending=policy.max_ack_pending,
+                filter_subject=durable.filter_subject(root),
+            ),
+        )
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        # The stream exists with another configuration: bring it to the one in code.
+        await js.update_stream(config)

@@ -1,0 +1,30 @@
+"""Command-line pieces the services share: `python -m <service> migrate`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from runtime import migrations
+from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
+
+
+def migrate_command(
+    service: str, settings_cls: type[CommonSettings], migrations_dir: Path, schema: str
+) -> None:
+    """Create the database if needed and bring `schema` to the latest revision; errors in one line."""
+    try:
+        settings = load_settings(settings_cls, service)
+    except SettingsError as exc:
+        exit_on_settings_error(exc)
+    try:
+        migrations.ensure_database(settings.database_url)
+        migrations.upgrade(migrations_dir, settings.database_url, schema)
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(
+            f"{service}: migration failed: {reason[0] if reason else type(exc).__name__}",
+            file=sys.stderr,
+        )  # noqa: T201
+        raise SystemExit(1) from None
+    print(f"{service}: schema {schema!r} is up to date")  # noqa: T201

@@ -1,0 +1,242 @@
+"""The consumer loop: fetch → decode → handler → one transaction (inbox + state + outbox) → ack.
+
+What happens to a message that cannot be applied:
+- undecodable (poison) or `PermanentError`: copied to the dead-letter stream with the reason, then `term()`;
+- `TransientError` or an unexpected exception: `nak(delay)`, and on its last delivery the dead-letter stream.
+The loop itself never dies on one bad message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from contracts import registry
+from contracts.envelope import Envelope
+from contracts.subjects import DEAD_LETTER, Durable, relative_subject
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import inbox, outbox
+from runtime import observability as obs
+from runtime.broker import ConsumerPolicy
+from runtime.errors import PermanentError, TransientError
+from runtime.outbox import Relay
+
+log = structlog.get_logger()
+
+Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[Sequence[BaseModel]]]
+"""Applies one message inside the given transaction and returns the messages it emits."""
+
+
+class Consumer:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        durable: Durable,
+        handler: Handler,
+        *,
+        service: str,
+        root: str,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tables: sa.MetaData,
+        relay: Relay,
+        policy: ConsumerPolicy,
+        concurrency: int = 8,
+        fetch_timeout: float = 1.0,
+    ) -> None:
+        self._js = js
+        self._durable = durable
+        self._handler = handler
+        self._service = service
+        self._root = root
+        self._sessionmaker = sessionmaker
+        self._outbox = tables.tables[f"{tables.schema}.outbox"]
+        self._inbox = tables.tables[f"{tables.schema}.processed_messages"]
+        self._relay = relay
+        self._policy = policy
+        self._concurrency = concurrency
+        self._fetch_timeout = fetch_timeout
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Fetch until `stop` is set, then finish the messages in flight and unsubscribe."""
+        sub = await self._js.pull_subscribe_bind(
+            self._durable.name, stream=self._durable.stream.full_name(self._root)
+        )
+        slots = asyncio.Semaphore(self._concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
+        log.info("consumer.started", consumer=self._durable.name, concurrency=self._concurrency)
+        while not stop.is_set():
+            await slots.acquire()
+            try:
+                msgs = [] if stop.is_set() else await sub.fetch(1, timeout=self._fetch_timeout)
+            except TimeoutError:  # nothing to do; covers nats' three timeout classes
+                msgs = []
+            except Exception as exc:  # e.g. reconnecting: wait, and keep the loop alive
+                log.warning("consumer.fetch_failed", consumer=self._durable.name, error=repr(exc))
+                msgs = []
+                await asyncio.sleep(0.5)
+            if not msgs:
+                slots.release()
+                continue
+            task = asyncio.create_task(self._process(msgs[0]))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+            task.add_done_callback(lambda _t: slots.release())
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        await sub.unsubscribe()  # before nc.drain(): a pull sub left subscribed makes drain hang
+        log.info("consumer.stopped", consumer=self._durable.name)
+
+    async def _process(self, msg: Msg) -> None:
+        name = self._durable.name
+        started = time.perf_counter()
+        md = msg.metadata
+        obs.messages_in_flight.labels(name).inc()
+        obs.message_queue_age.labels(name).observe(
+            max(0.0, (datetime.now(UTC) - md.timestamp).total_seconds())
+        )
+        outcome = "error"
+        try:
+            outcome = await self._decode_and_apply(msg)
+        except Exception as exc:  # the loop outlives every failure of a single message
+            log.exception("consumer.unhandled", consumer=name, error=repr(exc))
+        finally:
+            obs.messages_in_flight.labels(name).dec()
+            obs.messages_processed.labels(name, outcome).inc()
+            obs.handler_duration.labels(name).observe(time.perf_counter() - started)
+
+    async def _decode_and_apply(self, msg: Msg) -> str:
+        relative = relative_subject(msg.subject, self._root)
+        if not self._durable.accepts(relative):
+            return await self._dead_letter(
+                msg, f"subject {relative!r} is not one {self._durable.name} consumes"
+            )
+        try:
+            envelope = registry.decode(relative, msg.data)
+        except registry.UndecodableMessageError as exc:
+            return await self._dead_letter(msg, f"undecodable: {exc}")
+        parent = propagate.extract(msg.headers or {})
+        span_attributes = {
+            "messaging.system": "nats",
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.destination.name": relative,
+            "messaging.consumer.group.name": self._durable.name,
+            "messaging.message.id": str(envelope.id),
+            "messaging.message.conversation_id": str(envelope.correlation_id),
+        }
+        with (
+            obs.tracer().start_as_current_span(
+                f"process {relative}",
+                context=parent,
+                kind=SpanKind.CONSUMER,
+                attributes=span_attributes,
+            ) as span,
+            structlog.contextvars.bound_contextvars(
+                correlation_id=str(envelope.correlation_id),
+                message_id=str(envelope.id),
+                consumer=self._durable.name,
+            ),
+        ):
+            keepalive = asyncio.create_task(self._keep_alive(msg))
+            try:
+                return await self._apply(msg, envelope)
+            except PermanentError as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                return await self._dead_letter(msg, f"permanent: {exc}")
+            except Exception as exc:
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                span.record_exception(exc)
+                return await self._retry_or_dead_letter(msg, exc)
+            finally:
+                keepalive.cancel()
+
+    async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
+        emitted: Sequence[BaseModel] = ()
+        async with self._sessionmaker.begin() as session:
+            first_time = await inbox.claim(session, self._inbox, envelope.id, self._durable.name)
+            if first_time:
+                emitted = await self._handler(envelope, session)
+                await outbox.add(
+                    session,
+                    self._outbox,
+                    [
+                        registry.envelope_for(
+                            data,
+                            source=self._service,
+                            correlation_id=envelope.correlation_id,
+                            owner_id=envelope.owner_id,
+                            causation_id=envelope.id,
+                        )
+                        for data in emitted
+                    ],
+                )
+        # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
+        await msg.ack_sync(timeout=2.0)
+        if emitted:
+            self._relay.nudge()
+        if not first_time:
+            log.info("consumer.duplicate_skipped")
+            return "duplicate"
+        return "ack"
+
+    async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> str:
+        delivered = msg.metadata.num_delivered
+        if delivered >= self._policy.max_deliver:
+            return await self._dead_letter(msg, f"failed {delivered} deliveries, last: {exc!r}")
+        delay = (
+            exc.retry_after
+            if isinstance(exc, TransientError) and exc.retry_after is not None
+            else min(0.5 * 2 ** (delivered - 1), 30.0)
+        )
+        if isinstance(exc, TransientError):
+            log.warning("consumer.transient_failure", error=str(exc), retry_in=delay)
+        else:
+            log.error(
+                "consumer.handler_failed", error=repr(exc), delivery=delivered, retry_in=delay
+            )
+        await msg.nak(delay=delay)
+        return "nak"
+
+    async def _dead_letter(self, msg: Msg, reason: str) -> str:
+        """Copy the message to the dead-letter stream with its reason, then stop its redelivery."""
+        md = msg.metadata
+        headers = dict(msg.headers or {})
+        headers.update(
+            {
+                # The copy is itself deduplicated, so a retried dead-lettering stores one copy.
+                "Nats-Msg-Id": f"dlq-{md.stream}-{md.sequence.stream}",
+                "Studio-Dead-Letter-Reason": reason[:1000],
+                "Studio-Original-Subject": msg.subject,
+                "Studio-Original-Stream": md.stream,
+                "Studio-Original-Sequence": str(md.sequence.stream),
+                "Studio-Consumer": self._durable.name,
+                "Studio-Deliveries": str(md.num_delivered),
+            }
+        )
+        await self._js.publish(
+            DEAD_LETTER.subject_for(msg.subject, self._root),
+            msg.data,
+            headers=headers,
+            stream=DEAD_LETTER.full_name(self._root),
+        )
+        await msg.term()
+        log.error("consumer.dead_lettered", subject=msg.subject, reason=reason[:300])
+        trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})
+        return "dead_letter"
+
+    async def _keep_alive(self, msg: Msg) -> None:
+        """Hold the message's lease while a long handler (an AI call) is still working on it."""
+        while True:
+            await asyncio.sleep(self._policy.ack_wait / 3)
+            await msg.in_progress()

@@ -1,0 +1,106 @@
+"""PostgreSQL access shared by the services: engines, per-service metadata, the outbox and inbox tables."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be reached or is not migrated; the message says which."""
+
+
+def service_metadata(schema: str) -> sa.MetaData:
+    """Metadata for one service's schema, with the delivery tables every service has."""
+    metadata = sa.MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
+    outbox_table(metadata)
+    inbox_table(metadata)
+    return metadata
+
+
+def outbox_table(metadata: sa.MetaData) -> sa.Table:
+    """Messages to publish, written in the transaction of the state change they announce."""
+    return sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("message_id", UUID(as_uuid=True), nullable=False, unique=True),
+        sa.Column("subject", sa.Text, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("headers", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+        sa.Column(
+            "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+        sa.Column("published_at", sa.TIMESTAMP(timezone=True)),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("last_error", sa.Text),
+        sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("published_at IS NULL")),
+    )
+
+
+def inbox_table(metadata: sa.MetaData) -> sa.Table:
+    """Ids of the messages a consumer has applied: a redelivered message changes nothing."""
+    return sa.Table(
+        "processed_messages",
+        metadata,
+        sa.Column("message_id", UUID(as_uuid=True), primary_key=True),
+        sa.Column("consumer", sa.Text, primary_key=True),
+        sa.Column(
+            "processed_at",
+            sa.TIMESTAMP(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
+    )
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "agent-studio"
+) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"application_name": application_name, "connect_timeout": 5},
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def check_database(engine: AsyncEngine, schema: str) -> None:
+    """Fail with a clear reason when the database is unreachable or the schema is not migrated."""
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                sa.text("SELECT to_regclass(:table) IS NOT NULL"),
+                {"table": f"{schema}.outbox"},
+            )
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"database {engine.url.render_as_string(hide_password=True)} is unreachable: "
+            f"{_first_line(exc)}"
+        ) from None
+    if not found:
+        raise DatabaseUnavailableError(f"schema {schema!r} is not migrated (run `make migrate`)")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,20 @@
+"""The inbox: a consumer records each message id it applies, in the transaction that applies it."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def claim(session: AsyncSession, inbox: sa.Table, message_id: UUID, consumer: str) -> bool:
+    """True the first time `consumer` sees `message_id`; False for a redelivery or a duplicate."""
+    result = await session.execute(
+        insert(inbox)
+        .values(message_id=message_id, consumer=consumer)
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    return result.first() is not None

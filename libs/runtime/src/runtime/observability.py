@@ -1,0 +1,132 @@
+"""Logs, metrics and traces, set up once per process by `setup()`.
+
+Logs are JSON lines carrying `correlation_id` and `message_id` when a message is being handled.
+Metric names are the same in every service; labels are from closed sets (never ids).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGE_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
+
+messages_processed = Counter(
+    "messages_processed",
+    "Messages taken off a durable consumer, by outcome (ack, duplicate, nak, dead_letter).",
+    ["consumer", "outcome"],
+)
+handler_duration = Histogram(
+    "handler_duration_seconds",
+    "Time from a message's fetch to its ack, by consumer.",
+    ["consumer"],
+    buckets=MESSAGE_BUCKETS,
+)
+message_queue_age = Histogram(
+    "message_queue_age_seconds",
+    "Time a message waited in its stream before it was handled.",
+    ["consumer"],
+    buckets=MESSAGE_BUCKETS,
+)
+messages_in_flight = Gauge("messages_in_flight", "Messages being handled now.", ["consumer"])
+outbox_pending = Gauge("outbox_pending", "Outbox messages not yet acknowledged by JetStream.")
+outbox_oldest_pending_age = Gauge(
+    "outbox_oldest_pending_age_seconds", "Age of the oldest unpublished outbox message."
+)
+outbox_published = Counter(
+    "outbox_published", "Outbox messages published, by outcome (ok, duplicate, error).", ["outcome"]
+)
+
+log = structlog.get_logger()
+
+
+def setup(service: str, *, log_level: str = "INFO") -> TracerProvider:
+    """Configure structured logging and the tracer provider for `service` (once, from main)."""
+    _setup_logging(service, log_level)
+    return _setup_tracing(service)
+
+
+def _setup_logging(service: str, level: str) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_service(service),
+    ]
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    # Libraries that log through the standard library are rendered as the same JSON lines.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("uvicorn.access",):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _add_service(service: str) -> Any:
+    def processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        event.setdefault("service", service)
+        return event
+
+    return processor
+
+
+def _setup_tracing(service: str) -> TracerProvider:
+    """Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else kept local."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    ):
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer() -> trace.Tracer:
+    return trace.get_tracer("agent-studio")

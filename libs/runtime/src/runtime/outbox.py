@@ -1,0 +1,172 @@
+"""The transactional outbox: messages are rows written with the state change, published by a relay.
+
+The relay is the only thing that publishes. It sends each row with `Nats-Msg-Id` = the envelope id
+and marks it published only after JetStream's PubAck, so a crash at any point re-sends (deduplicated
+by JetStream within its window, and by the consumers' inbox after it) and never loses a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from contracts.envelope import Envelope
+from contracts.registry import subject_for_type
+from nats.js import JetStreamContext
+from opentelemetry import propagate
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from runtime import observability as obs
+
+log = structlog.get_logger()
+
+PUBLISHED_RETENTION_SECONDS = 24 * 3600
+
+
+async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envelope[Any]]) -> int:
+    """Write `envelopes` to the outbox inside the caller's transaction; returns how many."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)  # the current trace continues in whoever consumes these messages
+    rows = [
+        {
+            "message_id": env.id,
+            "subject": subject_for_type(env.type).relative,
+            "payload": env.model_dump_json().encode(),
+            "headers": headers,
+        }
+        for env in envelopes
+    ]
+    if rows:
+        await session.execute(sa.insert(outbox), rows)
+    return len(rows)
+
+
+class Relay:
+    """Publishes pending outbox rows: at once when nudged after a commit, else every `poll_interval`."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: sa.Table,
+        *,
+        root: str,
+        batch_size: int = 100,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self._js = js
+        self._sessionmaker = sessionmaker
+        self._outbox = outbox
+        self._root = root
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._publish_timeout = publish_timeout
+        self._wake = asyncio.Event()
+        self._last_gauge_update = 0.0
+        self._last_cleanup = 0.0
+
+    def nudge(self) -> None:
+        """Call after committing outbox rows, so they go out now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self._wake.clear()
+            try:
+                while await self.publish_pending() == self._batch_size:
+                    pass
+                await self._housekeeping()
+            except Exception as exc:  # the relay must outlive a database or broker outage
+                log.warning("outbox.relay_failed", error=str(exc) or type(exc).__name__)
+            waiter = asyncio.ensure_future(self._wake.wait())
+            stopper = asyncio.ensure_future(stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+        # One last pass so rows committed by in-flight work during shutdown are not left waiting.
+        try:
+            await self.publish_pending()
+        except Exception as exc:
+            log.warning("outbox.final_flush_failed", error=str(exc) or type(exc).__name__)
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many rows the batch held."""
+        t = self._outbox
+        async with self._sessionmaker.begin() as session:
+            rows = (
+                await session.execute(
+                    sa.select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.headers)
+                    .where(t.c.published_at.is_(None))
+                    .order_by(t.c.id)
+                    .limit(self._batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            results = await asyncio.gather(
+                *(self._publish(row) for row in rows), return_exceptions=True
+            )
+            sent = [row.id for row, res in zip(rows, results, strict=True) if res is None]
+            failed = [(row, res) for row, res in zip(rows, results, strict=True) if res is not None]
+            if sent:
+                await session.execute(
+                    sa.update(t).where(t.c.id.in_(sent)).values(published_at=sa.func.now())
+                )
+            for row, error in failed:
+                obs.outbox_published.labels("error").inc()
+                await session.execute(
+                    sa.update(t)
+                    .where(t.c.id == row.id)
+                    .values(attempts=t.c.attempts + 1, last_error=str(error)[:500])
+                )
+                log.warning(
+                    "outbox.publish_failed", message_id=str(row.message_id), error=str(error)
+                )
+            return len(rows)
+
+    async def _publish(self, row: Any) -> None:
+        headers = {**row.headers, "Nats-Msg-Id": str(row.message_id)}
+        ack = await self._js.publish(
+            f"{self._root}.{row.subject}",
+            row.payload,
+            headers=headers,
+            timeout=self._publish_timeout,
+        )
+        obs.outbox_published.labels("duplicate" if ack.duplicate else "ok").inc()
+
+    async def _housekeeping(self) -> None:
+        """Refresh the outbox gauges every few seconds; drop long-published rows every few minutes."""
+        now = time.monotonic()
+        if now - self._last_gauge_update >= 5:
+            self._last_gauge_update = now
+            t = self._outbox
+            async with self._sessionmaker() as session:
+                count, oldest = (
+                    await session.execute(
+                        sa.select(
+                            sa.func.count(),
+                            sa.func.extract("epoch", sa.func.now() - sa.func.min(t.c.created_at)),
+                        ).where(t.c.published_at.is_(None))
+                    )
+                ).one()
+            obs.outbox_pending.set(count)
+            obs.outbox_oldest_pending_age.set(float(oldest or 0))
+        if now - self._last_cleanup >= 300:
+            self._last_cleanup = now
+            t = self._outbox
+            async with self._sessionmaker.begin() as session:
+                await session.execute(
+                    sa.delete(t).where(
+                        t.c.published_at
+                        < sa.func.now()
+                        - sa.text(f"interval '{PUBLISHED_RETENTION_SECONDS} seconds'")
+                    )
+                )

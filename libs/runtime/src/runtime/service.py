@@ -1,0 +1,206 @@
+"""Start, run and stop a service process: one place for the lifecycle all four services share.
+
+`Service.start()` connects to PostgreSQL and NATS (failing with one clear line), provisions the
+JetStream topology and builds the outbox relay. `serve()` is the whole of every service's `main()`: it serves
+HTTP (the gateway's API, or a worker's health and metrics) and runs the consumers and the relay until
+SIGTERM, then stops taking work, finishes what is in flight, flushes the outbox and drains.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine, Generator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+import uvicorn
+from contracts.subjects import Durable
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from runtime import broker, db, observability
+from runtime.broker import BrokerUnavailableError, ConsumerPolicy
+from runtime.consumer import Consumer, Handler
+from runtime.db import DatabaseUnavailableError
+from runtime.health import health_routes
+from runtime.outbox import Relay
+from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A durable consumer and the handler that applies its messages."""
+
+    durable: Durable
+    handler: Handler
+    policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
+
+
+@dataclass
+class Service:
+    """The connections of one service process, built once in `main()` or `lifespan()`."""
+
+    name: str
+    settings: CommonSettings
+    metadata: sa.MetaData
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    nc: Client
+    js: JetStreamContext
+    relay: Relay
+
+    @classmethod
+    async def start(
+        cls,
+        name: str,
+        settings: CommonSettings,
+        metadata: sa.MetaData,
+        bindings: Sequence[Binding] = (),
+    ) -> Service:
+        engine = db.create_engine(
+            settings.database_url, pool_size=settings.database_pool_size, application_name=name
+        )
+        try:
+            await db.check_database(engine, str(metadata.schema))
+            nc = await broker.connect(settings.nats_url, name=name)
+        except BaseException:
+            await engine.dispose()
+            raise
+        js = nc.jetstream(timeout=5)
+        root = settings.nats_subject_root
+        await broker.ensure_topology(
+            js,
+            root,
+            tuple(b.durable for b in bindings),
+            {b.durable.name: b.policy for b in bindings},
+        )
+        sessionmaker = db.create_sessionmaker(engine)
+        outbox = metadata.tables[f"{metadata.schema}.outbox"]
+        relay = Relay(js, sessionmaker, outbox, root=root)
+        log.info("service.started", nats=settings.nats_url, root=root)
+        return cls(name, settings, metadata, engine, sessionmaker, nc, js, relay)
+
+    def consumer(self, binding: Binding) -> Consumer:
+        return Consumer(
+            self.js,
+            binding.durable,
+            binding.handler,
+            service=self.name,
+            root=self.settings.nats_subject_root,
+            sessionmaker=self.sessionmaker,
+            tables=self.metadata,
+            relay=self.relay,
+            policy=binding.policy,
+            concurrency=self.settings.concurrency,
+        )
+
+    async def close(self) -> None:
+        with suppress(Exception):
+            await self.nc.drain()
+        await self.engine.dispose()
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a process that owns its own signal handling (see `run_service`)."""
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+AppFactory = Callable[[Service], ASGIApp]
+
+
+def health_app(service: Service) -> ASGIApp:
+    """A worker's HTTP surface: health and metrics only."""
+    return Starlette(routes=health_routes(lambda: (service.engine, service.nc)))
+
+
+async def run_service(
+    name: str,
+    settings: CommonSettings,
+    metadata: sa.MetaData,
+    bindings: Sequence[Binding],
+    app_factory: AppFactory = health_app,
+) -> None:
+    """Serve `app_factory(service)` over HTTP and run the consumers and the relay until SIGTERM/SIGINT.
+
+    Shutdown: stop taking requests and fetching messages, finish what is in flight (within
+    `shutdown_grace_seconds`), then flush the outbox so what was just committed goes out, then drain.
+    """
+    service = await Service.start(name, settings, metadata, bindings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    server = _EmbeddedServer(
+        uvicorn.Config(
+            app_factory(service),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        )
+    )
+    server_task = asyncio.create_task(server.serve())
+    consumers = [asyncio.create_task(service.consumer(b).run(stop)) for b in bindings]
+    relay_stop = asyncio.Event()
+    relay_task = asyncio.create_task(service.relay.run(relay_stop))
+    log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
+
+    stopped_by = await _first(stop.wait(), server_task)
+    log.info(f"{name}.stopping", reason=stopped_by)
+    stop.set()
+    server.should_exit = True
+    try:
+        async with asyncio.timeout(settings.shutdown_grace_seconds):
+            await asyncio.gather(server_task, *consumers, return_exceptions=True)
+    except TimeoutError:
+        # Unacked messages are redelivered to another replica; nothing is lost by giving up here.
+        log.warning(f"{name}.grace_period_exceeded")
+    relay_stop.set()
+    await relay_task
+    await service.close()
+    log.info(f"{name}.stopped")
+
+
+async def _first(signal_wait: Coroutine[Any, Any, Any], server_task: asyncio.Task[None]) -> str:
+    """Wait for a stop signal, or for the HTTP server to end on its own (e.g. its port is taken)."""
+    waiter = asyncio.ensure_future(signal_wait)
+    await asyncio.wait({waiter, server_task}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    return "signal" if not server_task.done() else "http server exited"
+
+
+def serve(
+    name: str,
+    settings_cls: type[CommonSettings],
+    metadata: sa.MetaData,
+    bindings: Sequence[Binding],
+    app_factory: AppFactory = health_app,
+) -> None:
+    """A service's `main()`: settings, observability, run; configuration errors end in one line."""
+    try:
+        settings = load_settings(settings_cls, name)
+    except SettingsError as exc:
+        exit_on_settings_error(exc)
+    provider = observability.setup(name, log_level=settings.log_level)
+    try:
+        asyncio.run(run_service(name, settings, metadata, bindings, app_factory))
+    except (DatabaseUnavailableError, BrokerUnavailableError) as exc:
+        log.error(f"{name}.unavailable", reason=str(exc))
+        raise SystemExit(f"{name}: {exc}") from None
+    finally:
+        provider.shutdown()

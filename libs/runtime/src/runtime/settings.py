@@ -1,0 +1,109 @@
+"""Settings shared by every service, read from the environment.
+
+A common name (`DATABASE_URL`) applies to every service; `<SERVICE>_DATABASE_URL` overrides it for one.
+A wrong setting ends the process with one line naming the setting and the reason, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Literal, NoReturn, TypeVar
+
+from contracts.subjects import DEFAULT_ROOT, ROOT_PATTERN
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/agent_studio"
+
+
+class SettingsError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+class CommonSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    nats_subject_root: str = Field(
+        default=DEFAULT_ROOT, description="First subject token; lets installations share a server."
+    )
+    database_url: str = DEFAULT_DATABASE_URL
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    studio_env: Literal["development", "test", "staging", "production"] = "development"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ai_provider: Literal["openai", "offline"] | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    ai_model: str = "gpt-4o-mini"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    concurrency: int = Field(
+        default=8, ge=1, le=1024, description="Messages handled at once per consumer."
+    )
+    shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+
+    @field_validator("nats_url")
+    @classmethod
+    def _nats_scheme(cls, value: str) -> str:
+        if not value.startswith(("nats://", "tls://", "ws://", "wss://")):
+            raise ValueError("must start with nats://, tls://, ws:// or wss://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        if not value.startswith("postgresql+psycopg://"):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("nats_subject_root")
+    @classmethod
+    def _root_token(cls, value: str) -> str:
+        if not ROOT_PATTERN.match(value):
+            raise ValueError(
+                "must be lowercase letters, digits or _ (at most 32), starting with a letter"
+            )
+        return value
+
+    @property
+    def effective_ai_provider(self) -> Literal["openai", "offline"]:
+        """`openai` when asked for or when a key is set; otherwise the offline stand-in."""
+        if self.ai_provider is not None:
+            return self.ai_provider
+        return "openai" if self.openai_api_key else "offline"
+
+
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
+
+
+def load_settings(
+    cls: type[SettingsT], service: str, environ: Mapping[str, str] | None = None
+) -> SettingsT:
+    """Build `cls` for `service` from the environment: `<SERVICE>_<FIELD>` wins over `<FIELD>`."""
+    env = os.environ if environ is None else environ
+    prefix = service.upper().replace("-", "_") + "_"
+    values: dict[str, str] = {}
+    source: dict[str, str] = {}
+    for field in cls.model_fields:
+        for key in (prefix + field.upper(), field.upper()):
+            if key in env and env[key] != "":
+                values[field] = env[key]
+                source[field] = key
+                break
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        name = source.get(field, f"{prefix}{field.upper()} / {field.upper()}")
+        raise SettingsError(f"setting {name} is invalid: {err['msg']}") from None
+
+
+def exit_on_settings_error(exc: SettingsError) -> NoReturn:
+    """Print the one-line reason and exit with status 2 (a configuration error)."""
+    print(f"agent-studio: {exc}", file=sys.stderr)  # noqa: T201 - before logging exists
+    raise SystemExit(2)

@@ -1,0 +1,28 @@
+"""The compiler's tables, in its own `compiler` schema."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from runtime.db import service_metadata
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+SCHEMA = "compiler"
+metadata = service_metadata(SCHEMA)
+
+compilations = sa.Table(
+    "compilations",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("agent_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("spec_revision", sa.Integer, nullable=False),
+    sa.Column("spec_hash", sa.Text, nullable=False),
+    sa.Column("compiler_version", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("instructions", sa.Text),
+    sa.Column("sections", JSONB),
+    sa.Column("error", sa.Text),
+    sa.Column(
+        "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
+    ),
+    sa.CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
+)

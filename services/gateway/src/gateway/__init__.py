@@ -1,0 +1,1 @@
+"""Agent Studio gateway service."""

@@ -1,0 +1,101 @@
+"""The gateway's tables, in its own `gateway` schema: users, tokens, agents, specs, compilation views."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from runtime.db import service_metadata
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+SCHEMA = "gateway"
+metadata = service_metadata(SCHEMA)
+
+
+def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[object]:
+    return sa.Column(
+        name,
+        sa.TIMESTAMP(timezone=True),
+        nullable=nullable,
+        server_default=None if nullable else sa.func.now(),
+    )
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("email", sa.Text, nullable=False, unique=True),
+    _timestamp("created_at"),
+)
+
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "user_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column("token_prefix", sa.Text, nullable=False),
+    _timestamp("created_at"),
+    _timestamp("revoked_at", nullable=True),
+)
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "owner_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False, server_default=""),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    sa.Index("ix_agents_owner_created", "owner_id", sa.text("created_at DESC"), sa.text("id DESC")),
+)
+
+specs = sa.Table(
+    "specs",
+    metadata,
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("blocks", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("revision", sa.Integer, nullable=False, server_default="0"),
+    _timestamp("updated_at"),
+)
+
+# The gateway's view of each compilation, kept up to date from the compiler's events.
+compilations = sa.Table(
+    "compilations",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("spec_revision", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("instructions", sa.Text),
+    sa.Column("sections", JSONB),
+    sa.Column("spec_hash", sa.Text),
+    sa.Column("compiler_version", sa.Text),
+    sa.Column("error", sa.Text),
+    _timestamp("created_at"),
+    _timestamp("completed_at", nullable=True),
+    sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
+)

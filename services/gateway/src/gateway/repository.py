@@ -1,0 +1,173 @@
+"""The only place with SQL for the gateway's tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import agents, api_tokens, compilations, specs, users
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get_or_add_by_email(self, email: str) -> UUID:
+        await self._session.execute(
+            insert(users)
+            .values(id=uuid4(), email=email)
+            .on_conflict_do_nothing(index_elements=["email"])
+        )
+        user_id: UUID = (
+            await self._session.execute(sa.select(users.c.id).where(users.c.email == email))
+        ).scalar_one()
+        return user_id
+
+    async def add_token(self, user_id: UUID, name: str, token_hash: bytes, prefix: str) -> UUID:
+        token_id = uuid4()
+        await self._session.execute(
+            sa.insert(api_tokens).values(
+                id=token_id, user_id=user_id, name=name, token_hash=token_hash, token_prefix=prefix
+            )
+        )
+        return token_id
+
+    async def get_user_id_by_token_hash(self, token_hash: bytes) -> UUID | None:
+        return await self._session.scalar(
+            sa.select(api_tokens.c.user_id).where(
+                api_tokens.c.token_hash == token_hash, api_tokens.c.revoked_at.is_(None)
+            )
+        )
+
+    async def revoke_tokens_with_prefix(self, email: str, prefix: str) -> int:
+        result = await self._session.execute(
+            sa.update(api_tokens)
+            .where(
+                api_tokens.c.user_id
+                == sa.select(users.c.id).where(users.c.email == email).scalar_subquery(),
+                api_tokens.c.token_prefix == prefix,
+                api_tokens.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=sa.func.now())
+        )
+        return int(getattr(result, "rowcount", 0))
+
+
+class AgentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, owner_id: UUID, name: str, description: str) -> sa.Row[Any]:
+        agent_id = uuid4()
+        row = (
+            await self._session.execute(
+                sa.insert(agents)
+                .values(id=agent_id, owner_id=owner_id, name=name, description=description)
+                .returning(*agents.c)
+            )
+        ).one()
+        await self._session.execute(sa.insert(specs).values(agent_id=agent_id))
+        return row
+
+    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(agents).where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            )
+        ).one_or_none()
+
+    async def list_page(
+        self, owner_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[sa.Row[Any]]:
+        query = sa.select(agents).where(agents.c.owner_id == owner_id)
+        if after is not None:
+            query = query.where(sa.tuple_(agents.c.created_at, agents.c.id) < sa.tuple_(*after))
+        query = query.order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).all())
+
+    async def update(
+        self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]
+    ) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.update(agents)
+                .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+                .values(**values, updated_at=sa.func.now())
+                .returning(*agents.c)
+            )
+        ).one_or_none()
+
+    async def delete(self, owner_id: UUID, agent_id: UUID) -> bool:
+        result = await self._session.execute(
+            sa.delete(agents)
+            .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            .returning(agents.c.id)
+        )
+        return result.first() is not None
+
+    async def get_spec(
+        self, owner_id: UUID, agent_id: UUID, *, for_update: bool = False
+    ) -> sa.Row[Any] | None:
+        query = (
+            sa.select(specs)
+            .join(agents, agents.c.id == specs.c.agent_id)
+            .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+        )
+        if for_update:
+            query = query.with_for_update(of=specs)
+        return (await self._session.execute(query)).one_or_none()
+
+    async def put_spec(
+        self, owner_id: UUID, agent_id: UUID, blocks: dict[str, Any]
+    ) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.update(specs)
+                .where(
+                    specs.c.agent_id == agent_id,
+                    sa.exists().where(agents.c.id == agent_id, agents.c.owner_id == owner_id),
+                )
+                .values(blocks=blocks, revision=specs.c.revision + 1, updated_at=sa.func.now())
+                .returning(*specs.c)
+            )
+        ).one_or_none()
+
+
+class CompilationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, compilation_id: UUID, agent_id: UUID, spec_revision: int) -> None:
+        await self._session.execute(
+            sa.insert(compilations).values(
+                id=compilation_id, agent_id=agent_id, spec_revision=spec_revision
+            )
+        )
+
+    async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(compilations)
+                .join(agents, agents.c.id == compilations.c.agent_id)
+                .where(
+                    compilations.c.id == compilation_id,
+                    compilations.c.agent_id == agent_id,
+                    agents.c.owner_id == owner_id,
+                )
+            )
+        ).one_or_none()
+
+    async def complete(self, compilation_id: UUID, **values: Any) -> bool:
+        """Record the outcome once: a pending compilation only, so a replayed event changes nothing."""
+        result = await self._session.execute(
+            sa.update(compilations)
+            .where(compilations.c.id == compilation_id, compilations.c.status == "pending")
+            .values(**values, completed_at=sa.func.now())
+            .returning(compilations.c.id)
+        )
+        return result.first() is not None

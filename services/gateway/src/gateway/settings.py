@@ -1,0 +1,11 @@
+"""Gateway settings: the common ones, overridable with `GATEWAY_…`."""
+
+from pydantic import Field
+from runtime.settings import CommonSettings
+
+
+class GatewaySettings(CommonSettings):
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    max_spec_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Largest spec a PUT accepts."
+    )

@@ -1,0 +1,1 @@
+"""Agent Studio publisher: immutable versions, release channels and the published read model."""

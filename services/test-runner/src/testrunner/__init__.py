@@ -1,0 +1,1 @@
+"""Agent Studio test-runner: runs an agent's test cases against an LLM."""
