@@ -24,11 +24,11 @@ class BrokerUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class ConsumerPolicy:
-    """Delivery settings chosen per consumer; the server defaults (unlimited redelivery) are never used."""
+    """Delivery settings chosen deliberately; the server defaults (unlimited redelivery) are never used."""
 
-    ack_wait: float = 30.0
-    max_deliver: int = 5
-    max_ack_pending: int = 256
+    ack_wait: float
+    max_deliver: int
+    max_ack_pending: int
 
 
 async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> Client:
@@ -65,10 +65,13 @@ async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> Clien
 async def ensure_topology(
     js: JetStreamContext,
     root: str,
-    durables: tuple[s.Durable, ...] = s.ALL_DURABLES,
-    policies: dict[str, ConsumerPolicy] | None = None,
+    durables: tuple[s.Durable, ...],
+    policy: ConsumerPolicy,
 ) -> None:
-    """Create or update every stream and the given durables; safe to run from every replica."""
+    """Create or update every stream and the given durables; safe to run from every replica.
+
+    Every replica of a service provisions what it consumes, so a deploy brings its own topology.
+    """
     for stream in s.ALL_STREAMS:
         await _ensure_stream(
             js,
@@ -93,7 +96,6 @@ async def ensure_topology(
         ),
     )
     for durable in durables:
-        policy = (policies or {}).get(durable.name, ConsumerPolicy())
         # Creating a durable that exists updates its editable fields, so a changed policy
         # (ack_wait, max_deliver, max_ack_pending) takes effect on the next deploy.
         await js.add_consumer(

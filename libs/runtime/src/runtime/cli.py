@@ -25,6 +25,6 @@ def migrate_command(
         print(
             f"{service}: migration failed: {reason[0] if reason else type(exc).__name__}",
             file=sys.stderr,
-        )  # noqa: T201
+        )
         raise SystemExit(1) from None
     print(f"{service}: schema {schema!r} is up to date")  # noqa: T201

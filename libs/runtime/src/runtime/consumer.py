@@ -30,6 +30,7 @@ from runtime import inbox, outbox
 from runtime import observability as obs
 from runtime.broker import ConsumerPolicy
 from runtime.errors import PermanentError, TransientError
+from runtime.faults import failpoint
 from runtime.outbox import Relay
 
 log = structlog.get_logger()
@@ -181,6 +182,8 @@ class Consumer:
                         for data in emitted
                     ],
                 )
+            failpoint(f"{self._service}.before_commit")
+        failpoint(f"{self._service}.before_ack")
         # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
         await msg.ack_sync(timeout=2.0)
         if emitted:

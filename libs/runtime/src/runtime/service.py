@@ -12,7 +12,7 @@ import asyncio
 import signal
 from collections.abc import Callable, Coroutine, Generator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +42,6 @@ class Binding:
 
     durable: Durable
     handler: Handler
-    policy: ConsumerPolicy = field(default_factory=ConsumerPolicy)
 
 
 @dataclass
@@ -78,10 +77,7 @@ class Service:
         js = nc.jetstream(timeout=5)
         root = settings.nats_subject_root
         await broker.ensure_topology(
-            js,
-            root,
-            tuple(b.durable for b in bindings),
-            {b.durable.name: b.policy for b in bindings},
+            js, root, tuple(b.durable for b in bindings), consumer_policy(settings)
         )
         sessionmaker = db.create_sessionmaker(engine)
         outbox = metadata.tables[f"{metadata.schema}.outbox"]
@@ -99,7 +95,7 @@ class Service:
             sessionmaker=self.sessionmaker,
             tables=self.metadata,
             relay=self.relay,
-            policy=binding.policy,
+            policy=consumer_policy(self.settings),
             concurrency=self.settings.concurrency,
         )
 
@@ -107,6 +103,15 @@ class Service:
         with suppress(Exception):
             await self.nc.drain()
         await self.engine.dispose()
+
+
+def consumer_policy(settings: CommonSettings) -> ConsumerPolicy:
+    return ConsumerPolicy(
+        ack_wait=settings.ack_wait_seconds,
+        max_deliver=settings.max_deliver,
+        # Enough leases for every replica's concurrent handlers, bounded so one pod cannot hoard.
+        max_ack_pending=max(64, settings.concurrency * 16),
+    )
 
 
 class _EmbeddedServer(uvicorn.Server):

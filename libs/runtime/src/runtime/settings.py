@@ -39,6 +39,12 @@ class CommonSettings(BaseModel):
     ai_model: str = "gpt-4o-mini"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    ack_wait_seconds: float = Field(
+        default=30.0, gt=0, description="How long a fetched message is held before redelivery."
+    )
+    max_deliver: int = Field(
+        default=5, ge=1, le=100, description="Deliveries before dead-lettering."
+    )
     concurrency: int = Field(
         default=8, ge=1, le=1024, description="Messages handled at once per consumer."
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter
+from runtime.faults import failpoint
 
 from gateway import schemas, services
 from gateway.deps import CorrelationId, CurrentUser, Db, RelayDep
@@ -18,6 +19,7 @@ async def request_compilation(
 ) -> schemas.CompilationAccepted:
     async with db.begin() as session:
         accepted = await services.request_compilation(session, user, agent_id, correlation_id)
+    failpoint("gateway.compile_committed")
     relay.nudge()  # committed: the compile command goes out now rather than at the next poll
     return accepted
 

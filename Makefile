@@ -1,0 +1,47 @@
+# Agent Studio. `make run` and `make test` do all the set-up they need on a fresh machine.
+UV ?= uv
+export UV_FROZEN := 1
+
+.PHONY: help install run migrate test test-unit test-integration test-e2e bench lint fmt typecheck
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+install: ## create .venv from the lockfile (installs uv first if missing)
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --all-packages
+
+run: install ## start NATS if needed, migrate, run all four services until Ctrl-C
+	$(UV) run python -m runtime.devserver
+
+migrate: install ## create the database if missing and migrate every service's schema
+	$(UV) run python -m gateway migrate
+	$(UV) run python -m compiler migrate
+	$(UV) run python -m testrunner migrate
+	$(UV) run python -m publisher migrate
+
+test: install ## every test: unit, integration and end-to-end, against real PostgreSQL and NATS
+	$(UV) run pytest
+
+test-unit: install ## the fast subset: no database, no broker
+	$(UV) run pytest -m "not integration and not e2e"
+
+test-integration: install ## tests against real PostgreSQL and NATS, without the process-level ones
+	$(UV) run pytest -m "integration"
+
+test-e2e: install ## the services as real processes
+	$(UV) run pytest -m "e2e"
+
+bench: install ## benchmarks under bench/ (printed numbers)
+	$(UV) run python bench/compile_roundtrip.py
+
+lint: install ## ruff lint and format check
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+fmt: install ## format and fix what ruff can
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+typecheck: install ## mypy strict
+	$(UV) run mypy libs services

