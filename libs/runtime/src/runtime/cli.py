@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from runtime import migrations
@@ -22,9 +21,6 @@ def migrate_command(
         migrations.upgrade(migrations_dir, settings.database_url, schema)
     except Exception as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        print(
-            f"{service}: migration failed: {reason[0] if reason else type(exc).__name__}",
-            file=sys.stderr,
-        )
-        raise SystemExit(1) from None
+        first = reason[0] if reason else type(exc).__name__
+        raise SystemExit(f"{service}: migration failed: {first}") from None
     print(f"{service}: schema {schema!r} is up to date")  # noqa: T201
