@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from runtime import migrations
 
 from tests.support import infra
 
@@ -28,35 +26,26 @@ def nats_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> Iterator[str]:
-    """A fresh database with every service's schema migrated, dropped after the session."""
-    from compiler.worker import MIGRATIONS as COMPILER
-    from gateway.app import MIGRATIONS as GATEWAY
-    from publisher.worker import MIGRATIONS as PUBLISHER
-    from testrunner.worker import MIGRATIONS as TEST_RUNNER
-
-    with infra.postgres_server() as server, infra.fresh_database(server) as url:
-        for directory, schema in (
-            (GATEWAY, "gateway"),
-            (COMPILER, "compiler"),
-            (TEST_RUNNER, "test_runner"),
-            (PUBLISHER, "publisher"),
-        ):
-            migrations.upgrade(Path(directory), url, schema)
+def postgres_url() -> Iterator[str]:
+    """A URL of the PostgreSQL server the tests create their databases on."""
+    with infra.postgres_server() as url:
         yield url
 
 
 @pytest.fixture(scope="session")
-async def subject_root(nats_url: str) -> AsyncIterator[str]:
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database with every service's schema migrated, dropped after the session."""
+    with infra.fresh_database(postgres_url) as url:
+        infra.migrate_all(url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def subject_root(nats_url: str) -> Iterator[str]:
     """This session's subject root; its streams are deleted at the end."""
     root = f"t{uuid.uuid4().hex[:10]}"
     yield root
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    for name in await js.streams_info():
-        if name.config.name and name.config.name.startswith(f"{root.upper()}_"):
-            await js.delete_stream(name.config.name)
-    await nc.close()
+    infra.delete_streams(nats_url, root)
 
 
 @pytest.fixture(scope="session")

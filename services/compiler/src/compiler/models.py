@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from runtime.db import service_metadata
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from runtime.db import service_metadata
 
 SCHEMA = "compiler"
 metadata = service_metadata(SCHEMA)

@@ -1,6 +1,7 @@
 """Compiler settings: the common ones, overridable with `COMPILER_…`."""
 
 from pydantic import Field
+
 from runtime.settings import CommonSettings
 
 

@@ -6,17 +6,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from contracts.envelope import Envelope
-from contracts.subjects import COMPILER_COMPILE_AGENT
 from pydantic import BaseModel
-from runtime.cli import migrate_command
-from runtime.service import Binding, serve
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler import handlers
 from compiler.models import SCHEMA, metadata
 from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
+from contracts.envelope import Envelope
+from contracts.subjects import COMPILER_COMPILE_AGENT
+from runtime.cli import migrate_command
+from runtime.service import Binding, serve
 
 SERVICE = "compiler"
 MIGRATIONS = Path(__file__).parent / "migrations"

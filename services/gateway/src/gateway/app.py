@@ -9,26 +9,26 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import structlog
-from contracts.envelope import Envelope
-from contracts.subjects import GATEWAY_COMPILER_EVENTS
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
-from runtime.cli import migrate_command
-from runtime.health import health_routes
-from runtime.service import Binding, Service, serve
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from contracts.envelope import Envelope
+from contracts.subjects import GATEWAY_COMPILER_EVENTS
 from gateway import handlers
 from gateway.errors import ApiError
 from gateway.models import SCHEMA, metadata
 from gateway.repository import CompilationRepository
 from gateway.routes import agents, compilations
 from gateway.settings import GatewaySettings
+from runtime.cli import migrate_command
+from runtime.health import health_routes
+from runtime.service import Binding, Service, serve
 
 SERVICE = "gateway"
 MIGRATIONS = Path(__file__).parent / "migrations"

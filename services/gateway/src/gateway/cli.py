@@ -8,14 +8,13 @@ import asyncio
 import re
 import sys
 
-from runtime import db
-from runtime.db import DatabaseUnavailableError
-from runtime.settings import SettingsError, exit_on_settings_error, load_settings
-
 from gateway import auth
 from gateway.models import SCHEMA
 from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
+from runtime import db
+from runtime.db import DatabaseUnavailableError
+from runtime.settings import SettingsError, exit_on_settings_error, load_settings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -7,14 +7,14 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from runtime.outbox import Relay
-from runtime.service import Service
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import auth
 from gateway.errors import ApiError
 from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
+from runtime.outbox import Relay
+from runtime.service import Service
 
 
 def get_service(request: Request) -> Service:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1
 from pydantic import BaseModel
 
+from contracts.compiler import AgentCompiledV1, CompilationFailedV1
 from gateway.repository import CompilationRepository
 
 

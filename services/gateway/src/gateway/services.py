@@ -8,15 +8,15 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from contracts.compiler import CompileAgentV1
-from contracts.registry import envelope_for
-from runtime import outbox
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.compiler import CompileAgentV1
+from contracts.registry import envelope_for
 from gateway import schemas
 from gateway.errors import ApiError, not_found
 from gateway.models import metadata
 from gateway.repository import AgentRepository, CompilationRepository
+from runtime import outbox
 
 SERVICE = "gateway"
 OUTBOX = metadata.tables["gateway.outbox"]
@@ -29,9 +29,14 @@ def encode_cursor(created_at: datetime, agent_id: UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, agent_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), UUID(agent_id)
+        parsed = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (
+            isinstance(parsed, list)
+            and len(parsed) == 2
+            and all(isinstance(p, str) for p in parsed)
+        ):
+            raise ValueError("not a cursor")
+        return datetime.fromisoformat(parsed[0]), UUID(parsed[1])
     except (ValueError, TypeError) as exc:
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned") from exc
 

@@ -1,6 +1,7 @@
 """Gateway settings: the common ones, overridable with `GATEWAY_…`."""
 
 from pydantic import Field
+
 from runtime.settings import CommonSettings
 
 

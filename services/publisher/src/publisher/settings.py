@@ -1,6 +1,7 @@
 """Settings of the publisher: the common ones, overridable with `PUBLISHER_…`."""
 
 from pydantic import Field
+
 from runtime.settings import CommonSettings
 
 

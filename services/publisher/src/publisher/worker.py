@@ -6,11 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from runtime.cli import migrate_command
-from runtime.service import serve
-
 from publisher.models import SCHEMA, metadata
 from publisher.settings import PublisherSettings
+from runtime.cli import migrate_command
+from runtime.service import serve
 
 SERVICE = "publisher"
 MIGRATIONS = Path(__file__).parent / "migrations"

@@ -1,6 +1,7 @@
 """Settings of the test-runner: the common ones, overridable with `TEST_RUNNER_…`."""
 
 from pydantic import Field
+
 from runtime.settings import CommonSettings
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from runtime.cli import migrate_command
 from runtime.service import serve
-
 from testrunner.models import SCHEMA, metadata
 from testrunner.settings import TestRunnerSettings
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from uuid import UUID
 
 from fastapi import APIRouter
-from runtime.faults import failpoint
 
 from gateway import schemas, services
 from gateway.deps import CorrelationId, CurrentUser, Db, RelayDep
+from runtime.faults import failpoint
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}/compilations", tags=["compilations"])
 

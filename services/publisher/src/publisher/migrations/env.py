@@ -1,4 +1,5 @@
 from alembic import context
+
 from publisher.models import metadata
 from runtime.migrations import run_env
 

@@ -1,4 +1,5 @@
 from alembic import context
+
 from runtime.migrations import run_env
 from testrunner.models import metadata
 

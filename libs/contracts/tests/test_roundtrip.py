@@ -1,0 +1,231 @@
+"""Every registered model survives envelope → JSON bytes → `registry.decode`; bad bytes are poison."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from pydantic import BaseModel
+
+from contracts import registry
+from contracts import subjects as s
+from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
+
+COMPILATION_ID = UUID("3f1c2a7e-0b6d-4c1e-9a55-0c4f7d2b8e01")
+AGENT_ID = UUID("a9d4e6b2-5c3f-4e8a-b1d7-2f6e9c0a4b12")
+CORRELATION_ID = UUID("5e0b7c1d-8a2f-4d6e-93b4-7c1a0e5f2d23")
+CAUSATION_ID = UUID("c2e8f4a6-1b3d-4f5a-8e7c-9d0b2a4c6e34")
+OWNER_ID = UUID("e7a1c3b5-9d2f-4b6e-a0c8-1f3e5d7b9a45")
+
+# One realistic instance per registered model; a new model without one fails the test below.
+EXAMPLES: dict[type[BaseModel], BaseModel] = {
+    CompileAgentV1: CompileAgentV1(
+        compilation_id=COMPILATION_ID,
+        agent_id=AGENT_ID,
+        spec_revision=3,
+        blocks={
+            "persona": {"name": "Ada", "tone": ["calm", "precise"]},
+            "limits": {"max_tokens": 2048, "temperature": 0.2},
+            "tools_enabled": True,
+            "notes": None,
+        },
+    ),
+    AgentCompiledV1: AgentCompiledV1(
+        compilation_id=COMPILATION_ID,
+        agent_id=AGENT_ID,
+        spec_revision=3,
+        instructions="You are Ada, a calm and precise assistant.\n\nAnswer in English.",
+        sections=[
+            Section(title="Persona", body="You are Ada, a calm and precise assistant."),
+            Section(title="Language", body="Answer in English."),
+        ],
+        spec_hash="sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        compiler_version="0.1.0",
+    ),
+    CompilationFailedV1: CompilationFailedV1(
+        compilation_id=COMPILATION_ID,
+        agent_id=AGENT_ID,
+        spec_revision=3,
+        error="block 'persona' has no name",
+    ),
+}
+
+
+def _envelope_json(subject: s.Subject) -> dict[str, Any]:
+    """The wire form of an example envelope, as a dict a test can tamper with."""
+    envelope = registry.envelope_for(
+        EXAMPLES[registry.MODELS[subject]],
+        source="studio/gateway",
+        correlation_id=CORRELATION_ID,
+        owner_id=OWNER_ID,
+    )
+    loaded: dict[str, Any] = json.loads(envelope.model_dump_json())
+    return loaded
+
+
+class TestRoundTrip:
+    """Example → envelope → JSON bytes → `registry.decode` gives back an equal envelope."""
+
+    def test_every_registered_model_has_an_example(self) -> None:
+        assert set(EXAMPLES) == set(registry.MODELS.values())
+
+    @pytest.mark.parametrize("subject", s.ALL_SUBJECTS, ids=lambda subject: subject.relative)
+    def test_envelope_survives_json_round_trip(self, subject: s.Subject) -> None:
+        data = EXAMPLES[registry.MODELS[subject]]
+        envelope = registry.envelope_for(
+            data,
+            source="studio/gateway",
+            correlation_id=CORRELATION_ID,
+            owner_id=OWNER_ID,
+            causation_id=CAUSATION_ID,
+        )
+
+        decoded = registry.decode(subject.relative, envelope.model_dump_json().encode())
+
+        assert decoded == envelope
+        assert type(decoded.data) is registry.MODELS[subject]
+        assert decoded.data == data
+        assert decoded.type == subject.type
+        assert decoded.time.utcoffset() == timedelta(0)
+
+    def test_envelope_without_optional_ids_survives_json_round_trip(self) -> None:
+        envelope = registry.envelope_for(
+            EXAMPLES[CompilationFailedV1],
+            source="studio/compiler",
+            correlation_id=CORRELATION_ID,
+            owner_id=None,
+        )
+
+        decoded = registry.decode(
+            "compiler.evt.compilation_failed.v1", envelope.model_dump_json().encode()
+        )
+
+        assert decoded == envelope
+        assert decoded.causation_id is None
+        assert decoded.owner_id is None
+
+    def test_envelope_for_stamps_the_canonical_type_and_given_ids(self) -> None:
+        envelope = registry.envelope_for(
+            EXAMPLES[CompileAgentV1],
+            source="studio/gateway",
+            correlation_id=CORRELATION_ID,
+            owner_id=OWNER_ID,
+            causation_id=CAUSATION_ID,
+        )
+
+        assert envelope.type == "studio.compiler.cmd.compile_agent.v1"
+        assert envelope.source == "studio/gateway"
+        assert (envelope.correlation_id, envelope.causation_id, envelope.owner_id) == (
+            CORRELATION_ID,
+            CAUSATION_ID,
+            OWNER_ID,
+        )
+
+    def test_each_envelope_gets_its_own_id(self) -> None:
+        first, second = (
+            registry.envelope_for(
+                EXAMPLES[CompileAgentV1],
+                source="studio/gateway",
+                correlation_id=CORRELATION_ID,
+                owner_id=OWNER_ID,
+            )
+            for _ in range(2)
+        )
+
+        assert first.id != second.id
+
+    def test_decode_ignores_unknown_fields_in_envelope_and_data(self) -> None:
+        """A tolerant reader: a newer producer may add optional fields that this consumer lacks."""
+        wire = _envelope_json(s.AGENT_COMPILED)
+        expected = registry.decode("compiler.evt.agent_compiled.v1", json.dumps(wire).encode())
+        wire["priority"] = "high"
+        wire["data"]["warnings"] = ["block 'style' is empty"]
+        wire["data"]["sections"][0]["anchor"] = "persona"
+
+        decoded = registry.decode("compiler.evt.agent_compiled.v1", json.dumps(wire).encode())
+
+        assert decoded == expected
+
+
+class TestDecodeRejects:
+    """Bytes that are not a valid message for their subject raise `UndecodableMessageError`."""
+
+    def test_decode_rejects_invalid_json(self) -> None:
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.cmd.compile_agent.v1", b'{"id": "3f1c2a7e", not json')
+
+        message = str(raised.value)
+        assert message.startswith(
+            "invalid compiler.cmd.compile_agent.v1 message: <root>: Invalid JSON"
+        )
+
+    def test_decode_rejects_a_wrong_typed_field_naming_it(self) -> None:
+        wire = _envelope_json(s.COMPILE_AGENT)
+        wire["data"]["spec_revision"] = "three"
+
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.cmd.compile_agent.v1", json.dumps(wire).encode())
+
+        assert str(raised.value) == (
+            "invalid compiler.cmd.compile_agent.v1 message: data.spec_revision: "
+            "Input should be a valid integer, unable to parse string as an integer"
+        )
+
+    def test_decode_rejects_a_missing_required_field_naming_it(self) -> None:
+        wire = _envelope_json(s.COMPILATION_FAILED)
+        del wire["data"]["error"]
+        del wire["correlation_id"]
+
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.evt.compilation_failed.v1", json.dumps(wire).encode())
+
+        assert str(raised.value) == (
+            "invalid compiler.evt.compilation_failed.v1 message: "
+            "correlation_id: Field required; data.error: Field required"
+        )
+
+    def test_decode_rejects_an_unknown_subject(self) -> None:
+        payload = json.dumps(_envelope_json(s.COMPILE_AGENT)).encode()
+
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.cmd.compile_agent.v9", payload)
+
+        assert str(raised.value) == (
+            "no message is registered for subject 'compiler.cmd.compile_agent.v9'"
+        )
+
+    def test_decode_expects_the_subject_without_its_root(self) -> None:
+        payload = json.dumps(_envelope_json(s.COMPILE_AGENT)).encode()
+
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("studio.compiler.cmd.compile_agent.v1", payload)
+
+        assert str(raised.value) == (
+            "no message is registered for subject 'studio.compiler.cmd.compile_agent.v1'"
+        )
+
+    @pytest.mark.parametrize(
+        "wrong_type",
+        [
+            # Valid data for this subject, but the envelope claims to be another message.
+            "studio.compiler.evt.agent_compiled.v1",
+            # The deployment's root never appears in `type`: types are always under `studio`.
+            "t0a1b2c3d4e.compiler.evt.compilation_failed.v1",
+        ],
+    )
+    def test_decode_rejects_an_envelope_whose_type_does_not_match_the_subject(
+        self,
+        wrong_type: str,
+    ) -> None:
+        wire = _envelope_json(s.COMPILATION_FAILED)
+        wire["type"] = wrong_type
+
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.evt.compilation_failed.v1", json.dumps(wire).encode())
+
+        assert str(raised.value) == (
+            f"envelope type {wrong_type!r} does not match subject 'compiler.evt.compilation_failed.v1'"
+        )

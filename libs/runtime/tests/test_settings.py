@@ -1,0 +1,210 @@
+"""Unit tests of the shared settings loader and of failpoints; the environment is always explicit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from pydantic import Field
+
+from runtime.faults import failpoint
+from runtime.settings import CommonSettings, SettingsError, load_settings
+
+
+class WorkerSettings(CommonSettings):
+    http_port: int = Field(default=8101, ge=0, le=65535)
+
+
+class TestLoadSettings:
+    def test_defaults_apply_when_nothing_is_set(self) -> None:
+        settings = load_settings(CommonSettings, "compiler", {})
+
+        assert settings.nats_url == "nats://127.0.0.1:4222"
+        assert settings.nats_subject_root == "studio"
+        assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1:5432/agent_studio"
+        assert settings.database_pool_size == 10
+        assert settings.studio_env == "development"
+        assert settings.log_level == "INFO"
+        assert settings.http_port == 8000
+        assert settings.max_deliver == 5
+        assert settings.ai_provider is None
+        assert settings.openai_api_key is None
+
+    def test_service_class_keeps_its_own_defaults(self) -> None:
+        settings = load_settings(WorkerSettings, "compiler", {})
+
+        assert type(settings) is WorkerSettings
+        assert settings.http_port == 8101
+
+    def test_common_name_applies(self) -> None:
+        settings = load_settings(
+            CommonSettings, "compiler", {"DATABASE_URL": "postgresql+psycopg://app@db:5432/studio"}
+        )
+
+        assert settings.database_url == "postgresql+psycopg://app@db:5432/studio"
+
+    def test_service_prefixed_name_wins_over_common_name(self) -> None:
+        settings = load_settings(
+            CommonSettings,
+            "compiler",
+            {
+                "DATABASE_URL": "postgresql+psycopg://app@db:5432/common",
+                "COMPILER_DATABASE_URL": "postgresql+psycopg://compiler@db:5432/own",
+            },
+        )
+
+        assert settings.database_url == "postgresql+psycopg://compiler@db:5432/own"
+
+    def test_hyphenated_service_name_becomes_an_underscored_prefix(self) -> None:
+        settings = load_settings(
+            WorkerSettings, "test-runner", {"HTTP_PORT": "9000", "TEST_RUNNER_HTTP_PORT": "8102"}
+        )
+
+        assert settings.http_port == 8102
+
+    def test_another_services_prefixed_name_is_ignored(self) -> None:
+        settings = load_settings(WorkerSettings, "compiler", {"GATEWAY_HTTP_PORT": "9000"})
+
+        assert settings.http_port == 8101
+
+    def test_empty_prefixed_value_falls_back_to_common_name(self) -> None:
+        settings = load_settings(
+            CommonSettings, "compiler", {"COMPILER_HTTP_PORT": "", "HTTP_PORT": "9001"}
+        )
+
+        assert settings.http_port == 9001
+
+    def test_empty_value_keeps_the_default(self) -> None:
+        settings = load_settings(
+            CommonSettings, "compiler", {"NATS_URL": "", "COMPILER_LOG_LEVEL": ""}
+        )
+
+        assert settings.nats_url == "nats://127.0.0.1:4222"
+        assert settings.log_level == "INFO"
+
+    @pytest.mark.parametrize(
+        "url", ["postgresql://app:pw@db:5432/studio", "postgres://app:pw@db:5432/studio"]
+    )
+    def test_plain_postgres_url_is_normalised_to_psycopg(self, url: str) -> None:
+        settings = load_settings(CommonSettings, "compiler", {"DATABASE_URL": url})
+
+        assert settings.database_url == "postgresql+psycopg://app:pw@db:5432/studio"
+
+    @pytest.mark.parametrize(
+        ("environ", "message"),
+        [
+            (
+                {"NATS_URL": "http://127.0.0.1:4222"},
+                "setting NATS_URL is invalid: Value error, "
+                "must start with nats://, tls://, ws:// or wss://",
+            ),
+            (
+                {"NATS_SUBJECT_ROOT": "Bad-Root"},
+                "setting NATS_SUBJECT_ROOT is invalid: Value error, must be lowercase letters, "
+                "digits or _ (at most 32), starting with a letter",
+            ),
+            (
+                {"DATABASE_URL": "mysql://app@db/studio"},
+                "setting DATABASE_URL is invalid: Value error, must be a postgresql:// URL",
+            ),
+            (
+                {
+                    "DATABASE_URL": "postgresql://app@db/studio",
+                    "COMPILER_DATABASE_URL": "sqlite:///studio.db",
+                },
+                "setting COMPILER_DATABASE_URL is invalid: Value error, "
+                "must be a postgresql:// URL",
+            ),
+        ],
+    )
+    def test_bad_value_is_reported_with_its_variable_and_reason(
+        self, environ: dict[str, str], message: str
+    ) -> None:
+        with pytest.raises(SettingsError) as caught:
+            load_settings(CommonSettings, "compiler", environ)
+
+        assert str(caught.value) == message
+
+    @pytest.mark.parametrize(
+        ("environ", "variable"),
+        [
+            ({"COMPILER_HTTP_PORT": "eighty"}, "COMPILER_HTTP_PORT"),
+            ({"HTTP_PORT": "70000"}, "HTTP_PORT"),
+            ({"TEST_RUNNER_HTTP_PORT": "-1"}, "TEST_RUNNER_HTTP_PORT"),
+            ({"STUDIO_ENV": "prod"}, "STUDIO_ENV"),
+            ({"COMPILER_MAX_DELIVER": "0"}, "COMPILER_MAX_DELIVER"),
+            ({"ACK_WAIT_SECONDS": "0"}, "ACK_WAIT_SECONDS"),
+        ],
+    )
+    def test_bad_value_names_the_variable_that_was_set(
+        self, environ: dict[str, str], variable: str
+    ) -> None:
+        service = "test-runner" if variable.startswith("TEST_RUNNER_") else "compiler"
+
+        with pytest.raises(SettingsError) as caught:
+            load_settings(CommonSettings, service, environ)
+
+        assert str(caught.value).startswith(f"setting {variable} is invalid: ")
+
+    def test_effective_ai_provider_is_offline_without_a_key(self) -> None:
+        settings = load_settings(CommonSettings, "compiler", {"OPENAI_API_KEY": ""})
+
+        assert settings.effective_ai_provider == "offline"
+
+    def test_effective_ai_provider_is_openai_with_a_key(self) -> None:
+        settings = load_settings(CommonSettings, "compiler", {"OPENAI_API_KEY": "sk-test"})
+
+        assert settings.effective_ai_provider == "openai"
+        assert settings.openai_api_key is not None
+        assert settings.openai_api_key.get_secret_value() == "sk-test"
+
+    def test_ai_provider_offline_overrides_a_key(self) -> None:
+        settings = load_settings(
+            CommonSettings, "compiler", {"OPENAI_API_KEY": "sk-test", "AI_PROVIDER": "offline"}
+        )
+
+        assert settings.effective_ai_provider == "offline"
+
+    def test_ai_provider_openai_applies_without_a_key(self) -> None:
+        settings = load_settings(CommonSettings, "compiler", {"AI_PROVIDER": "openai"})
+
+        assert settings.effective_ai_provider == "openai"
+
+
+@pytest.mark.parametrize("studio_env", ["development", "production", None])
+def test_failpoint_does_nothing_outside_the_test_env(
+    monkeypatch: pytest.MonkeyPatch, studio_env: str | None
+) -> None:
+    if studio_env is None:
+        monkeypatch.delenv("STUDIO_ENV", raising=False)
+    else:
+        monkeypatch.setenv("STUDIO_ENV", studio_env)
+    monkeypatch.setenv("STUDIO_FAILPOINTS", "gateway.compile_committed")
+
+    # Returning at all is the assertion: an armed failpoint would SIGKILL the test process.
+    failpoint("gateway.compile_committed")
+
+
+@pytest.mark.parametrize("armed", ["", "other", "gateway.compile", "gateway.compile_committed_x"])
+def test_failpoint_in_the_test_env_ignores_names_not_listed(
+    monkeypatch: pytest.MonkeyPatch, armed: str
+) -> None:
+    monkeypatch.setenv("STUDIO_ENV", "test")
+    monkeypatch.setenv("STUDIO_FAILPOINTS", armed)
+
+    # Returning at all is the assertion: an armed failpoint would SIGKILL the test process.
+    failpoint("gateway.compile_committed")
+
+
+def test_listed_failpoint_in_the_test_env_kills_the_process() -> None:
+    env = {**os.environ, "STUDIO_ENV": "test", "STUDIO_FAILPOINTS": "x"}
+    code = "from runtime.faults import failpoint; failpoint('x'); print('survived')"
+
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert done.returncode == -9  # killed by SIGKILL
+    assert done.stdout == ""

@@ -1,0 +1,162 @@
+"""The walking skeleton through real processes: create → spec → compile → read the instructions."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.fixtures import Stack
+
+pytestmark = pytest.mark.e2e
+
+SPEC = {
+    "persona": {"role": "billing support agent", "voice": "warm and precise"},
+    "mission": {
+        "problem": "Answer customers' billing questions",
+        "success_criteria": ["cites the invoice number", "answers in under 120 words"],
+    },
+    "workflow": {"steps": ["Find the invoice", "Explain the charge", "Offer next steps"]},
+}
+
+
+def wait_for_compilation(
+    client: httpx.Client, agent_id: str, compilation_id: str
+) -> dict[str, Any]:
+    """Poll until the compilation is no longer pending (at most 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        response = client.get(f"/api/v1/agents/{agent_id}/compilations/{compilation_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        if body["status"] != "pending" or time.monotonic() > deadline:
+            return body
+        time.sleep(0.05)
+
+
+def create_agent_with_spec(client: httpx.Client, name: str = "Billing helper") -> str:
+    created = client.post("/api/v1/agents", json={"name": name, "description": "answers invoices"})
+    assert created.status_code == 201, created.text
+    agent_id: str = created.json()["id"]
+    saved = client.put(f"/api/v1/agents/{agent_id}/spec", json={"blocks": SPEC})
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["revision"] == 1
+    return agent_id
+
+
+def test_compiled_instructions_start_with_the_system_backbone(stack: Stack) -> None:
+    with stack.client() as client:
+        agent_id = create_agent_with_spec(client)
+        accepted = client.post(f"/api/v1/agents/{agent_id}/compilations")
+        assert accepted.status_code == 202, accepted.text
+        assert accepted.json()["status"] == "pending"
+
+        compilation = wait_for_compilation(client, agent_id, accepted.json()["id"])
+
+    assert compilation["status"] == "succeeded"
+    assert compilation["spec_revision"] == 1
+    assert compilation["sections"][0]["title"] == "System Backbone"
+    assert [s["title"] for s in compilation["sections"]] == ["System Backbone", "Workflow"]
+    assert compilation["instructions"].startswith("## System Backbone\n")
+    assert "billing support agent" in compilation["instructions"]
+    assert "- Find the invoice" in compilation["instructions"]
+
+
+def test_agents_are_listed_newest_first_across_pages(stack: Stack) -> None:
+    with stack.client() as client:
+        names = [f"agent {i}" for i in range(5)]
+        for name in names:
+            assert client.post("/api/v1/agents", json={"name": name}).status_code == 201
+        first = client.get("/api/v1/agents", params={"limit": 2}).json()
+        second = client.get(
+            "/api/v1/agents", params={"limit": 2, "cursor": first["next_cursor"]}
+        ).json()
+        third = client.get(
+            "/api/v1/agents", params={"limit": 2, "cursor": second["next_cursor"]}
+        ).json()
+
+    listed = [a["name"] for page in (first, second, third) for a in page["items"]]
+    assert listed == list(reversed(names))
+    assert third["next_cursor"] is None
+
+
+def test_agent_can_be_renamed_and_deleted(stack: Stack) -> None:
+    with stack.client() as client:
+        agent_id = client.post("/api/v1/agents", json={"name": "Draft"}).json()["id"]
+        renamed = client.patch(f"/api/v1/agents/{agent_id}", json={"name": "  Final  "})
+        assert renamed.status_code == 200
+        assert renamed.json()["name"] == "Final"
+        assert client.delete(f"/api/v1/agents/{agent_id}").status_code == 204
+        assert client.get(f"/api/v1/agents/{agent_id}").status_code == 404
+        assert client.get(f"/api/v1/agents/{agent_id}/spec").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "x" * 101}, "name"),
+        ({"name": "ok", "description": "d" * 501}, "description"),
+        ({"name": "ok", "owner_id": str(uuid.uuid4())}, "owner_id"),
+        ({}, "name"),
+    ],
+)
+def test_invalid_agent_is_refused_with_a_message_naming_the_field(
+    stack: Stack, body: dict[str, Any], field: str
+) -> None:
+    with stack.client() as client:
+        response = client.post("/api/v1/agents", json=body)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["message"].startswith(f"{field}: ")
+
+
+def test_requests_without_a_valid_token_are_unauthorised(stack: Stack) -> None:
+    missing = httpx.get(f"{stack.gateway_url}/api/v1/agents")
+    wrong = httpx.get(
+        f"{stack.gateway_url}/api/v1/agents",
+        headers={"Authorization": "Bearer sas_not-a-real-token"},
+    )
+    assert missing.status_code == 401
+    assert missing.json()["error"]["code"] == "unauthenticated"
+    assert wrong.status_code == 401
+    assert wrong.json()["error"]["code"] == "invalid_token"
+
+
+def test_another_users_agent_cannot_be_read_changed_or_compiled(stack: Stack) -> None:
+    with stack.client() as alice, stack.client() as bob:
+        agent_id = create_agent_with_spec(alice)
+        base = f"/api/v1/agents/{agent_id}"
+        compilation_id = alice.post(f"{base}/compilations").json()["id"]
+
+        answers = {
+            "get": bob.get(base).status_code,
+            "patch": bob.patch(base, json={"name": "mine now"}).status_code,
+            "delete": bob.delete(base).status_code,
+            "get spec": bob.get(f"{base}/spec").status_code,
+            "put spec": bob.put(f"{base}/spec", json={"blocks": {}}).status_code,
+            "compile": bob.post(f"{base}/compilations").status_code,
+            "read compilation": bob.get(f"{base}/compilations/{compilation_id}").status_code,
+        }
+        assert answers == dict.fromkeys(answers, 404)
+        assert bob.get("/api/v1/agents").json()["items"] == []
+        # Alice's agent is untouched.
+        assert alice.get(base).json()["name"] == "Billing helper"
+        assert alice.get(f"{base}/spec").json()["blocks"] == SPEC
+
+
+def test_health_readiness_metrics_and_openapi_are_served(stack: Stack) -> None:
+    for service in ("gateway", "compiler"):
+        url = stack.processes[service].url
+        assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+        ready = httpx.get(f"{url}/readyz")
+        assert ready.status_code == 200
+        assert ready.json()["checks"] == {"nats": "ok", "database": "ok"}
+        assert "messages_processed_total" in httpx.get(f"{url}/metrics").text
+    spec = httpx.get(f"{stack.gateway_url}/openapi.json").json()
+    assert "/api/v1/agents/{agent_id}/compilations" in spec["paths"]
