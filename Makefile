@@ -20,7 +20,7 @@ migrate: install ## create the database if missing and migrate every service's s
 	$(UV) run python -m testrunner migrate
 	$(UV) run python -m publisher migrate
 
-test: install ## every test: unit, integration and end-to-end, against real PostgreSQL and NATS
+test: install lint typecheck ## lint, types, then every test (unit, integration, end-to-end) on real PostgreSQL and NATS
 	$(UV) run pytest
 
 test-unit: install ## the fast subset: no database, no broker
