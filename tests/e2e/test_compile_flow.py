@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -26,15 +25,13 @@ SPEC = {
 def wait_for_compilation(
     client: httpx.Client, agent_id: str, compilation_id: str
 ) -> dict[str, Any]:
-    """Poll until the compilation is no longer pending (at most 15 s)."""
-    deadline = time.monotonic() + 15
-    while True:
-        response = client.get(f"/api/v1/agents/{agent_id}/compilations/{compilation_id}")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        if body["status"] != "pending" or time.monotonic() > deadline:
-            return body
-        time.sleep(0.05)
+    """Read the compilation, letting the gateway hold the request until it is no longer pending."""
+    response = client.get(
+        f"/api/v1/agents/{agent_id}/compilations/{compilation_id}", params={"wait": 20}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
 
 
 def create_agent_with_spec(client: httpx.Client, name: str = "Billing helper") -> str:

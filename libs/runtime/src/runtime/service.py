@@ -155,7 +155,7 @@ async def run_service(
             port=settings.http_port,
             log_config=None,
             access_log=False,
-            lifespan="off",
+            lifespan="on",
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         )
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,6 +25,7 @@ from contracts.subjects import GATEWAY_COMPILER_EVENTS
 from gateway import handlers
 from gateway.errors import ApiError
 from gateway.models import SCHEMA, metadata
+from gateway.notifications import CompletionWaiters
 from gateway.repository import CompilationRepository
 from gateway.routes import agents, compilations
 from gateway.settings import GatewaySettings
@@ -52,12 +55,22 @@ BINDINGS = (Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),)
 
 
 def create_app(service: Service) -> FastAPI:
+    waiters = CompletionWaiters(service.settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        waiters.start()
+        yield
+        await waiters.stop()
+
     app = FastAPI(
         title="Agent Studio API",
         version="0.1.0",
         description="Write, compile, test and publish AI agents.",
+        lifespan=lifespan,
     )
     app.state.service = service
+    app.state.waiters = waiters
     app.include_router(agents.router)
     app.include_router(compilations.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import auth
 from gateway.errors import ApiError
+from gateway.notifications import CompletionWaiters
 from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
 from runtime.outbox import Relay
@@ -38,9 +39,15 @@ def get_settings(service: ServiceDep) -> GatewaySettings:
     return service.settings
 
 
+def get_waiters(request: Request) -> CompletionWaiters:
+    waiters: CompletionWaiters = request.app.state.waiters
+    return waiters
+
+
 Db = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+WaitersDep = Annotated[CompletionWaiters, Depends(get_waiters)]
 
 _bearer = HTTPBearer(auto_error=False, description="A personal API token (`studio token create`).")
 

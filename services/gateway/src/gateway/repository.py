@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, api_tokens, compilations, specs, users
+from gateway.notifications import CHANNEL as COMPLETION_CHANNEL
 
 
 class UserRepository:
@@ -163,11 +164,19 @@ class CompilationRepository:
         ).one_or_none()
 
     async def complete(self, compilation_id: UUID, **values: Any) -> bool:
-        """Record the outcome once: a pending compilation only, so a replayed event changes nothing."""
+        """Record the outcome once: a pending compilation only, so a replayed event changes nothing.
+
+        Also notifies the replicas' waiters; PostgreSQL delivers the notification on commit.
+        """
         result = await self._session.execute(
             sa.update(compilations)
             .where(compilations.c.id == compilation_id, compilations.c.status == "pending")
             .values(**values, completed_at=sa.func.now())
             .returning(compilations.c.id)
         )
-        return result.first() is not None
+        if result.first() is None:
+            return False
+        await self._session.execute(
+            sa.select(sa.func.pg_notify(COMPLETION_CHANNEL, str(compilation_id)))
+        )
+        return True

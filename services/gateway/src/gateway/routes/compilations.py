@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from gateway import schemas, services
-from gateway.deps import CorrelationId, CurrentUser, Db, RelayDep
+from gateway.deps import CorrelationId, CurrentUser, Db, RelayDep, WaitersDep
 from runtime.faults import failpoint
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}/compilations", tags=["compilations"])
@@ -26,7 +29,28 @@ async def request_compilation(
 
 @router.get("/{compilation_id}", response_model=schemas.CompilationPublic)
 async def get_compilation(
-    agent_id: UUID, compilation_id: UUID, user: CurrentUser, db: Db
+    agent_id: UUID,
+    compilation_id: UUID,
+    user: CurrentUser,
+    db: Db,
+    waiters: WaitersDep,
+    wait: Annotated[
+        float,
+        Query(ge=0, le=30, description="Seconds to wait for a pending compilation to finish."),
+    ] = 0,
 ) -> schemas.CompilationPublic:
-    async with db.begin() as session:
-        return await services.get_compilation(session, user, agent_id, compilation_id)
+    completed = waiters.register(compilation_id)
+    try:
+        deadline = asyncio.get_running_loop().time() + wait
+        while True:
+            async with db.begin() as session:
+                found = await services.get_compilation(session, user, agent_id, compilation_id)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if found.status != "pending" or remaining <= 0:
+                return found
+            # Woken by the completion notice; the periodic re-read covers a missed notification.
+            with suppress(TimeoutError):
+                await asyncio.wait_for(completed.wait(), timeout=min(remaining, 1.0))
+            completed.clear()
+    finally:
+        waiters.unregister(compilation_id, completed)
