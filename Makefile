@@ -33,7 +33,7 @@ test-e2e: install ## the services as real processes
 	$(UV) run pytest -m "e2e"
 
 bench: install ## benchmarks under bench/ (printed numbers)
-	$(UV) run python bench/compile_roundtrip.py
+	$(UV) run python -m bench.compile_roundtrip
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .

@@ -184,10 +184,10 @@ class Consumer:
                 )
             failpoint(f"{self._service}.before_commit")
         failpoint(f"{self._service}.before_ack")
+        if emitted:
+            self._relay.nudge()  # committed: what the handler emitted goes out now
         # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
         await msg.ack_sync(timeout=2.0)
-        if emitted:
-            self._relay.nudge()
         if not first_time:
             log.info("consumer.duplicate_skipped")
             return "duplicate"

@@ -33,7 +33,10 @@ def service_metadata(schema: str) -> sa.MetaData:
 
 
 def outbox_table(metadata: sa.MetaData) -> sa.Table:
-    """Messages to publish, written in the transaction of the state change they announce."""
+    """Messages to publish, written in the transaction of the state change they announce.
+
+    A row lives until JetStream has acknowledged its message; the relay then deletes it.
+    """
     return sa.Table(
         "outbox",
         metadata,
@@ -45,10 +48,8 @@ def outbox_table(metadata: sa.MetaData) -> sa.Table:
         sa.Column(
             "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
         ),
-        sa.Column("published_at", sa.TIMESTAMP(timezone=True)),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("last_error", sa.Text),
-        sa.Index("ix_outbox_pending", "id", postgresql_where=sa.text("published_at IS NULL")),
     )
 
 
@@ -75,13 +76,20 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_recycle=1800,
         connect_args={"application_name": application_name, "connect_timeout": 5},
     )
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def create_reader(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for single-statement reads: autocommit spares the BEGIN and COMMIT round trips."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+    )
 
 
 async def check_database(engine: AsyncEngine, schema: str) -> None:

@@ -86,7 +86,8 @@ def _setup_logging(service: str, level: str) -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level)),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        # One write per line (with its newline), so lines of processes sharing a pipe never interleave.
+        logger_factory=structlog.WriteLoggerFactory(sys.stdout),
         cache_logger_on_first_use=True,
     )
     # Libraries that log through the standard library are rendered as the same JSON lines.

@@ -1,8 +1,10 @@
 """The transactional outbox: messages are rows written with the state change, published by a relay.
 
-The relay is the only thing that publishes. It sends each row with `Nats-Msg-Id` = the envelope id
-and marks it published only after JetStream's PubAck, so a crash at any point re-sends (deduplicated
-by JetStream within its window, and by the consumers' inbox after it) and never loses a message.
+The relay is the only thing that publishes. In one transaction it claims a batch of rows by deleting
+them, publishes each with `Nats-Msg-Id` = the envelope id, and commits only after JetStream's PubAcks;
+a row whose publish failed is put back. A crash at any point rolls the claim back and the rows are
+sent again (deduplicated by JetStream within its window, and by the consumers' inbox after it):
+never lost.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from contracts.registry import subject_for_type
 from runtime import observability as obs
 
 log = structlog.get_logger()
-
-PUBLISHED_RETENTION_SECONDS = 24 * 3600
 
 
 async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envelope[Any]]) -> int:
@@ -68,7 +68,6 @@ class Relay:
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
         self._last_gauge_update = 0.0
-        self._last_cleanup = 0.0
 
     def nudge(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""
@@ -80,7 +79,7 @@ class Relay:
             try:
                 while await self.publish_pending() == self._batch_size:
                     pass
-                await self._housekeeping()
+                await self._refresh_gauges()
             except Exception as exc:  # the relay must outlive a database or broker outage
                 log.warning("outbox.relay_failed", error=str(exc) or type(exc).__name__)
             waiter = asyncio.ensure_future(self._wake.wait())
@@ -99,36 +98,37 @@ class Relay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many rows the batch held."""
         t = self._outbox
+        claim = (
+            sa.select(t.c.id)
+            .order_by(t.c.id)
+            .limit(self._batch_size)
+            .with_for_update(skip_locked=True)  # several relays (replicas) share the table
+            .scalar_subquery()
+        )
         async with self._sessionmaker.begin() as session:
             rows = (
-                await session.execute(
-                    sa.select(t.c.id, t.c.message_id, t.c.subject, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.id)
-                    .limit(self._batch_size)
-                    .with_for_update(skip_locked=True)
-                )
+                await session.execute(sa.delete(t).where(t.c.id.in_(claim)).returning(*t.c))
             ).all()
             if not rows:
                 return 0
             results = await asyncio.gather(
                 *(self._publish(row) for row in rows), return_exceptions=True
             )
-            sent = [row.id for row, res in zip(rows, results, strict=True) if res is None]
-            failed = [(row, res) for row, res in zip(rows, results, strict=True) if res is not None]
-            if sent:
-                await session.execute(
-                    sa.update(t).where(t.c.id.in_(sent)).values(published_at=sa.func.now())
-                )
+            failed = [(row, err) for row, err in zip(rows, results, strict=True) if err is not None]
             for row, error in failed:
+                # Put it back: it goes out with the next batch, its failures counted.
                 obs.outbox_published.labels("error").inc()
-                await session.execute(
-                    sa.update(t)
-                    .where(t.c.id == row.id)
-                    .values(attempts=t.c.attempts + 1, last_error=str(error)[:500])
-                )
                 log.warning(
                     "outbox.publish_failed", message_id=str(row.message_id), error=str(error)
+                )
+                await session.execute(
+                    sa.insert(t).values(
+                        {
+                            **row._mapping,
+                            "attempts": row.attempts + 1,
+                            "last_error": str(error)[:500],
+                        }
+                    )
                 )
             return len(rows)
 
@@ -142,31 +142,21 @@ class Relay:
         )
         obs.outbox_published.labels("duplicate" if ack.duplicate else "ok").inc()
 
-    async def _housekeeping(self) -> None:
-        """Refresh the outbox gauges every few seconds; drop long-published rows every few minutes."""
+    async def _refresh_gauges(self) -> None:
+        """Every few seconds: how many rows wait, and for how long the oldest has."""
         now = time.monotonic()
-        if now - self._last_gauge_update >= 5:
-            self._last_gauge_update = now
-            t = self._outbox
-            async with self._sessionmaker() as session:
-                count, oldest = (
-                    await session.execute(
-                        sa.select(
-                            sa.func.count(),
-                            sa.func.extract("epoch", sa.func.now() - sa.func.min(t.c.created_at)),
-                        ).where(t.c.published_at.is_(None))
-                    )
-                ).one()
-            obs.outbox_pending.set(count)
-            obs.outbox_oldest_pending_age.set(float(oldest or 0))
-        if now - self._last_cleanup >= 300:
-            self._last_cleanup = now
-            t = self._outbox
-            async with self._sessionmaker.begin() as session:
+        if now - self._last_gauge_update < 5:
+            return
+        self._last_gauge_update = now
+        t = self._outbox
+        async with self._sessionmaker() as session:
+            count, oldest = (
                 await session.execute(
-                    sa.delete(t).where(
-                        t.c.published_at
-                        < sa.func.now()
-                        - sa.text(f"interval '{PUBLISHED_RETENTION_SECONDS} seconds'")
+                    sa.select(
+                        sa.func.count(),
+                        sa.func.extract("epoch", sa.func.now() - sa.func.min(t.c.created_at)),
                     )
                 )
+            ).one()
+        obs.outbox_pending.set(count)
+        obs.outbox_oldest_pending_age.set(float(oldest or 0))

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 import uvicorn
+import uvloop
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -53,6 +54,7 @@ class Service:
     metadata: sa.MetaData
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]
     nc: Client
     js: JetStreamContext
     relay: Relay
@@ -83,7 +85,8 @@ class Service:
         outbox = metadata.tables[f"{metadata.schema}.outbox"]
         relay = Relay(js, sessionmaker, outbox, root=root)
         log.info("service.started", nats=settings.nats_url, root=root)
-        return cls(name, settings, metadata, engine, sessionmaker, nc, js, relay)
+        reader = db.create_reader(engine)
+        return cls(name, settings, metadata, engine, sessionmaker, reader, nc, js, relay)
 
     def consumer(self, binding: Binding) -> Consumer:
         return Consumer(
@@ -203,7 +206,7 @@ def serve(
         exit_on_settings_error(exc)
     provider = observability.setup(name, log_level=settings.log_level)
     try:
-        asyncio.run(run_service(name, settings, metadata, bindings, app_factory))
+        uvloop.run(run_service(name, settings, metadata, bindings, app_factory))
     except (DatabaseUnavailableError, BrokerUnavailableError) as exc:
         log.error(f"{name}.unavailable", reason=str(exc))
         raise SystemExit(f"{name}: {exc}") from None

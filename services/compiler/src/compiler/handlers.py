@@ -12,7 +12,7 @@ from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgen
 
 
 class Compilations(Protocol):
-    async def exists(self, compilation_id: UUID) -> bool: ...
+    """Stores compilations; each `add_…` returns False when the compilation was already stored."""
 
     async def add_succeeded(
         self,
@@ -21,7 +21,7 @@ class Compilations(Protocol):
         spec_revision: int,
         compiled: domain.Compiled,
         version: str,
-    ) -> None: ...
+    ) -> bool: ...
 
     async def add_failed(
         self,
@@ -31,7 +31,7 @@ class Compilations(Protocol):
         spec_hash: str,
         version: str,
         error: str,
-    ) -> None: ...
+    ) -> bool: ...
 
 
 async def handle_compile_agent(
@@ -41,12 +41,10 @@ async def handle_compile_agent(
 
     Idempotency key: `compilation_id` (besides the inbox): a compilation already stored is a no-op.
     """
-    if await compilations.exists(cmd.compilation_id):
-        return []
     try:
         compiled = domain.compile_spec(cmd.blocks)
     except domain.CompileError as exc:
-        await compilations.add_failed(
+        stored = await compilations.add_failed(
             cmd.compilation_id,
             cmd.agent_id,
             cmd.spec_revision,
@@ -54,6 +52,8 @@ async def handle_compile_agent(
             domain.COMPILER_VERSION,
             str(exc),
         )
+        if not stored:
+            return []
         return [
             CompilationFailedV1(
                 compilation_id=cmd.compilation_id,
@@ -62,9 +62,10 @@ async def handle_compile_agent(
                 error=str(exc),
             )
         ]
-    await compilations.add_succeeded(
+    if not await compilations.add_succeeded(
         cmd.compilation_id, cmd.agent_id, cmd.spec_revision, compiled, domain.COMPILER_VERSION
-    )
+    ):
+        return []
     return [
         AgentCompiledV1(
             compilation_id=cmd.compilation_id,

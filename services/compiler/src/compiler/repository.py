@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler.domain import Compiled
@@ -17,12 +17,6 @@ class CompilationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def exists(self, compilation_id: UUID) -> bool:
-        found = await self._session.scalar(
-            sa.select(sa.literal(1)).where(compilations.c.id == compilation_id)
-        )
-        return found is not None
-
     async def add_succeeded(
         self,
         compilation_id: UUID,
@@ -30,8 +24,8 @@ class CompilationRepository:
         spec_revision: int,
         compiled: Compiled,
         version: str,
-    ) -> None:
-        await self._insert(
+    ) -> bool:
+        return await self._insert(
             id=compilation_id,
             agent_id=agent_id,
             spec_revision=spec_revision,
@@ -50,8 +44,8 @@ class CompilationRepository:
         spec_hash: str,
         version: str,
         error: str,
-    ) -> None:
-        await self._insert(
+    ) -> bool:
+        return await self._insert(
             id=compilation_id,
             agent_id=agent_id,
             spec_revision=spec_revision,
@@ -61,5 +55,12 @@ class CompilationRepository:
             error=error,
         )
 
-    async def _insert(self, **values: Any) -> None:
-        await self._session.execute(sa.insert(compilations).values(**values))
+    async def _insert(self, **values: Any) -> bool:
+        """Store a compilation unless one with its id exists; True when this call stored it."""
+        result = await self._session.execute(
+            insert(compilations)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(compilations.c.id)
+        )
+        return result.first() is not None

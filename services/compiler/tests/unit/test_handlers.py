@@ -11,13 +11,11 @@ from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgen
 
 
 class FakeCompilations:
-    """Keeps compilations in a dict keyed by id; a second insert of an id fails like the primary key."""
+    """Keeps compilations in a dict keyed by id; a second insert of an id stores nothing, like the
+    repository's `ON CONFLICT DO NOTHING`."""
 
     def __init__(self, rows: dict[UUID, dict[str, Any]] | None = None) -> None:
         self.rows: dict[UUID, dict[str, Any]] = dict(rows or {})
-
-    async def exists(self, compilation_id: UUID) -> bool:
-        return compilation_id in self.rows
 
     async def add_succeeded(
         self,
@@ -26,8 +24,8 @@ class FakeCompilations:
         spec_revision: int,
         compiled: domain.Compiled,
         version: str,
-    ) -> None:
-        self._insert(
+    ) -> bool:
+        return self._insert(
             compilation_id,
             {
                 "status": "succeeded",
@@ -47,8 +45,8 @@ class FakeCompilations:
         spec_hash: str,
         version: str,
         error: str,
-    ) -> None:
-        self._insert(
+    ) -> bool:
+        return self._insert(
             compilation_id,
             {
                 "status": "failed",
@@ -60,10 +58,11 @@ class FakeCompilations:
             },
         )
 
-    def _insert(self, compilation_id: UUID, row: dict[str, Any]) -> None:
+    def _insert(self, compilation_id: UUID, row: dict[str, Any]) -> bool:
         if compilation_id in self.rows:
-            raise AssertionError(f"compilation {compilation_id} stored twice")
+            return False
         self.rows[compilation_id] = row
+        return True
 
 
 def as_protocol(fake: FakeCompilations) -> Compilations:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Annotated
 from uuid import UUID
 
@@ -18,7 +20,7 @@ from runtime.outbox import Relay
 from runtime.service import Service
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
 
@@ -26,53 +28,108 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_db(service: ServiceDep) -> async_sessionmaker[AsyncSession]:
+async def get_db(service: ServiceDep) -> async_sessionmaker[AsyncSession]:
     return service.sessionmaker
 
 
-def get_relay(service: ServiceDep) -> Relay:
+async def get_reader(service: ServiceDep) -> async_sessionmaker[AsyncSession]:
+    return service.reader
+
+
+async def get_relay(service: ServiceDep) -> Relay:
     return service.relay
 
 
-def get_settings(service: ServiceDep) -> GatewaySettings:
+async def get_settings(service: ServiceDep) -> GatewaySettings:
     assert isinstance(service.settings, GatewaySettings)
     return service.settings
 
 
-def get_waiters(request: Request) -> CompletionWaiters:
+async def get_waiters(request: Request) -> CompletionWaiters:
     waiters: CompletionWaiters = request.app.state.waiters
     return waiters
 
 
 Db = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
+Reader = Annotated[async_sessionmaker[AsyncSession], Depends(get_reader)]
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 WaitersDep = Annotated[CompletionWaiters, Depends(get_waiters)]
 
 _bearer = HTTPBearer(auto_error=False, description="A personal API token (`studio token create`).")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-async def current_user(
-    db: Db,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+async def _authenticate(
+    session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
 ) -> UUID:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(
             401, "unauthenticated", "send an API token as 'Authorization: Bearer <token>'"
         )
-    async with db() as session:
-        user_id = await UserRepository(session).get_user_id_by_token_hash(
-            auth.hash_token(credentials.credentials)
-        )
+    user_id = await UserRepository(session).get_user_id_by_token_hash(
+        auth.hash_token(credentials.credentials)
+    )
     if user_id is None:
         raise ApiError(401, "invalid_token", "the API token is invalid or has been revoked")
     return user_id
 
 
+@dataclass
+class Transaction:
+    """A request's one database transaction, opened by authenticating its caller.
+
+    It commits when the route returns, before the response is sent; `after_commit` callbacks
+    (e.g. waking the outbox relay) run only once the commit succeeded.
+    """
+
+    session: AsyncSession
+    user_id: UUID
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+
+async def transaction(db: Db, credentials: Credentials) -> AsyncIterator[Transaction]:
+    async with db.begin() as session:
+        tx = Transaction(session, await _authenticate(session, credentials))
+        yield tx
+    for callback in tx._after_commit:
+        callback()
+
+
+# scope="function": the transaction ends before the response is sent, so a client that reads
+# right after a 2xx always sees what it wrote.
+Tx = Annotated[Transaction, Depends(transaction, scope="function")]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A request that only reads: each statement commits on its own (no BEGIN/COMMIT round trips)."""
+
+    session: AsyncSession
+    user_id: UUID
+
+
+async def reading(reader: Reader, credentials: Credentials) -> AsyncIterator[Reading]:
+    async with reader() as session:
+        yield Reading(session, await _authenticate(session, credentials))
+
+
+ReadTx = Annotated[Reading, Depends(reading, scope="function")]
+
+
+async def current_user(reader: Reader, credentials: Credentials) -> UUID:
+    """The caller, for routes that hold no session while they wait."""
+    async with reader() as session:
+        return await _authenticate(session, credentials)
+
+
 CurrentUser = Annotated[UUID, Depends(current_user)]
 
 
-def get_correlation_id(request: Request) -> UUID:
+async def get_correlation_id(request: Request) -> UUID:
     """The request's correlation id, set by the request-context middleware."""
     correlation_id: UUID = request.state.correlation_id
     return correlation_id

@@ -166,17 +166,16 @@ class CompilationRepository:
     async def complete(self, compilation_id: UUID, **values: Any) -> bool:
         """Record the outcome once: a pending compilation only, so a replayed event changes nothing.
 
-        Also notifies the replicas' waiters; PostgreSQL delivers the notification on commit.
+        The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit.
         """
-        result = await self._session.execute(
+        done = (
             sa.update(compilations)
             .where(compilations.c.id == compilation_id, compilations.c.status == "pending")
             .values(**values, completed_at=sa.func.now())
             .returning(compilations.c.id)
+            .cte("done")
         )
-        if result.first() is None:
-            return False
-        await self._session.execute(
-            sa.select(sa.func.pg_notify(COMPLETION_CHANNEL, str(compilation_id)))
+        notified = await self._session.execute(
+            sa.select(sa.func.pg_notify(COMPLETION_CHANNEL, sa.cast(done.c.id, sa.Text)))
         )
-        return True
+        return notified.first() is not None

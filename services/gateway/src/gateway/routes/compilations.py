@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from gateway import schemas, services
-from gateway.deps import CorrelationId, CurrentUser, Db, RelayDep, WaitersDep
+from gateway.deps import CorrelationId, CurrentUser, Reader, RelayDep, Tx, WaitersDep
 from runtime.faults import failpoint
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}/compilations", tags=["compilations"])
@@ -18,12 +18,11 @@ router = APIRouter(prefix="/api/v1/agents/{agent_id}/compilations", tags=["compi
 
 @router.post("", status_code=202, response_model=schemas.CompilationAccepted)
 async def request_compilation(
-    agent_id: UUID, user: CurrentUser, db: Db, relay: RelayDep, correlation_id: CorrelationId
+    agent_id: UUID, tx: Tx, relay: RelayDep, correlation_id: CorrelationId
 ) -> schemas.CompilationAccepted:
-    async with db.begin() as session:
-        accepted = await services.request_compilation(session, user, agent_id, correlation_id)
-    failpoint("gateway.compile_committed")
-    relay.nudge()  # committed: the compile command goes out now rather than at the next poll
+    accepted = await services.request_compilation(tx.session, tx.user_id, agent_id, correlation_id)
+    tx.after_commit(lambda: failpoint("gateway.compile_committed"))
+    tx.after_commit(relay.nudge)  # the compile command goes out now rather than at the next poll
     return accepted
 
 
@@ -32,7 +31,7 @@ async def get_compilation(
     agent_id: UUID,
     compilation_id: UUID,
     user: CurrentUser,
-    db: Db,
+    reader: Reader,
     waiters: WaitersDep,
     wait: Annotated[
         float,
@@ -43,7 +42,7 @@ async def get_compilation(
     try:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
-            async with db.begin() as session:
+            async with reader() as session:
                 found = await services.get_compilation(session, user, agent_id, compilation_id)
             remaining = deadline - asyncio.get_running_loop().time()
             if found.status != "pending" or remaining <= 0:

@@ -1,8 +1,8 @@
 """create_gateway_tables
 
-Revision ID: 6470544e2a90
+Revision ID: a4d55f026839
 Revises: 
-Create Date: 2026-11-25 14:50:18.255646
+Create Date: 2026-11-25 15:08:17.869677
 """
 
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '6470544e2a90'
+revision: str = 'a4d55f026839'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -28,14 +28,12 @@ def upgrade() -> None:
     sa.Column('payload', sa.LargeBinary(), nullable=False),
     sa.Column('headers', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
     sa.Column('created_at', sa.TIMESTAMP(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('published_at', sa.TIMESTAMP(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('message_id', name=op.f('uq_outbox_message_id')),
     schema='gateway'
     )
-    op.create_index('ix_outbox_pending', 'outbox', ['id'], unique=False, schema='gateway', postgresql_where=sa.text('published_at IS NULL'))
     op.create_table('processed_messages',
     sa.Column('message_id', sa.UUID(), nullable=False),
     sa.Column('consumer', sa.Text(), nullable=False),
@@ -118,6 +116,5 @@ def downgrade() -> None:
     op.drop_table('agents', schema='gateway')
     op.drop_table('users', schema='gateway')
     op.drop_table('processed_messages', schema='gateway')
-    op.drop_index('ix_outbox_pending', table_name='outbox', schema='gateway', postgresql_where=sa.text('published_at IS NULL'))
     op.drop_table('outbox', schema='gateway')
     # ### end Alembic commands ###

@@ -1,0 +1,141 @@
+"""Benchmark: POST …/compilations → `status: succeeded` visible through the API.
+
+Starts its own gateway and compiler processes on a fresh database and subject root (the local
+PostgreSQL and NATS), then measures the round trip sequentially and with 32 concurrent clients.
+The client reads the result with `GET …?wait=`, which the gateway answers as soon as the outcome
+is committed, so no poll interval is added to the numbers. Goal (2-core machine): p50 ≤ 15 ms,
+p99 ≤ 50 ms.
+
+Run: `make bench` (or `uv run python -m bench.compile_roundtrip [--sequential N] [--clients C] [--per-client M]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from tests.support import infra
+from tests.support.fixtures import Stack
+
+SPEC = {
+    "persona": {"role": "billing support agent", "voice": "warm"},
+    "mission": {"problem": "answer billing questions", "success_criteria": ["cites the invoice"]},
+    "constraints": {"must": [f"rule {i}" for i in range(10)], "must_not": ["guess amounts"]},
+    "workflow": {"steps": ["find the invoice", "explain", "offer next steps"]},
+}
+
+
+async def round_trip(client: httpx.AsyncClient, agent_id: str) -> float:
+    started = time.perf_counter()
+    accepted = await client.post(f"/api/v1/agents/{agent_id}/compilations")
+    accepted.raise_for_status()
+    result = await client.get(
+        f"/api/v1/agents/{agent_id}/compilations/{accepted.json()['id']}", params={"wait": 10}
+    )
+    elapsed = time.perf_counter() - started
+    if result.json()["status"] != "succeeded":
+        raise RuntimeError(f"compilation did not succeed: {result.text}")
+    return elapsed
+
+
+async def new_agent(client: httpx.AsyncClient) -> str:
+    agent = (await client.post("/api/v1/agents", json={"name": "bench"})).json()
+    (
+        await client.put(f"/api/v1/agents/{agent['id']}/spec", json={"blocks": SPEC})
+    ).raise_for_status()
+    return str(agent["id"])
+
+
+def summary(label: str, samples: list[float], wall: float) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    q = statistics.quantiles(ms, n=100, method="inclusive")
+    return (
+        f"{label:<28} n={len(ms):<5} p50={q[49]:6.1f} ms  p95={q[94]:6.1f} ms  "
+        f"p99={q[98]:6.1f} ms  max={ms[-1]:6.1f} ms  throughput={len(ms) / wall:6.1f}/s"
+    )
+
+
+async def measure(
+    base_url: str, token: str, sequential: int, clients: int, per_client: int
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        agent_id = await new_agent(client)
+        for _ in range(50):  # warm-up: connections, pools, code paths
+            await round_trip(client, agent_id)
+
+        started = time.perf_counter()
+        samples = [await round_trip(client, agent_id) for _ in range(sequential)]
+        print(summary("sequential (1 client)", samples, time.perf_counter() - started))
+
+        agents = [await new_agent(client) for _ in range(clients)]
+
+        async def one_client(agent: str) -> list[float]:
+            return [await round_trip(client, agent) for _ in range(per_client)]
+
+        started = time.perf_counter()
+        results = await asyncio.gather(*(one_client(a) for a in agents))
+        wall = time.perf_counter() - started
+        print(summary(f"concurrent ({clients} clients)", [s for r in results for s in r], wall))
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--per-client", type=int, default=30)
+    args = parser.parse_args()
+
+    postgres = os.environ.get("TEST_DATABASE_URL", infra.DEFAULT_TEST_DATABASE_URL)
+    nats_url = os.environ.get("TEST_NATS_URL", infra.DEFAULT_TEST_NATS_URL)
+    root = f"b{uuid.uuid4().hex[:10]}"
+    with infra.fresh_database(postgres) as url, tempfile.TemporaryDirectory() as logs:
+        infra.migrate_all(url)
+        stack = Stack(url, nats_url, root, Path(logs), {"LOG_LEVEL": "WARNING"})
+        try:
+            stack.start("compiler")
+            stack.start("gateway")
+            print(f"machine: {machine()}")
+            print(
+                "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
+                "client in a third process on the same machine"
+            )
+            asyncio.run(
+                measure(
+                    stack.gateway_url,
+                    stack.new_token(),
+                    args.sequential,
+                    args.clients,
+                    args.per_client,
+                )
+            )
+            print("goal: p50 <= 15 ms, p99 <= 50 ms")
+        finally:
+            stack.stop_all()
+            infra.delete_streams(nats_url, root)
+
+
+if __name__ == "__main__":
+    main()
