@@ -38,11 +38,13 @@ def test_token_create_prints_a_working_token_as_its_last_line(stack: Stack) -> N
         assert client.get("/api/v1/agents").status_code == 200
 
 
-def test_token_revoke_makes_the_token_unusable(stack: Stack) -> None:
+def test_token_revoke_makes_the_token_unusable_at_once(stack: Stack) -> None:
     env = stack.env("gateway")
     token = run(
         ["studio", "token", "create", "--email", "dave@example.com"], env
     ).stdout.splitlines()[-1]
+    with stack.client(token) as client:
+        assert client.get("/api/v1/agents").status_code == 200  # now in the gateway's token cache
     revoked = run(
         ["studio", "token", "revoke", "--email", "dave@example.com", "--prefix", token[:10]], env
     )

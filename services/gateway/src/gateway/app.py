@@ -25,7 +25,7 @@ from contracts.subjects import GATEWAY_COMPILER_EVENTS
 from gateway import handlers
 from gateway.errors import ApiError
 from gateway.models import SCHEMA, metadata
-from gateway.notifications import CompletionWaiters
+from gateway.notifications import Notifications, TokenCache
 from gateway.repository import CompilationRepository
 from gateway.routes import agents, compilations
 from gateway.settings import GatewaySettings
@@ -55,13 +55,14 @@ BINDINGS = (Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),)
 
 
 def create_app(service: Service) -> FastAPI:
-    waiters = CompletionWaiters(service.settings.database_url)
+    tokens = TokenCache()
+    notifications = Notifications(service.settings.database_url, tokens)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        waiters.start()
+        notifications.start()
         yield
-        await waiters.stop()
+        await notifications.stop()
 
     app = FastAPI(
         title="Agent Studio API",
@@ -70,7 +71,8 @@ def create_app(service: Service) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
-    app.state.waiters = waiters
+    app.state.tokens = tokens
+    app.state.notifications = notifications
     app.include_router(agents.router)
     app.include_router(compilations.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

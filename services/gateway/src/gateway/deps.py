@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import auth
 from gateway.errors import ApiError
-from gateway.notifications import CompletionWaiters
+from gateway.notifications import Notifications, TokenCache
 from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
 from runtime.outbox import Relay
@@ -45,33 +45,38 @@ async def get_settings(service: ServiceDep) -> GatewaySettings:
     return service.settings
 
 
-async def get_waiters(request: Request) -> CompletionWaiters:
-    waiters: CompletionWaiters = request.app.state.waiters
-    return waiters
+async def get_notifications(request: Request) -> Notifications:
+    notifications: Notifications = request.app.state.notifications
+    return notifications
 
 
 Db = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
 Reader = Annotated[async_sessionmaker[AsyncSession], Depends(get_reader)]
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
-WaitersDep = Annotated[CompletionWaiters, Depends(get_waiters)]
+NotificationsDep = Annotated[Notifications, Depends(get_notifications)]
 
 _bearer = HTTPBearer(auto_error=False, description="A personal API token (`studio token create`).")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 async def _authenticate(
-    session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
 ) -> UUID:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError(
             401, "unauthenticated", "send an API token as 'Authorization: Bearer <token>'"
         )
-    user_id = await UserRepository(session).get_user_id_by_token_hash(
-        auth.hash_token(credentials.credentials)
-    )
+    token_hash = auth.hash_token(credentials.credentials)
+    notifications: Notifications = request.app.state.notifications
+    tokens: TokenCache = request.app.state.tokens
+    # The cache is trusted only while revocation notices can reach it.
+    if notifications.listening and (cached := tokens.get(token_hash)) is not None:
+        return cached
+    user_id = await UserRepository(session).get_user_id_by_token_hash(token_hash)
     if user_id is None:
         raise ApiError(401, "invalid_token", "the API token is invalid or has been revoked")
+    tokens.put(token_hash, user_id)
     return user_id
 
 
@@ -91,9 +96,11 @@ class Transaction:
         self._after_commit.append(callback)
 
 
-async def transaction(db: Db, credentials: Credentials) -> AsyncIterator[Transaction]:
+async def transaction(
+    request: Request, db: Db, credentials: Credentials
+) -> AsyncIterator[Transaction]:
     async with db.begin() as session:
-        tx = Transaction(session, await _authenticate(session, credentials))
+        tx = Transaction(session, await _authenticate(request, session, credentials))
         yield tx
     for callback in tx._after_commit:
         callback()
@@ -112,18 +119,20 @@ class Reading:
     user_id: UUID
 
 
-async def reading(reader: Reader, credentials: Credentials) -> AsyncIterator[Reading]:
+async def reading(
+    request: Request, reader: Reader, credentials: Credentials
+) -> AsyncIterator[Reading]:
     async with reader() as session:
-        yield Reading(session, await _authenticate(session, credentials))
+        yield Reading(session, await _authenticate(request, session, credentials))
 
 
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
-async def current_user(reader: Reader, credentials: Credentials) -> UUID:
+async def current_user(request: Request, reader: Reader, credentials: Credentials) -> UUID:
     """The caller, for routes that hold no session while they wait."""
     async with reader() as session:
-        return await _authenticate(session, credentials)
+        return await _authenticate(request, session, credentials)
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]

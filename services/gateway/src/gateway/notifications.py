@@ -1,14 +1,16 @@
-"""Wake requests waiting for a compilation to finish, on every gateway replica.
+"""What every gateway replica hears from PostgreSQL `NOTIFY`, sent inside the transaction that
+causes it (so it goes out exactly when that transaction commits), whichever replica or tool sent it:
 
-The event handler that completes a compilation also sends a PostgreSQL `NOTIFY` in its transaction,
-so the notification goes out exactly when the outcome is committed and reaches every replica's
-`LISTEN` connection, whichever replica consumed the event. Waiters re-read the database after a
-wake-up; a lost notification only costs the wait's `recheck` interval.
+- `gateway_compilation_completed`: wakes requests waiting for that compilation to finish. Waiters
+  re-read the database after a wake-up, and also every second, so a missed notice costs little.
+- `gateway_token_revoked`: empties the token cache, so a revocation takes effect at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from contextlib import suppress
 from uuid import UUID
 
@@ -17,14 +19,47 @@ import structlog
 
 log = structlog.get_logger()
 
-CHANNEL = "gateway_compilation_completed"
+COMPILATION_COMPLETED = "gateway_compilation_completed"
+TOKEN_REVOKED = "gateway_token_revoked"
 
 
-class CompletionWaiters:
-    def __init__(self, database_url: str) -> None:
+class TokenCache:
+    """Recently authenticated tokens (by hash): spares a database read on most requests.
+
+    Entries live `ttl` seconds at most; a revocation notice empties the cache, and so does a
+    reconnect of the listener (notices may have been missed while it was away).
+    """
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: OrderedDict[bytes, tuple[UUID, float]] = OrderedDict()
+
+    def get(self, token_hash: bytes) -> UUID | None:
+        entry = self._entries.get(token_hash)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, token_hash: bytes, user_id: UUID) -> None:
+        self._entries[token_hash] = (user_id, time.monotonic() + self._ttl)
+        self._entries.move_to_end(token_hash)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+class Notifications:
+    """One `LISTEN` connection per replica, feeding the compilation waiters and the token cache."""
+
+    def __init__(self, database_url: str, tokens: TokenCache) -> None:
         self._dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._tokens = tokens
         self._waiters: dict[UUID, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._listening = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen())
@@ -34,6 +69,11 @@ class CompletionWaiters:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._task
+
+    @property
+    def listening(self) -> bool:
+        """False while the connection is down: the token cache is then bypassed."""
+        return self._listening
 
     def register(self, compilation_id: UUID) -> asyncio.Event:
         """Register before reading the state, so a completion between the read and the wait is seen."""
@@ -55,20 +95,28 @@ class CompletionWaiters:
                 async with await psycopg.AsyncConnection.connect(
                     self._dsn, autocommit=True
                 ) as conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {COMPILATION_COMPLETED}")
+                    await conn.execute(f"LISTEN {TOKEN_REVOKED}")
+                    self._tokens.clear()
+                    self._listening = True
                     delay = 0.5
-                    async for notify in conn.notifies():
-                        self._wake(notify.payload)
+                    async for notice in conn.notifies():
+                        self._dispatch(notice.channel, notice.payload)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep listening through database restarts
                 log.warning(
                     "gateway.listen_failed", error=str(exc) or type(exc).__name__, retry_in=delay
                 )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10)
+            finally:
+                self._listening = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)
 
-    def _wake(self, payload: str) -> None:
+    def _dispatch(self, channel: str, payload: str) -> None:
+        if channel == TOKEN_REVOKED:
+            self._tokens.clear()
+            return
         with suppress(ValueError):
             for event in self._waiters.get(UUID(payload), ()):
                 event.set()

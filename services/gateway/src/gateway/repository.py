@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, api_tokens, compilations, specs, users
-from gateway.notifications import CHANNEL as COMPLETION_CHANNEL
+from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED
 
 
 class UserRepository:
@@ -56,6 +56,8 @@ class UserRepository:
             )
             .values(revoked_at=sa.func.now())
         )
+        # Every gateway replica drops its token cache when this commits.
+        await self._session.execute(sa.select(sa.func.pg_notify(TOKEN_REVOKED, "")))
         return int(getattr(result, "rowcount", 0))
 
 
@@ -176,6 +178,6 @@ class CompilationRepository:
             .cte("done")
         )
         notified = await self._session.execute(
-            sa.select(sa.func.pg_notify(COMPLETION_CHANNEL, sa.cast(done.c.id, sa.Text)))
+            sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, sa.cast(done.c.id, sa.Text)))
         )
         return notified.first() is not None

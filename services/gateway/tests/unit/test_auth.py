@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import string
+from uuid import UUID
 
 from gateway.auth import display_prefix, hash_token, new_token
+from gateway.notifications import TokenCache
 
 URLSAFE_ALPHABET = set(string.ascii_letters + string.digits + "-_")
 
@@ -61,3 +63,16 @@ def test_display_prefix_is_the_first_ten_characters_of_the_token() -> None:
 
 def test_display_prefix_keeps_six_characters_after_the_sas_prefix() -> None:
     assert display_prefix("sas_abcdefghijklmnop") == "sas_abcdef"
+
+
+def test_token_cache_forgets_entries_after_their_ttl() -> None:
+    cache = TokenCache(ttl=-1.0)
+    cache.put(b"h", UUID(int=1))
+    assert cache.get(b"h") is None
+
+
+def test_token_cache_keeps_at_most_max_entries_dropping_the_oldest() -> None:
+    cache = TokenCache(ttl=60, max_entries=2)
+    for i in range(3):
+        cache.put(bytes([i]), UUID(int=i))
+    assert [cache.get(bytes([i])) for i in range(3)] == [None, UUID(int=1), UUID(int=2)]

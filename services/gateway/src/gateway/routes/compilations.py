@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from gateway import schemas, services
-from gateway.deps import CorrelationId, CurrentUser, Reader, RelayDep, Tx, WaitersDep
+from gateway.deps import CorrelationId, CurrentUser, NotificationsDep, Reader, RelayDep, Tx
 from runtime.faults import failpoint
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}/compilations", tags=["compilations"])
@@ -32,13 +32,13 @@ async def get_compilation(
     compilation_id: UUID,
     user: CurrentUser,
     reader: Reader,
-    waiters: WaitersDep,
+    notifications: NotificationsDep,
     wait: Annotated[
         float,
         Query(ge=0, le=30, description="Seconds to wait for a pending compilation to finish."),
     ] = 0,
 ) -> schemas.CompilationPublic:
-    completed = waiters.register(compilation_id)
+    completed = notifications.register(compilation_id)
     try:
         deadline = asyncio.get_running_loop().time() + wait
         while True:
@@ -52,4 +52,4 @@ async def get_compilation(
                 await asyncio.wait_for(completed.wait(), timeout=min(remaining, 1.0))
             completed.clear()
     finally:
-        waiters.unregister(compilation_id, completed)
+        notifications.unregister(compilation_id, completed)
