@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support import infra
 from tests.support.fixtures import Stack
 
 pytestmark = pytest.mark.e2e
@@ -157,3 +158,27 @@ def test_health_readiness_metrics_and_openapi_are_served(stack: Stack) -> None:
         assert "messages_processed_total" in httpx.get(f"{url}/metrics").text
     spec = httpx.get(f"{stack.gateway_url}/openapi.json").json()
     assert "/api/v1/agents/{agent_id}/compilations" in spec["paths"]
+
+
+def test_the_callers_trace_continues_through_the_command_and_the_event(stack: Stack) -> None:
+    trace_id = uuid.uuid4().hex
+    traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
+    with stack.client() as client:
+        agent_id = create_agent_with_spec(client)
+        accepted = client.post(
+            f"/api/v1/agents/{agent_id}/compilations", headers={"traceparent": traceparent}
+        )
+        wait_for_compilation(client, agent_id, accepted.json()["id"])
+
+    stream = f"{stack.root.upper()}_COMPILER"
+    command = infra.last_message_headers(
+        stack.nats_url, stream, f"{stack.root}.compiler.cmd.compile_agent.v1"
+    )
+    event = infra.last_message_headers(
+        stack.nats_url, stream, f"{stack.root}.compiler.evt.agent_compiled.v1"
+    )
+    assert command["traceparent"].split("-")[1] == trace_id
+    assert event["traceparent"].split("-")[1] == trace_id
+    # Each hop is its own span in the same trace.
+    assert command["traceparent"] != traceparent
+    assert event["traceparent"] != command["traceparent"]

@@ -167,3 +167,17 @@ def delete_streams(nats_url: str, root: str) -> None:
         await nc.close()
 
     asyncio.run(delete())
+
+
+def last_message_headers(nats_url: str, stream: str, subject: str) -> dict[str, str]:
+    """The headers of the newest message on `subject` in `stream`."""
+
+    async def headers() -> dict[str, str]:
+        nc = await nats.connect(nats_url)
+        try:
+            msg = await nc.jetstream().get_last_msg(stream, subject)
+            return dict(msg.headers or {})
+        finally:
+            await nc.close()
+
+    return asyncio.run(headers())

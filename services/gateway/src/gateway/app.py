@@ -3,27 +3,23 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid4
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts.envelope import Envelope
 from contracts.subjects import GATEWAY_COMPILER_EVENTS
 from gateway import handlers
 from gateway.errors import ApiError
+from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
 from gateway.repository import CompilationRepository
@@ -35,14 +31,6 @@ from runtime.service import Binding, Service, serve
 
 SERVICE = "gateway"
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-http_requests = Counter("http_requests", "HTTP requests answered.", ["method", "route", "status"])
-http_duration = Histogram(
-    "http_request_duration_seconds",
-    "Time to answer an HTTP request.",
-    ["method", "route"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
 
 
 async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
@@ -104,47 +92,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return body(exc.status_code, code, str(exc.detail))
-
-
-class RequestContextMiddleware:
-    """Gives each request a correlation id (from `X-Request-Id` or new), logs under it, and measures it."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        correlation_id = _parse_uuid(headers.get(b"x-request-id", b"").decode("latin-1")) or uuid4()
-        scope.setdefault("state", {})["correlation_id"] = correlation_id
-        status = 500
-        started = time.perf_counter()
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message.setdefault("headers", []).append(
-                    (b"x-request-id", str(correlation_id).encode())
-                )
-            await send(message)
-
-        with structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id)):
-            try:
-                await self.app(scope, receive, send_with_id)
-            finally:
-                route = getattr(scope.get("route"), "path", "unmatched")
-                http_requests.labels(scope["method"], route, str(status)).inc()
-                http_duration.labels(scope["method"], route).observe(time.perf_counter() - started)
-
-
-def _parse_uuid(value: str) -> UUID | None:
-    try:
-        return UUID(value)
-    except ValueError:
-        return None
 
 
 def main() -> None:
