@@ -39,7 +39,11 @@ async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Clie
     async def on_error(exc: Exception) -> None:
         log.warning("nats.error", error=str(exc) or type(exc).__name__)
 
+    client: Client | None = None
+
     async def on_disconnected() -> None:
+        if client is not None and (client.is_closed or client.is_draining):
+            return  # our own shutdown, not an outage
         log.warning("nats.disconnected")
 
     async def on_reconnected() -> None:
@@ -47,7 +51,7 @@ async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Clie
 
     try:
         async with asyncio.timeout(startup_timeout):
-            return await nats.connect(
+            client = await nats.connect(
                 url,
                 name=name,
                 connect_timeout=2,
@@ -59,6 +63,7 @@ async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Clie
                 disconnected_cb=on_disconnected,
                 reconnected_cb=on_reconnected,
             )
+            return client
     except TimeoutError:
         raise BrokerUnavailableError(
             f"NATS at {url} is unreachable: no connection within {startup_timeout:g} s"
