@@ -44,4 +44,4 @@ fmt: install ## format and fix what ruff can
 	$(UV) run ruff format .
 
 typecheck: install ## mypy strict
-	$(UV) run mypy libs services tests conftest.py
+	$(UV) run mypy libs services tests conftest.py bench

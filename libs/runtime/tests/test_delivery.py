@@ -1,0 +1,257 @@
+"""The delivery machinery against real PostgreSQL and NATS JetStream: relay, consumer loop, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from nats.js import JetStreamContext
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import subjects
+from contracts.compiler import AgentCompiledV1, CompileAgentV1
+from contracts.envelope import Envelope
+from contracts.registry import envelope_for
+from runtime import broker, db, outbox
+from runtime.broker import ConsumerPolicy
+from runtime.consumer import Consumer
+from runtime.errors import TransientError
+from runtime.outbox import Relay
+
+pytestmark = pytest.mark.integration
+
+DURABLE = subjects.Durable(
+    "test", subjects.COMPILER_STREAM, "compile_agent", subjects.COMPILE_AGENT.relative
+)
+POLICY = ConsumerPolicy(ack_wait=2, max_deliver=3, max_ack_pending=64)
+
+
+@dataclass
+class Bed:
+    root: str
+    js: JetStreamContext
+    metadata: sa.MetaData
+    sessionmaker: Any
+    relay: Relay
+
+    @property
+    def outbox(self) -> sa.Table:
+        return self.metadata.tables[f"{self.metadata.schema}.outbox"]
+
+    async def count(self, table: str) -> int:
+        async with self.sessionmaker() as session:
+            return int(
+                await session.scalar(
+                    sa.select(sa.func.count()).select_from(self.metadata.tables[table])
+                )
+            )
+
+    async def stream_count(self, subject: str) -> int:
+        info = await self.js.stream_info(
+            subjects.COMPILER_STREAM.full_name(self.root), subjects_filter=subject
+        )
+        return sum((info.state.subjects or {}).values())
+
+    def consumer(self, handler: Any, concurrency: int = 4) -> Consumer:
+        return Consumer(
+            self.js,
+            DURABLE,
+            handler,
+            service="test",
+            root=self.root,
+            sessionmaker=self.sessionmaker,
+            tables=self.metadata,
+            relay=self.relay,
+            policy=POLICY,
+            concurrency=concurrency,
+            fetch_timeout=0.2,
+        )
+
+
+@pytest.fixture
+async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIterator[Bed]:
+    """An outbox and inbox in a schema of their own, and the topology under a root of its own."""
+    schema = f"rt_{uuid.uuid4().hex[:8]}"
+    root = f"t{uuid.uuid4().hex[:10]}"
+    metadata = db.service_metadata(schema)
+    engine = db.create_engine(database_url, pool_size=4)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    await broker.ensure_topology(js, root, (DURABLE,), POLICY)
+    sessionmaker = db.create_sessionmaker(engine)
+    relay = Relay(
+        js, sessionmaker, metadata.tables[f"{schema}.outbox"], root=root, poll_interval=0.1
+    )
+    try:
+        yield Bed(root, js, metadata, sessionmaker, relay)
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await engine.dispose()
+        names = [stream.full_name(root) for stream in subjects.ALL_STREAMS]
+        for name in [*names, subjects.DEAD_LETTER.full_name(root)]:
+            await js.delete_stream(name)
+
+
+def compile_envelope() -> Envelope[Any]:
+    command = CompileAgentV1(
+        compilation_id=uuid.uuid4(), agent_id=uuid.uuid4(), spec_revision=1, blocks={}
+    )
+    return envelope_for(command, source="test", correlation_id=uuid.uuid4(), owner_id=None)
+
+
+def compiled_event(cmd: CompileAgentV1) -> AgentCompiledV1:
+    return AgentCompiledV1(
+        compilation_id=cmd.compilation_id,
+        agent_id=cmd.agent_id,
+        spec_revision=cmd.spec_revision,
+        instructions="## System Backbone\nx",
+        sections=[],
+        spec_hash="h",
+        compiler_version="test",
+    )
+
+
+async def until(check: Any, timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def test_relay_publishes_pending_rows_once_and_deletes_them(bed: Bed) -> None:
+    envelopes = [compile_envelope() for _ in range(3)]
+    async with bed.sessionmaker.begin() as session:
+        assert await outbox.add(session, bed.outbox, envelopes) == 3
+
+    assert await bed.relay.publish_pending() == 3
+    assert await bed.count(bed.outbox.fullname) == 0
+    assert await bed.stream_count(subjects.COMPILE_AGENT.full(bed.root)) == 3
+
+
+async def test_a_row_published_again_after_a_crash_is_deduplicated_by_its_message_id(
+    bed: Bed,
+) -> None:
+    envelope = compile_envelope()
+    async with bed.sessionmaker.begin() as session:
+        await outbox.add(session, bed.outbox, [envelope])
+    await bed.relay.publish_pending()
+    # As if the relay died after the PubAck but before its commit: the row is back.
+    async with bed.sessionmaker.begin() as session:
+        await outbox.add(session, bed.outbox, [envelope])
+    await bed.relay.publish_pending()
+
+    assert await bed.count(bed.outbox.fullname) == 0
+    assert await bed.stream_count(subjects.COMPILE_AGENT.full(bed.root)) == 1
+
+
+async def test_a_failed_publish_puts_the_row_back_with_its_error(
+    bed: Bed, js: JetStreamContext
+) -> None:
+    envelope = compile_envelope()
+    async with bed.sessionmaker.begin() as session:
+        await outbox.add(session, bed.outbox, [envelope])
+    await js.delete_stream(
+        subjects.COMPILER_STREAM.full_name(bed.root)
+    )  # nothing captures the subject
+
+    assert await bed.relay.publish_pending() == 1
+    async with bed.sessionmaker() as session:
+        row = (await session.execute(sa.select(bed.outbox))).one()
+    assert (row.message_id, row.attempts) == (envelope.id, 1)
+    assert row.last_error is not None
+
+    await broker.ensure_topology(js, bed.root, (DURABLE,), POLICY)
+    await bed.relay.publish_pending()
+    assert await bed.count(bed.outbox.fullname) == 0
+    assert await bed.stream_count(subjects.COMPILE_AGENT.full(bed.root)) == 1
+
+
+async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) -> None:
+    calls: list[int] = []
+
+    async def flaky(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransientError("provider busy", retry_after=0.2)
+        return [compiled_event(env.data)]
+
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(bed.consumer(flaky).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    envelope = compile_envelope()
+    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
+    try:
+        await until(lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 1))
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert len(calls) == 2
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
+
+
+async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason(bed: Bed) -> None:
+    async def broken(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        raise RuntimeError("bug in handler")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(bed.consumer(broken).run(stop))
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def dead_lettered() -> bool:
+        return (await bed.js.stream_info(dead_letters)).state.messages == 1
+
+    try:
+        await until(dead_lettered, timeout=15)
+    finally:
+        stop.set()
+        await task
+    dead = await bed.js.get_last_msg(
+        dead_letters, subjects.DEAD_LETTER.subject_for(subject, bed.root)
+    )
+    assert dead.headers is not None
+    assert dead.headers["Studio-Deliveries"] == "3"
+    assert (
+        dead.headers["Studio-Dead-Letter-Reason"]
+        == "failed 3 deliveries, last: RuntimeError('bug in handler')"
+    )
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 0
+
+
+async def test_stopping_finishes_the_message_in_flight_before_returning(bed: Bed) -> None:
+    started = asyncio.Event()
+
+    async def slow(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        started.set()
+        await asyncio.sleep(0.5)
+        return [compiled_event(env.data)]
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(bed.consumer(slow).run(stop))
+    await bed.js.publish(
+        subjects.COMPILE_AGENT.full(bed.root), compile_envelope().model_dump_json().encode()
+    )
+    await asyncio.wait_for(started.wait(), timeout=10)
+    stop.set()
+    await task
+
+    info = await bed.js.consumer_info(subjects.COMPILER_STREAM.full_name(bed.root), DURABLE.name)
+    assert (info.num_ack_pending, info.num_redelivered) == (0, 0)
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
+    assert await bed.count(bed.outbox.fullname) == 1  # committed, waiting for the relay
+
+
+async def _has(bed: Bed, subject: str, n: int) -> bool:
+    return await bed.stream_count(subject) == n
