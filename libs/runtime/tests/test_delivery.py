@@ -96,7 +96,11 @@ async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIt
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await engine.dispose()
         names = [stream.full_name(root) for stream in subjects.ALL_STREAMS]
-        for name in [*names, subjects.DEAD_LETTER.full_name(root)]:
+        for name in [
+            *names,
+            subjects.DEAD_LETTER.full_name(root),
+            subjects.EXHAUSTED.full_name(root),
+        ]:
             await js.delete_stream(name)
 
 
@@ -255,3 +259,40 @@ async def test_stopping_finishes_the_message_in_flight_before_returning(bed: Bed
 
 async def _has(bed: Bed, subject: str, n: int) -> bool:
     return await bed.stream_count(subject) == n
+
+
+async def test_a_message_never_acknowledged_is_rescued_into_the_dead_letters(bed: Bed) -> None:
+    """Every delivery ends without an answer (as when the handler's process is killed each time)."""
+    await broker.ensure_topology(bed.js, bed.root, (DURABLE,), ConsumerPolicy(1, 2, 64))
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+    crashing = await bed.js.pull_subscribe_bind(
+        DURABLE.name, stream=subjects.COMPILER_STREAM.full_name(bed.root)
+    )
+    for _ in range(2):  # fetched and never answered; redelivered after each 1 s ack wait
+        assert len(await crashing.fetch(1, timeout=5)) == 1
+    await crashing.unsubscribe()
+
+    async def unreachable(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        raise AssertionError("an exhausted message must not be delivered again")
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(bed.consumer(unreachable).run(stop))
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def dead_lettered() -> bool:
+        return (await bed.js.stream_info(dead_letters)).state.messages == 1
+
+    try:
+        await until(dead_lettered, timeout=15)
+    finally:
+        stop.set()
+        await task
+    dead = await bed.js.get_last_msg(
+        dead_letters, subjects.DEAD_LETTER.subject_for(subject, bed.root)
+    )
+    assert dead.headers is not None
+    assert dead.headers["Studio-Dead-Letter-Reason"] == (
+        "no acknowledgement after 2 deliveries (the handler crashed or outlived its ack wait each time)"
+    )
+    assert dead.headers["Studio-Original-Sequence"] == "1"

@@ -75,6 +75,12 @@ class Durable:
     def filter_subject(self, root: str = DEFAULT_ROOT) -> str:
         return f"{root}.{self.filter}"
 
+    def exhausted_advisory(self, root: str = DEFAULT_ROOT) -> str:
+        """The subject on which JetStream announces a message this consumer stopped redelivering."""
+        return (
+            f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{self.stream.full_name(root)}.{self.name}"
+        )
+
     def accepts(self, relative: str) -> bool:
         """Whether a subject (without its root) is one this consumer is meant to receive."""
         if self.filter.endswith(".>"):
@@ -128,6 +134,20 @@ class DeadLetterStream:
 
 
 DEAD_LETTER = DeadLetterStream()
+
+
+@dataclass(frozen=True)
+class ExhaustedStream:
+    """Captures JetStream's max-deliveries advisories of every durable, which core NATS would
+    otherwise deliver at most once (and to nobody while the consuming service is down)."""
+
+    name: str = "EXHAUSTED"
+
+    def full_name(self, root: str = DEFAULT_ROOT) -> str:
+        return f"{root.upper()}_{self.name}"
+
+
+EXHAUSTED = ExhaustedStream()
 
 # Durable consumers ---------------------------------------------------------------------------
 

@@ -107,7 +107,28 @@ async def ensure_topology(
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),
     )
+    exhausted = sorted({d.exhausted_advisory(root) for d in (*s.ALL_DURABLES, *durables)})
+    await _ensure_stream(
+        js,
+        StreamConfig(
+            name=s.EXHAUSTED.full_name(root),
+            subjects=exhausted,
+            retention=RetentionPolicy.LIMITS,
+            storage=StorageType.FILE,
+            max_age=DEAD_LETTER_MAX_AGE_SECONDS,
+        ),
+    )
     for durable in durables:
+        await js.add_consumer(
+            s.EXHAUSTED.full_name(root),
+            ConsumerConfig(
+                durable_name=f"{durable.name}--exhausted",
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=policy.ack_wait,
+                max_deliver=-1,  # advisories are retried until they are handled
+                filter_subject=durable.exhausted_advisory(root),
+            ),
+        )
         # Creating a durable that exists updates its editable fields, so a changed policy
         # (ack_wait, max_deliver, max_ack_pending) takes effect on the next deploy.
         await js.add_consumer(

@@ -2,18 +2,21 @@
 
 What happens to a message that cannot be applied:
 - undecodable (poison) or `PermanentError`: copied to the dead-letter stream with the reason, then `term()`;
-- `TransientError` or an unexpected exception: `nak(delay)`, and on its last delivery the dead-letter stream.
+- `TransientError` or an unexpected exception: `nak(delay)`, and on its last delivery the dead-letter stream;
+- no answer at all on every delivery (crashes, ack timeouts): rescued from JetStream's advisory.
 The loop itself never dies on one bad message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import nats.js.errors
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
@@ -25,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import registry
 from contracts.envelope import Envelope
-from contracts.subjects import DEAD_LETTER, Durable, relative_subject
+from contracts.subjects import DEAD_LETTER, EXHAUSTED, Durable, relative_subject
 from runtime import inbox, outbox
 from runtime import observability as obs
 from runtime.broker import ConsumerPolicy
@@ -73,6 +76,7 @@ class Consumer:
         sub = await self._js.pull_subscribe_bind(
             self._durable.name, stream=self._durable.stream.full_name(self._root)
         )
+        rescuer = asyncio.create_task(self._rescue_exhausted(stop))
         slots = asyncio.Semaphore(self._concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         log.info("consumer.started", consumer=self._durable.name, concurrency=self._concurrency)
@@ -95,6 +99,7 @@ class Consumer:
             task.add_done_callback(lambda _t: slots.release())
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
+        await rescuer
         await sub.unsubscribe()  # before nc.drain(): a pull sub left subscribed makes drain hang
         log.info("consumer.stopped", consumer=self._durable.name)
 
@@ -214,29 +219,97 @@ class Consumer:
     async def _dead_letter(self, msg: Msg, reason: str) -> str:
         """Copy the message to the dead-letter stream with its reason, then stop its redelivery."""
         md = msg.metadata
-        headers = dict(msg.headers or {})
+        await self._copy_to_dead_letters(
+            msg.subject,
+            msg.data,
+            msg.headers,
+            md.stream,
+            md.sequence.stream,
+            md.num_delivered,
+            reason,
+        )
+        await msg.term()
+        trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})
+        return "dead_letter"
+
+    async def _copy_to_dead_letters(
+        self,
+        subject: str,
+        data: bytes,
+        original_headers: dict[str, str] | None,
+        stream: str,
+        sequence: int,
+        deliveries: int,
+        reason: str,
+    ) -> None:
+        headers = dict(original_headers or {})
         headers.update(
             {
                 # The copy is itself deduplicated, so a retried dead-lettering stores one copy.
-                "Nats-Msg-Id": f"dlq-{md.stream}-{md.sequence.stream}",
+                "Nats-Msg-Id": f"dlq-{stream}-{sequence}",
                 "Studio-Dead-Letter-Reason": reason[:1000],
-                "Studio-Original-Subject": msg.subject,
-                "Studio-Original-Stream": md.stream,
-                "Studio-Original-Sequence": str(md.sequence.stream),
+                "Studio-Original-Subject": subject,
+                "Studio-Original-Stream": stream,
+                "Studio-Original-Sequence": str(sequence),
                 "Studio-Consumer": self._durable.name,
-                "Studio-Deliveries": str(md.num_delivered),
+                "Studio-Deliveries": str(deliveries),
             }
         )
         await self._js.publish(
-            DEAD_LETTER.subject_for(msg.subject, self._root),
-            msg.data,
+            DEAD_LETTER.subject_for(subject, self._root),
+            data,
             headers=headers,
             stream=DEAD_LETTER.full_name(self._root),
         )
-        await msg.term()
-        log.error("consumer.dead_lettered", subject=msg.subject, reason=reason[:300])
-        trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})
-        return "dead_letter"
+        log.error("consumer.dead_lettered", subject=subject, reason=reason[:300])
+
+    async def _rescue_exhausted(self, stop: asyncio.Event) -> None:
+        """Dead-letter the messages JetStream stopped redelivering without any answer from us.
+
+        That happens when every delivery ended in a crash or an ack timeout, so no handler could
+        dead-letter it; JetStream's max-deliveries advisory, kept in a stream, tells us which.
+        """
+        sub = await self._js.pull_subscribe_bind(
+            f"{self._durable.name}--exhausted", stream=EXHAUSTED.full_name(self._root)
+        )
+        while not stop.is_set():
+            try:
+                advisories = await sub.fetch(1, timeout=self._fetch_timeout)
+            except TimeoutError:
+                continue
+            except Exception as exc:
+                log.warning("consumer.fetch_failed", consumer=self._durable.name, error=repr(exc))
+                await asyncio.sleep(0.5)
+                continue
+            for advisory in advisories:
+                try:
+                    await self._rescue(json.loads(advisory.data))
+                    await advisory.ack_sync(timeout=2.0)
+                except Exception as exc:
+                    log.warning(
+                        "consumer.rescue_failed", consumer=self._durable.name, error=repr(exc)
+                    )
+                    await advisory.nak(delay=5.0)
+        await sub.unsubscribe()
+
+    async def _rescue(self, advisory: dict[str, Any]) -> None:
+        stream, sequence = advisory["stream"], int(advisory["stream_seq"])
+        try:
+            original = await self._js.get_msg(stream, seq=sequence)
+        except nats.js.errors.NotFoundError:
+            log.error("consumer.exhausted_message_gone", stream=stream, sequence=sequence)
+            return
+        await self._copy_to_dead_letters(
+            original.subject or "",
+            original.data or b"",
+            original.headers,
+            stream,
+            sequence,
+            int(advisory.get("deliveries", self._policy.max_deliver)),
+            f"no acknowledgement after {advisory.get('deliveries')} deliveries "
+            "(the handler crashed or outlived its ack wait each time)",
+        )
+        obs.messages_processed.labels(self._durable.name, "dead_letter").inc()
 
     async def _keep_alive(self, msg: Msg) -> None:
         """Hold the message's lease while a long handler (an AI call) is still working on it."""

@@ -70,23 +70,29 @@ class Service:
         engine = db.create_engine(
             settings.database_url, pool_size=settings.database_pool_size, application_name=name
         )
+        nc: Client | None = None
         try:
             await db.check_database(engine, str(metadata.schema))
             nc = await broker.connect(settings.nats_url, name=name)
+            js = nc.jetstream(timeout=5)
+            await broker.ensure_topology(
+                js,
+                settings.nats_subject_root,
+                tuple(b.durable for b in bindings),
+                consumer_policy(settings),
+            )
         except BaseException:
+            if nc is not None:
+                await nc.close()
             await engine.dispose()
             raise
-        js = nc.jetstream(timeout=5)
-        root = settings.nats_subject_root
-        await broker.ensure_topology(
-            js, root, tuple(b.durable for b in bindings), consumer_policy(settings)
-        )
         sessionmaker = db.create_sessionmaker(engine)
         outbox = metadata.tables[f"{metadata.schema}.outbox"]
-        relay = Relay(js, sessionmaker, outbox, root=root)
-        log.info("service.started", nats=settings.nats_url, root=root)
-        reader = db.create_reader(engine)
-        return cls(name, settings, metadata, engine, sessionmaker, reader, nc, js, relay)
+        relay = Relay(js, sessionmaker, outbox, root=settings.nats_subject_root)
+        log.info("service.started", nats=settings.nats_url, root=settings.nats_subject_root)
+        return cls(
+            name, settings, metadata, engine, sessionmaker, db.create_reader(engine), nc, js, relay
+        )
 
     def consumer(self, binding: Binding) -> Consumer:
         return Consumer(
