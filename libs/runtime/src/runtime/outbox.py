@@ -96,7 +96,7 @@ class Relay:
             log.warning("outbox.final_flush_failed", error=str(exc) or type(exc).__name__)
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many rows the batch held."""
+        """Publish one batch of pending rows; returns how many were published."""
         t = self._outbox
         claim = (
             sa.select(t.c.id)
@@ -130,7 +130,7 @@ class Relay:
                         }
                     )
                 )
-            return len(rows)
+            return len(rows) - len(failed)
 
     async def _publish(self, row: Any) -> None:
         headers = {**row.headers, "Nats-Msg-Id": str(row.message_id)}
