@@ -208,27 +208,12 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason
     async def broken(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
         raise RuntimeError("bug in handler")
 
-    stop = asyncio.Event()
-    task = asyncio.create_task(bed.consumer(broken).run(stop))
     subject = subjects.COMPILE_AGENT.full(bed.root)
     await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
-    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
-
-    async def dead_lettered() -> bool:
-        return (await bed.js.stream_info(dead_letters)).state.messages == 1
-
-    try:
-        await until(dead_lettered, timeout=15)
-    finally:
-        stop.set()
-        await task
-    dead = await bed.js.get_last_msg(
-        dead_letters, subjects.DEAD_LETTER.subject_for(subject, bed.root)
-    )
-    assert dead.headers is not None
-    assert dead.headers["Studio-Deliveries"] == "3"
+    headers = await run_until_dead_lettered(bed, broken)
+    assert headers["Studio-Deliveries"] == "3"
     assert (
-        dead.headers["Studio-Dead-Letter-Reason"]
+        headers["Studio-Dead-Letter-Reason"]
         == "failed 3 deliveries, last: RuntimeError('bug in handler')"
     )
     assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 0
@@ -276,23 +261,27 @@ async def test_a_message_never_acknowledged_is_rescued_into_the_dead_letters(bed
     async def unreachable(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
         raise AssertionError("an exhausted message must not be delivered again")
 
+    headers = await run_until_dead_lettered(bed, unreachable)
+    assert headers["Studio-Dead-Letter-Reason"] == (
+        "no acknowledgement after 2 deliveries (the handler crashed or outlived its ack wait each time)"
+    )
+    assert headers["Studio-Original-Sequence"] == "1"
+
+
+async def run_until_dead_lettered(bed: Bed, handler: Any) -> dict[str, str]:
+    """Run a consumer with `handler` until the dead-letter stream holds one message; its headers."""
     stop = asyncio.Event()
-    task = asyncio.create_task(bed.consumer(unreachable).run(stop))
+    task = asyncio.create_task(bed.consumer(handler).run(stop))
     dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
 
     async def dead_lettered() -> bool:
-        return (await bed.js.stream_info(dead_letters)).state.messages == 1
+        return bool((await bed.js.stream_info(dead_letters)).state.messages == 1)
 
     try:
         await until(dead_lettered, timeout=15)
     finally:
         stop.set()
         await task
-    dead = await bed.js.get_last_msg(
-        dead_letters, subjects.DEAD_LETTER.subject_for(subject, bed.root)
-    )
-    assert dead.headers is not None
-    assert dead.headers["Studio-Dead-Letter-Reason"] == (
-        "no acknowledgement after 2 deliveries (the handler crashed or outlived its ack wait each time)"
-    )
-    assert dead.headers["Studio-Original-Sequence"] == "1"
+    subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
+    dead = await bed.js.get_last_msg(dead_letters, subject)
+    return dict(dead.headers or {})
