@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -182,3 +183,40 @@ def test_the_callers_trace_continues_through_the_command_and_the_event(stack: St
     # Each hop is its own span in the same trace.
     assert command["traceparent"] != traceparent
     assert event["traceparent"] != command["traceparent"]
+
+
+def test_oversized_bodies_are_refused_before_they_are_stored(stack: Stack) -> None:
+    with stack.client() as client:
+        agent_id = client.post("/api/v1/agents", json={"name": "big"}).json()["id"]
+        too_big_spec = client.put(
+            f"/api/v1/agents/{agent_id}/spec",
+            json={"blocks": {"knowledge": {"facts": ["x" * 300_000]}}},
+        )
+        too_big_body = client.put(
+            f"/api/v1/agents/{agent_id}/spec",
+            json={"blocks": {"knowledge": {"facts": ["x" * 2_000_000]}}},
+        )
+        stored = client.get(f"/api/v1/agents/{agent_id}/spec").json()
+    assert too_big_spec.status_code == 413
+    assert too_big_spec.json()["error"]["code"] == "spec_too_large"
+    assert too_big_body.status_code == 413
+    assert too_big_body.json()["error"]["code"] == "request_too_large"
+    assert (stored["blocks"], stored["revision"]) == ({}, 0)
+
+
+def test_an_oversized_body_sent_in_chunks_is_refused_too(stack: Stack) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"blocks": {"knowledge": {"facts": ["'
+        for _ in range(40):
+            yield b"x" * 50_000
+        yield b'"]}}}'
+
+    with stack.client() as client:
+        agent_id = client.post("/api/v1/agents", json={"name": "chunky"}).json()["id"]
+        response = client.put(
+            f"/api/v1/agents/{agent_id}/spec",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "request_too_large"

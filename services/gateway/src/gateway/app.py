@@ -43,8 +43,10 @@ BINDINGS = (Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),)
 
 
 def create_app(service: Service) -> FastAPI:
+    settings = service.settings
+    assert isinstance(settings, GatewaySettings)
     tokens = TokenCache()
-    notifications = Notifications(service.settings.database_url, tokens)
+    notifications = Notifications(settings.database_url, tokens)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +67,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(compilations.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app
 
 
@@ -90,7 +92,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}.get(
+            exc.status_code, "http_error"
+        )
         return body(exc.status_code, code, str(exc.detail))
 
 

@@ -9,6 +9,8 @@ import structlog
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime.observability import tracer
@@ -24,23 +26,55 @@ http_duration = Histogram(
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
 
 
+class RequestTooLargeError(HTTPException):
+    """Raised while the body is read; FastAPI passes HTTP exceptions on to the error handlers."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the limit of {limit} bytes")
+
+
 class RequestContextMiddleware:
     """Each request gets a correlation id (its `X-Request-Id`, or a new one, echoed back) and a server
     span that continues the caller's W3C trace; the commands it emits carry both onward."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        declared = headers.get(b"content-length", b"0")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            # Refused before a byte of it is read.
+            await JSONResponse(
+                {
+                    "error": {
+                        "code": "request_too_large",
+                        "message": f"the request body is {int(declared)} bytes; the limit is {self.max_body_bytes}",
+                    }
+                },
+                status_code=413,
+            )(scope, receive, send)
+            return
         correlation_id = _parse_uuid(headers.get(b"x-request-id", b"").decode("latin-1")) or uuid4()
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         carrier = {k.decode(): headers[k].decode("latin-1") for k in _TRACE_HEADERS if k in headers}
         method = scope["method"]
         status = 500
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:  # a body without a Content-Length
+                    raise RequestTooLargeError(self.max_body_bytes)
+            return message
+
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -59,7 +93,7 @@ class RequestContextMiddleware:
             structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id)),
         ):
             try:
-                await self.app(scope, receive, send_with_id)
+                await self.app(scope, receive_within_limit, send_with_id)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 span.update_name(f"{method} {route}")

@@ -10,3 +10,6 @@ class GatewaySettings(CommonSettings):
     max_spec_bytes: int = Field(
         default=256 * 1024, ge=1024, description="Largest spec a PUT accepts."
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body read at all (413 above)."
+    )
