@@ -24,7 +24,7 @@ test: install lint typecheck ## lint, types, then every test (unit, integration,
 	$(UV) run pytest
 
 test-unit: install ## the fast subset: no database, no broker
-	$(UV) run pytest -m "not integration and not e2e"
+	$(UV) run pytest -m "not integration and not e2e and not browser"
 
 test-integration: install ## tests against real PostgreSQL and NATS, without the process-level ones
 	$(UV) run pytest -m "integration"

@@ -58,18 +58,24 @@ class Bed:
         )
         return sum((info.state.subjects or {}).values())
 
-    def consumer(self, handler: Any, concurrency: int = 4) -> Consumer:
+    def consumer(
+        self,
+        handler: Any,
+        *,
+        durable: subjects.Durable = DURABLE,
+        policy: ConsumerPolicy = POLICY,
+    ) -> Consumer:
         return Consumer(
             self.js,
-            DURABLE,
+            durable,
             handler,
             service="test",
             root=self.root,
             sessionmaker=self.sessionmaker,
             tables=self.metadata,
             relay=self.relay,
-            policy=POLICY,
-            concurrency=concurrency,
+            policy=policy,
+            concurrency=4,
             fetch_timeout=0.2,
         )
 
@@ -268,10 +274,12 @@ async def test_a_message_never_acknowledged_is_rescued_into_the_dead_letters(bed
     assert headers["Studio-Original-Sequence"] == "1"
 
 
-async def run_until_dead_lettered(bed: Bed, handler: Any) -> dict[str, str]:
+async def run_until_dead_lettered(
+    bed: Bed, handler: Any, policy: ConsumerPolicy = POLICY
+) -> dict[str, str]:
     """Run a consumer with `handler` until the dead-letter stream holds one message; its headers."""
     stop = asyncio.Event()
-    task = asyncio.create_task(bed.consumer(handler).run(stop))
+    task = asyncio.create_task(bed.consumer(handler, policy=policy).run(stop))
     dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
 
     async def dead_lettered() -> bool:
@@ -285,3 +293,53 @@ async def run_until_dead_lettered(bed: Bed, handler: Any) -> dict[str, str]:
     subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
     dead = await bed.js.get_last_msg(dead_letters, subject)
     return dict(dead.headers or {})
+
+
+async def test_a_handler_that_hangs_is_stopped_and_counted_as_failed(bed: Bed) -> None:
+    async def hangs(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        await asyncio.sleep(60)
+        return []
+
+    await bed.js.publish(
+        subjects.COMPILE_AGENT.full(bed.root), compile_envelope().model_dump_json().encode()
+    )
+    policy = ConsumerPolicy(ack_wait=2, max_deliver=1, max_ack_pending=64, handler_timeout=0.3)
+    headers = await run_until_dead_lettered(bed, hangs, policy)
+    assert headers["Studio-Dead-Letter-Reason"] == "failed 1 deliveries, last: TimeoutError()"
+
+
+async def test_an_event_newer_than_this_build_is_skipped_not_dead_lettered(bed: Bed) -> None:
+    events = subjects.Durable(
+        "test", subjects.COMPILER_STREAM, "events", subjects.events_of("compiler")
+    )
+    await broker.ensure_topology(bed.js, bed.root, (events,), POLICY)
+    seen: list[str] = []
+
+    async def record(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        seen.append(env.type)
+        return []
+
+    await bed.js.publish(
+        f"{bed.root}.compiler.evt.agent_renamed.v1", b'{"from": "a future compiler"}'
+    )
+    known = envelope_for(
+        compiled_event(compile_envelope().data),
+        source="test",
+        correlation_id=uuid.uuid4(),
+        owner_id=None,
+    )
+    await bed.js.publish(subjects.AGENT_COMPILED.full(bed.root), known.model_dump_json().encode())
+    stop = asyncio.Event()
+    task = asyncio.create_task(bed.consumer(record, durable=events).run(stop))
+
+    async def both_handled() -> bool:
+        info = await bed.js.consumer_info(subjects.COMPILER_STREAM.full_name(bed.root), events.name)
+        return bool(info.ack_floor.stream_seq == 2)
+
+    try:
+        await until(both_handled)
+    finally:
+        stop.set()
+        await task
+    assert seen == [subjects.AGENT_COMPILED.type]
+    assert (await bed.js.stream_info(subjects.DEAD_LETTER.full_name(bed.root))).state.messages == 0

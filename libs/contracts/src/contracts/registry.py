@@ -26,6 +26,10 @@ class UndecodableMessageError(ValueError):
     """The bytes on a subject are not a valid message for it: poison, never worth redelivering."""
 
 
+def is_registered(relative_subject: str) -> bool:
+    return relative_subject in _BY_RELATIVE
+
+
 def subject_of(data: BaseModel) -> s.Subject:
     return _SUBJECT_OF_MODEL[type(data)]
 

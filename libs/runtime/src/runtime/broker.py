@@ -31,6 +31,7 @@ class ConsumerPolicy:
     ack_wait: float
     max_deliver: int
     max_ack_pending: int
+    handler_timeout: float = 300.0
 
 
 async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Client:

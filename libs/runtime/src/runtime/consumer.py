@@ -10,13 +10,11 @@ The loop itself never dies on one bad message.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.js.errors
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
@@ -28,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import registry
 from contracts.envelope import Envelope
-from contracts.subjects import DEAD_LETTER, EXHAUSTED, Durable, relative_subject
+from contracts.subjects import Durable, relative_subject
 from runtime import inbox, outbox
 from runtime import observability as obs
 from runtime.broker import ConsumerPolicy
+from runtime.dead_letters import DeadLetters
 from runtime.errors import PermanentError, TransientError
 from runtime.faults import failpoint
 from runtime.outbox import Relay
@@ -70,13 +69,16 @@ class Consumer:
         self._policy = policy
         self._concurrency = concurrency
         self._fetch_timeout = fetch_timeout
+        self._dead_letters = DeadLetters(js, durable, root=root)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch until `stop` is set, then finish the messages in flight and unsubscribe."""
         sub = await self._js.pull_subscribe_bind(
             self._durable.name, stream=self._durable.stream.full_name(self._root)
         )
-        rescuer = asyncio.create_task(self._rescue_exhausted(stop))
+        rescuer = asyncio.create_task(
+            self._dead_letters.rescue_exhausted(stop, self._fetch_timeout)
+        )
         slots = asyncio.Semaphore(self._concurrency)
         in_flight: set[asyncio.Task[None]] = set()
         log.info("consumer.started", consumer=self._durable.name, concurrency=self._concurrency)
@@ -127,6 +129,11 @@ class Consumer:
             return await self._dead_letter(
                 msg, f"subject {relative!r} is not one {self._durable.name} consumes"
             )
+        if not registry.is_registered(relative) and self._durable.filter.endswith(".>"):
+            # An event newer than this build (a tolerant reader skips it; its producer deployed first).
+            await msg.ack_sync(timeout=2.0)
+            log.info("consumer.unknown_event_skipped", subject=relative)
+            return "skipped"
         try:
             envelope = registry.decode(relative, msg.data)
         except registry.UndecodableMessageError as exc:
@@ -172,7 +179,9 @@ class Consumer:
         async with self._sessionmaker.begin() as session:
             first_time = await inbox.claim(session, self._inbox, envelope.id, self._durable.name)
             if first_time:
-                emitted = await self._handler(envelope, session)
+                # A hung handler must not hold its message (and its lease, kept alive) for ever.
+                async with asyncio.timeout(self._policy.handler_timeout):
+                    emitted = await self._handler(envelope, session)
                 await outbox.add(
                     session,
                     self._outbox,
@@ -191,8 +200,11 @@ class Consumer:
         failpoint(f"{self._service}.before_ack")
         if emitted:
             self._relay.nudge()  # committed: what the handler emitted goes out now
-        # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
-        await msg.ack_sync(timeout=2.0)
+        try:
+            # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
+            await msg.ack_sync(timeout=2.0)
+        except Exception as exc:  # applied all the same: never treat it as a failed handler
+            log.warning("consumer.ack_failed", error=repr(exc))
         if not first_time:
             log.info("consumer.duplicate_skipped")
             return "duplicate"
@@ -219,97 +231,18 @@ class Consumer:
     async def _dead_letter(self, msg: Msg, reason: str) -> str:
         """Copy the message to the dead-letter stream with its reason, then stop its redelivery."""
         md = msg.metadata
-        await self._copy_to_dead_letters(
+        await self._dead_letters.copy(
             msg.subject,
             msg.data,
             msg.headers,
-            md.stream,
-            md.sequence.stream,
-            md.num_delivered,
-            reason,
+            stream=md.stream,
+            sequence=md.sequence.stream,
+            deliveries=md.num_delivered,
+            reason=reason,
         )
         await msg.term()
         trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})
         return "dead_letter"
-
-    async def _copy_to_dead_letters(
-        self,
-        subject: str,
-        data: bytes,
-        original_headers: dict[str, str] | None,
-        stream: str,
-        sequence: int,
-        deliveries: int,
-        reason: str,
-    ) -> None:
-        headers = dict(original_headers or {})
-        headers.update(
-            {
-                # The copy is itself deduplicated, so a retried dead-lettering stores one copy.
-                "Nats-Msg-Id": f"dlq-{stream}-{sequence}",
-                "Studio-Dead-Letter-Reason": reason[:1000],
-                "Studio-Original-Subject": subject,
-                "Studio-Original-Stream": stream,
-                "Studio-Original-Sequence": str(sequence),
-                "Studio-Consumer": self._durable.name,
-                "Studio-Deliveries": str(deliveries),
-            }
-        )
-        await self._js.publish(
-            DEAD_LETTER.subject_for(subject, self._root),
-            data,
-            headers=headers,
-            stream=DEAD_LETTER.full_name(self._root),
-        )
-        log.error("consumer.dead_lettered", subject=subject, reason=reason[:300])
-
-    async def _rescue_exhausted(self, stop: asyncio.Event) -> None:
-        """Dead-letter the messages JetStream stopped redelivering without any answer from us.
-
-        That happens when every delivery ended in a crash or an ack timeout, so no handler could
-        dead-letter it; JetStream's max-deliveries advisory, kept in a stream, tells us which.
-        """
-        sub = await self._js.pull_subscribe_bind(
-            f"{self._durable.name}--exhausted", stream=EXHAUSTED.full_name(self._root)
-        )
-        while not stop.is_set():
-            try:
-                advisories = await sub.fetch(1, timeout=self._fetch_timeout)
-            except TimeoutError:
-                continue
-            except Exception as exc:
-                log.warning("consumer.fetch_failed", consumer=self._durable.name, error=repr(exc))
-                await asyncio.sleep(0.5)
-                continue
-            for advisory in advisories:
-                try:
-                    await self._rescue(json.loads(advisory.data))
-                    await advisory.ack_sync(timeout=2.0)
-                except Exception as exc:
-                    log.warning(
-                        "consumer.rescue_failed", consumer=self._durable.name, error=repr(exc)
-                    )
-                    await advisory.nak(delay=5.0)
-        await sub.unsubscribe()
-
-    async def _rescue(self, advisory: dict[str, Any]) -> None:
-        stream, sequence = advisory["stream"], int(advisory["stream_seq"])
-        try:
-            original = await self._js.get_msg(stream, seq=sequence)
-        except nats.js.errors.NotFoundError:
-            log.error("consumer.exhausted_message_gone", stream=stream, sequence=sequence)
-            return
-        await self._copy_to_dead_letters(
-            original.subject or "",
-            original.data or b"",
-            original.headers,
-            stream,
-            sequence,
-            int(advisory.get("deliveries", self._policy.max_deliver)),
-            f"no acknowledgement after {advisory.get('deliveries')} deliveries "
-            "(the handler crashed or outlived its ack wait each time)",
-        )
-        obs.messages_processed.labels(self._durable.name, "dead_letter").inc()
 
     async def _keep_alive(self, msg: Msg) -> None:
         """Hold the message's lease while a long handler (an AI call) is still working on it."""

@@ -31,7 +31,6 @@ SERVICES = (
     ("test-runner", "testrunner"),
     ("publisher", "publisher"),
 )
-DATA_DIR = Path(os.environ.get("STUDIO_DATA_DIR", ".data"))
 
 
 @dataclass
@@ -66,7 +65,7 @@ async def _start_nats(url: str) -> asyncio.subprocess.Process | None:
     binary = Path(sysconfig.get_path("scripts")) / "nats-server"
     if not binary.exists():
         raise SystemExit(f"devserver: no nats-server at {binary}; run `make install`")
-    store = DATA_DIR / "nats"
+    store = Path(os.environ.get("STUDIO_DATA_DIR", ".data")) / "nats"
     store.mkdir(parents=True, exist_ok=True)
     proc = await asyncio.create_subprocess_exec(
         str(binary),

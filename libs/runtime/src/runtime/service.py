@@ -120,6 +120,7 @@ def consumer_policy(settings: CommonSettings) -> ConsumerPolicy:
         max_deliver=settings.max_deliver,
         # Enough leases for every replica's concurrent handlers, bounded so one pod cannot hoard.
         max_ack_pending=max(64, settings.concurrency * 16),
+        handler_timeout=settings.handler_timeout_seconds,
     )
 
 

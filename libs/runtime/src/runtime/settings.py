@@ -46,6 +46,9 @@ class CommonSettings(BaseModel):
     max_deliver: int = Field(
         default=5, ge=1, le=100, description="Deliveries before dead-lettering."
     )
+    handler_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="Longest a handler may take before it counts as failed."
+    )
     concurrency: int = Field(
         default=8, ge=1, le=1024, description="Messages handled at once per consumer."
     )

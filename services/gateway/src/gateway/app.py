@@ -24,12 +24,11 @@ from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
 from gateway.repository import CompilationRepository
 from gateway.routes import agents, compilations
-from gateway.settings import GatewaySettings
+from gateway.settings import SERVICE, GatewaySettings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
 
-SERVICE = "gateway"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -44,7 +43,8 @@ BINDINGS = (Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),)
 
 def create_app(service: Service) -> FastAPI:
     settings = service.settings
-    assert isinstance(settings, GatewaySettings)
+    if not isinstance(settings, GatewaySettings):
+        raise TypeError("the gateway app needs GatewaySettings")
     tokens = TokenCache()
     notifications = Notifications(settings.database_url, tokens)
 
@@ -61,6 +61,7 @@ def create_app(service: Service) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.service = service
+    app.state.settings = settings
     app.state.tokens = tokens
     app.state.notifications = notifications
     app.include_router(agents.router)

@@ -40,9 +40,9 @@ async def get_relay(service: ServiceDep) -> Relay:
     return service.relay
 
 
-async def get_settings(service: ServiceDep) -> GatewaySettings:
-    assert isinstance(service.settings, GatewaySettings)
-    return service.settings
+async def get_settings(request: Request) -> GatewaySettings:
+    settings: GatewaySettings = request.app.state.settings
+    return settings
 
 
 async def get_notifications(request: Request) -> Notifications:

@@ -1,4 +1,5 @@
-"""The gateway's use cases. Each takes the request's session and user explicitly; routes commit."""
+"""The gateway's use cases. Each takes the request's session and user explicitly; the request's
+transaction (deps.py) commits."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from gateway import schemas
 from gateway.errors import ApiError, not_found
 from gateway.models import metadata
 from gateway.repository import AgentRepository, CompilationRepository
+from gateway.settings import SERVICE
 from runtime import outbox
 
-SERVICE = "gateway"
 OUTBOX = metadata.tables["gateway.outbox"]
 
 

@@ -4,6 +4,8 @@ from pydantic import Field
 
 from runtime.settings import CommonSettings
 
+SERVICE = "gateway"
+
 
 class GatewaySettings(CommonSettings):
     http_port: int = Field(default=8000, ge=0, le=65535)
