@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import httpx
@@ -10,7 +9,7 @@ import pytest
 
 from tests.e2e.test_compile_flow import create_agent_with_spec, wait_for_compilation
 from tests.support.fixtures import Stack
-from tests.support.infra import query, stream_subject_counts
+from tests.support.infra import query, stream_subject_counts, wait_until_consumed
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +49,9 @@ def test_compiler_killed_mid_compile_completes_exactly_once_after_restart(
         id=compilation_id,
     )
     assert [row.status for row in stored] == ["succeeded"]
-    time.sleep(1.5)  # past another ack wait: a duplicate would have been applied by now
+    # Every delivery of the command (the crashed one included) has been answered: no duplicate waits.
+    stream = f"{stack.root.upper()}_COMPILER"
+    wait_until_consumed(stack.nats_url, stream, "compiler--compile_agent")
     assert compiled_events(stack) == {f"{stack.root}.compiler.evt.agent_compiled.v1": 1}
 
 

@@ -181,3 +181,21 @@ def last_message_headers(nats_url: str, stream: str, subject: str) -> dict[str, 
             await nc.close()
 
     return asyncio.run(headers())
+
+
+def wait_until_consumed(nats_url: str, stream: str, durable: str, timeout: float = 15) -> None:
+    """Wait until `durable` has delivered every message of `stream` and had each acknowledged."""
+
+    async def idle() -> bool:
+        nc = await nats.connect(nats_url)
+        try:
+            info = await nc.jetstream().consumer_info(stream, durable)
+            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+        finally:
+            await nc.close()
+
+    deadline = time.monotonic() + timeout
+    while not asyncio.run(idle()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{durable} still has messages in flight after {timeout} s")
+        time.sleep(0.1)
