@@ -25,6 +25,17 @@ class Section(BaseModel):
     body: str
 
 
+class VariableDecl(BaseModel):
+    """A `{{variable}}` the instructions use, as declared in the spec."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str = ""
+    required: bool = True
+    default: str | None = None
+
+
 class AgentCompiledV1(BaseModel):
     """Event: a compilation succeeded. Carries the instructions, which are bounded by the spec limits."""
 
@@ -37,6 +48,16 @@ class AgentCompiledV1(BaseModel):
     sections: list[Section]
     spec_hash: str
     compiler_version: str
+    variables: list[VariableDecl] = Field(
+        default_factory=list, description="Declared `{{variables}}`, to render the instructions."
+    )
+    token_count: int | None = Field(default=None, description="Tokens in the instructions.")
+    token_count_method: str | None = Field(
+        default=None, description="The tokenizer's encoding when exact, or `estimate: …`."
+    )
+    reused_from: UUID | None = Field(
+        default=None, description="The compilation of an identical spec whose result this reuses."
+    )
 
 
 class CompilationFailedV1(BaseModel):

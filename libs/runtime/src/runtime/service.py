@@ -199,11 +199,15 @@ async def _first(signal_wait: Coroutine[Any, Any, Any], server_task: asyncio.Tas
     return "signal" if not server_task.done() else "http server exited"
 
 
+BindingsFactory = Callable[[Any], Sequence[Binding]]
+"""Builds a service's bindings from its settings, for handlers that need configured dependencies."""
+
+
 def serve(
     name: str,
     settings_cls: type[CommonSettings],
     metadata: sa.MetaData,
-    bindings: Sequence[Binding],
+    bindings: Sequence[Binding] | BindingsFactory,
     app_factory: AppFactory = health_app,
 ) -> None:
     """A service's `main()`: settings, observability, run; configuration errors end in one line."""
@@ -212,8 +216,9 @@ def serve(
     except SettingsError as exc:
         exit_on_settings_error(exc)
     provider = observability.setup(name, log_level=settings.log_level)
+    resolved = bindings(settings) if callable(bindings) else bindings
     try:
-        uvloop.run(run_service(name, settings, metadata, bindings, app_factory))
+        uvloop.run(run_service(name, settings, metadata, resolved, app_factory))
     except (DatabaseUnavailableError, BrokerUnavailableError) as exc:
         log.error(f"{name}.unavailable", reason=str(exc))
         raise SystemExit(f"{name}: {exc}") from None

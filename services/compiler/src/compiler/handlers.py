@@ -2,78 +2,41 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
-from uuid import UUID
 
 from pydantic import BaseModel
 
 from compiler import domain
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
+from contracts.compiler import CompileAgentV1
 
 
 class Compilations(Protocol):
-    """Stores compilations; each `add_…` returns False when the compilation was already stored."""
+    async def add(self, outcome: domain.Outcome) -> bool:
+        """Store `outcome`; False when a compilation with its id was already stored."""
 
-    async def add_succeeded(
-        self,
-        compilation_id: UUID,
-        agent_id: UUID,
-        spec_revision: int,
-        compiled: domain.Compiled,
-        version: str,
-    ) -> bool: ...
-
-    async def add_failed(
-        self,
-        compilation_id: UUID,
-        agent_id: UUID,
-        spec_revision: int,
-        spec_hash: str,
-        version: str,
-        error: str,
-    ) -> bool: ...
+    async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
+        """The latest succeeded compilation of an identical spec by the same compiler version."""
 
 
 async def handle_compile_agent(
-    cmd: CompileAgentV1, *, compilations: Compilations
+    cmd: CompileAgentV1,
+    *,
+    compilations: Compilations,
+    count_tokens: Callable[[str], domain.TokenCount],
 ) -> list[BaseModel]:
     """Consumes `CompileAgentV1`; emits `AgentCompiledV1` or `CompilationFailedV1`.
 
+    An identical spec already compiled by this compiler version is reused, not compiled again.
     Idempotency key: `compilation_id` (besides the inbox): a compilation already stored is a no-op.
     """
-    try:
-        compiled = domain.compile_spec(cmd.blocks)
-    except domain.CompileError as exc:
-        stored = await compilations.add_failed(
-            cmd.compilation_id,
-            cmd.agent_id,
-            cmd.spec_revision,
-            domain.spec_hash(cmd.blocks),
-            domain.COMPILER_VERSION,
-            str(exc),
-        )
-        if not stored:
-            return []
-        return [
-            CompilationFailedV1(
-                compilation_id=cmd.compilation_id,
-                agent_id=cmd.agent_id,
-                spec_revision=cmd.spec_revision,
-                error=str(exc),
-            )
-        ]
-    if not await compilations.add_succeeded(
-        cmd.compilation_id, cmd.agent_id, cmd.spec_revision, compiled, domain.COMPILER_VERSION
-    ):
+    reusable = await compilations.find_reusable(
+        domain.spec_hash(cmd.blocks), domain.COMPILER_VERSION
+    )
+    if reusable is not None:
+        outcome = reusable.reused_for(cmd)
+    else:
+        outcome = domain.compile_command(cmd, count_tokens)
+    if not await compilations.add(outcome):
         return []
-    return [
-        AgentCompiledV1(
-            compilation_id=cmd.compilation_id,
-            agent_id=cmd.agent_id,
-            spec_revision=cmd.spec_revision,
-            instructions=compiled.instructions,
-            sections=[Section(title=s.title, body=s.body) for s in compiled.sections],
-            spec_hash=compiled.spec_hash,
-            compiler_version=domain.COMPILER_VERSION,
-        )
-    ]
+    return [outcome.event()]

@@ -22,8 +22,20 @@ compilations = sa.Table(
     sa.Column("instructions", sa.Text),
     sa.Column("sections", JSONB),
     sa.Column("error", sa.Text),
+    sa.Column("variables", JSONB),
+    sa.Column("token_count", sa.Integer),
+    sa.Column("token_count_method", sa.Text),
+    sa.Column("reused_from", UUID(as_uuid=True)),
     sa.Column(
         "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
     ),
     sa.CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
+    # Finds an identical spec's compilation to reuse.
+    sa.Index(
+        "ix_compilations_reusable",
+        "spec_hash",
+        "compiler_version",
+        sa.text("created_at DESC"),
+        postgresql_where=sa.text("status = 'succeeded'"),
+    ),
 )

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Histogram
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler import handlers
+from compiler.adapters.tokens import token_counter
 from compiler.models import SCHEMA, metadata
 from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
+from contracts.compiler import AgentCompiledV1
 from contracts.envelope import Envelope
 from contracts.subjects import COMPILER_COMPILE_AGENT
 from runtime.cli import migrate_command
@@ -21,18 +25,43 @@ from runtime.service import Binding, serve
 SERVICE = "compiler"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+compilation_duration = Histogram(
+    "compilation_duration_seconds",
+    "Time to compile a spec (or find an identical one's compilation).",
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+compilations_total = Counter(
+    "compilations", "Compilations by outcome (succeeded, failed, reused).", ["outcome"]
+)
+compilation_cache_hits = Counter(
+    "compilation_cache_hits", "Compilations answered by reusing an identical spec's compilation."
+)
 
-async def on_compile_agent(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-    return await handlers.handle_compile_agent(
-        envelope.data, compilations=CompilationRepository(session)
-    )
 
+def bindings(settings: CompilerSettings) -> tuple[Binding, ...]:
+    count_tokens = token_counter(settings.ai_model)
 
-BINDINGS = (Binding(COMPILER_COMPILE_AGENT, on_compile_agent),)
+    async def on_compile_agent(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        started = time.perf_counter()
+        emitted = await handlers.handle_compile_agent(
+            envelope.data, compilations=CompilationRepository(session), count_tokens=count_tokens
+        )
+        compilation_duration.observe(time.perf_counter() - started)
+        for event in emitted:
+            if isinstance(event, AgentCompiledV1) and event.reused_from is not None:
+                compilation_cache_hits.inc()
+                compilations_total.labels("reused").inc()
+            else:
+                compilations_total.labels(
+                    "succeeded" if isinstance(event, AgentCompiledV1) else "failed"
+                ).inc()
+        return emitted
+
+    return (Binding(COMPILER_COMPILE_AGENT, on_compile_agent),)
 
 
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
         migrate_command(SERVICE, CompilerSettings, MIGRATIONS, SCHEMA)
         return
-    serve(SERVICE, CompilerSettings, metadata, BINDINGS)
+    serve(SERVICE, CompilerSettings, metadata, bindings)

@@ -14,7 +14,7 @@ from nats.js import JetStreamContext
 
 from compiler.models import compilations, metadata
 from compiler.settings import CompilerSettings
-from compiler.worker import BINDINGS, SERVICE
+from compiler.worker import SERVICE, bindings
 from contracts import subjects
 from contracts.compiler import CompileAgentV1
 from contracts.registry import envelope_for
@@ -51,10 +51,11 @@ async def compiler(postgres_url: str, nats_url: str) -> AsyncIterator[RunningCom
             ack_wait_seconds=2,
             max_deliver=3,
         )
-        service = await Service.start(SERVICE, settings, metadata, BINDINGS)
+        bound = bindings(settings)
+        service = await Service.start(SERVICE, settings, metadata, bound)
         stop = asyncio.Event()
         tasks = [
-            asyncio.create_task(service.consumer(BINDINGS[0]).run(stop)),
+            asyncio.create_task(service.consumer(bound[0]).run(stop)),
             asyncio.create_task(service.relay.run(stop)),
         ]
         try:

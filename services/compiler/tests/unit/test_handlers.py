@@ -1,4 +1,4 @@
-"""Unit tests of `handle_compile_agent` with a hand-written fake of the compilations store."""
+"""`handle_compile_agent` with a hand-written fake of the compilations store."""
 
 from __future__ import annotations
 
@@ -7,62 +7,29 @@ from uuid import UUID, uuid4
 
 from compiler import domain
 from compiler.handlers import Compilations, handle_compile_agent
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
+from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 
 
 class FakeCompilations:
-    """Keeps compilations in a dict keyed by id; a second insert of an id stores nothing, like the
-    repository's `ON CONFLICT DO NOTHING`."""
+    """Outcomes by id; a second add of an id stores nothing, like `ON CONFLICT DO NOTHING`."""
 
-    def __init__(self, rows: dict[UUID, dict[str, Any]] | None = None) -> None:
-        self.rows: dict[UUID, dict[str, Any]] = dict(rows or {})
+    def __init__(self) -> None:
+        self.rows: dict[UUID, domain.Outcome] = {}
 
-    async def add_succeeded(
-        self,
-        compilation_id: UUID,
-        agent_id: UUID,
-        spec_revision: int,
-        compiled: domain.Compiled,
-        version: str,
-    ) -> bool:
-        return self._insert(
-            compilation_id,
-            {
-                "status": "succeeded",
-                "agent_id": agent_id,
-                "spec_revision": spec_revision,
-                "spec_hash": compiled.spec_hash,
-                "instructions": compiled.instructions,
-                "version": version,
-            },
-        )
-
-    async def add_failed(
-        self,
-        compilation_id: UUID,
-        agent_id: UUID,
-        spec_revision: int,
-        spec_hash: str,
-        version: str,
-        error: str,
-    ) -> bool:
-        return self._insert(
-            compilation_id,
-            {
-                "status": "failed",
-                "agent_id": agent_id,
-                "spec_revision": spec_revision,
-                "spec_hash": spec_hash,
-                "version": version,
-                "error": error,
-            },
-        )
-
-    def _insert(self, compilation_id: UUID, row: dict[str, Any]) -> bool:
-        if compilation_id in self.rows:
+    async def add(self, outcome: domain.Outcome) -> bool:
+        if outcome.compilation_id in self.rows:
             return False
-        self.rows[compilation_id] = row
+        self.rows[outcome.compilation_id] = outcome
         return True
+
+    async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
+        matches = [
+            o
+            for o in self.rows.values()
+            if (o.spec_hash, o.compiler_version, o.status)
+            == (spec_hash, compiler_version, "succeeded")
+        ]
+        return matches[-1] if matches else None
 
 
 def as_protocol(fake: FakeCompilations) -> Compilations:
@@ -70,95 +37,69 @@ def as_protocol(fake: FakeCompilations) -> Compilations:
     return fake
 
 
-def command(blocks: dict[str, Any], revision: int = 3) -> CompileAgentV1:
+def count_words(text: str) -> domain.TokenCount:
+    return domain.TokenCount(len(text.split()), "test: words")
+
+
+def command(blocks: dict[str, Any], compilation_id: UUID | None = None) -> CompileAgentV1:
     return CompileAgentV1(
-        compilation_id=uuid4(), agent_id=uuid4(), spec_revision=revision, blocks=blocks
+        compilation_id=compilation_id or uuid4(), agent_id=uuid4(), spec_revision=2, blocks=blocks
     )
 
 
-async def test_new_command_stores_succeeded_compilation_and_emits_agent_compiled() -> None:
-    blocks = {"persona": "You are Ada.", "workflow": ["Greet", "Help"]}
-    cmd = command(blocks, revision=3)
+async def handle(cmd: CompileAgentV1, store: FakeCompilations) -> list[Any]:
+    return await handle_compile_agent(
+        cmd, compilations=as_protocol(store), count_tokens=count_words
+    )
+
+
+async def test_a_new_command_stores_and_announces_the_compilation() -> None:
     store = FakeCompilations()
-
-    emitted = await handle_compile_agent(cmd, compilations=as_protocol(store))
-
-    assert len(emitted) == 1
-    event = emitted[0]
+    cmd = command({"persona": {"role": "tutor"}, "variables": [{"name": "subject"}]})
+    [event] = await handle(cmd, store)
     assert isinstance(event, AgentCompiledV1)
-    assert event.compilation_id == cmd.compilation_id
-    assert event.agent_id == cmd.agent_id
-    assert event.spec_revision == 3
-    assert event.instructions.startswith("## System Backbone")
-    assert event.instructions == "## System Backbone\nYou are Ada.\n\n## Workflow\n- Greet\n- Help"
-    assert event.sections == [
-        Section(title="System Backbone", body="You are Ada."),
-        Section(title="Workflow", body="- Greet\n- Help"),
-    ]
-    assert event.spec_hash == domain.spec_hash(blocks)
-    assert event.compiler_version == domain.COMPILER_VERSION
-    assert store.rows == {
-        cmd.compilation_id: {
-            "status": "succeeded",
-            "agent_id": cmd.agent_id,
-            "spec_revision": 3,
-            "spec_hash": domain.spec_hash(blocks),
-            "instructions": event.instructions,
-            "version": domain.COMPILER_VERSION,
-        }
-    }
-
-
-async def test_redelivered_command_stores_nothing_and_emits_nothing() -> None:
-    cmd = command({"workflow": ["Greet"]})
-    earlier = {"status": "succeeded", "agent_id": cmd.agent_id, "spec_revision": 3}
-    store = FakeCompilations({cmd.compilation_id: earlier})
-
-    emitted = await handle_compile_agent(cmd, compilations=as_protocol(store))
-
-    assert emitted == []
-    assert store.rows == {cmd.compilation_id: earlier}
-
-
-async def test_same_command_handled_twice_emits_one_event() -> None:
-    cmd = command({"workflow": ["Greet"]})
-    store = FakeCompilations()
-
-    first = await handle_compile_agent(cmd, compilations=as_protocol(store))
-    second = await handle_compile_agent(cmd, compilations=as_protocol(store))
-
-    assert [type(m) for m in first] == [AgentCompiledV1]
-    assert second == []
-    assert list(store.rows) == [cmd.compilation_id]
-
-
-async def test_spec_that_fails_to_compile_stores_failed_compilation_and_emits_failure() -> None:
-    # No `dict[str, JsonValue]` that pydantic accepts is rejected by the renderer (pydantic turns
-    # every JSON value into str/int/float/bool/None/list/dict), so the command is built without
-    # validation. A tuple is JSON-serialisable (the spec hash works) but not a renderable value.
-    blocks: dict[str, Any] = {"workflow": ("Greet", "Help")}
-    cmd = CompileAgentV1.model_construct(
-        compilation_id=uuid4(), agent_id=uuid4(), spec_revision=7, blocks=blocks
+    assert (event.compilation_id, event.agent_id, event.spec_revision) == (
+        cmd.compilation_id,
+        cmd.agent_id,
+        2,
     )
+    assert event.instructions == "## System Backbone\nRole: tutor"
+    assert [v.name for v in event.variables] == ["subject"]
+    assert (event.token_count, event.token_count_method, event.reused_from) == (
+        5,
+        "test: words",
+        None,
+    )
+    assert store.rows[cmd.compilation_id].status == "succeeded"
+
+
+async def test_a_redelivered_command_changes_nothing_and_emits_nothing() -> None:
     store = FakeCompilations()
+    cmd = command({"persona": {"role": "tutor"}})
+    await handle(cmd, store)
+    assert await handle(cmd, store) == []
+    assert len(store.rows) == 1
 
-    emitted = await handle_compile_agent(cmd, compilations=as_protocol(store))
 
-    assert emitted == [
-        CompilationFailedV1(
-            compilation_id=cmd.compilation_id,
-            agent_id=cmd.agent_id,
-            spec_revision=7,
-            error="unsupported value of type tuple",
-        )
-    ]
-    assert store.rows == {
-        cmd.compilation_id: {
-            "status": "failed",
-            "agent_id": cmd.agent_id,
-            "spec_revision": 7,
-            "spec_hash": domain.spec_hash(blocks),
-            "version": domain.COMPILER_VERSION,
-            "error": "unsupported value of type tuple",
-        }
-    }
+async def test_an_identical_spec_reuses_the_earlier_compilation() -> None:
+    store = FakeCompilations()
+    first = command({"persona": {"role": "tutor"}})
+    second = command({"persona": {"role": "tutor"}})
+    [earlier] = await handle(first, store)
+    [event] = await handle(second, store)
+    assert isinstance(event, AgentCompiledV1)
+    assert event.reused_from == first.compilation_id
+    assert event.instructions == earlier.instructions
+    assert store.rows[second.compilation_id].reused_from == first.compilation_id
+
+
+async def test_a_spec_that_does_not_compile_is_stored_and_announced_as_failed() -> None:
+    store = FakeCompilations()
+    cmd = command({"mission": {"problem": "Help {{team}}"}})
+    [event] = await handle(cmd, store)
+    assert isinstance(event, CompilationFailedV1)
+    assert event.error == "variables used but not declared: team"
+    assert store.rows[cmd.compilation_id].status == "failed"
+    # A failed compilation is never reused.
+    [again] = await handle(command({"mission": {"problem": "Help {{team}}"}}), store)
+    assert isinstance(again, CompilationFailedV1)

@@ -23,7 +23,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
 from gateway.repository import CompilationRepository
-from gateway.routes import agents, compilations
+from gateway.routes import agents, compilations, specs
 from gateway.settings import SERVICE, GatewaySettings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -65,6 +65,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.tokens = tokens
     app.state.notifications = notifications
     app.include_router(agents.router)
+    app.include_router(specs.router)
     app.include_router(compilations.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
@@ -80,7 +81,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return body(exc.status_code, exc.code, exc.message)
+        return body(exc.status_code, exc.code, exc.message, **exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

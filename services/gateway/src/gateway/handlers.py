@@ -24,6 +24,10 @@ async def handle_compiler_event(
             sections=[s.model_dump() for s in event.sections],
             spec_hash=event.spec_hash,
             compiler_version=event.compiler_version,
+            variables=[v.model_dump(mode="json") for v in event.variables],
+            token_count=event.token_count,
+            token_count_method=event.token_count_method,
+            reused_from=event.reused_from,
         )
     elif isinstance(event, CompilationFailedV1):
         await compilations.complete(event.compilation_id, status="failed", error=event.error)

@@ -77,6 +77,23 @@ specs = sa.Table(
     _timestamp("updated_at"),
 )
 
+# Every saved version of a spec, never edited: the history behind `revision`.
+spec_revisions = sa.Table(
+    "spec_revisions",
+    metadata,
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("revision", sa.Integer, primary_key=True),
+    sa.Column("blocks", JSONB, nullable=False),
+    sa.Column("completeness", sa.Integer, nullable=False),
+    sa.Column("author_id", UUID(as_uuid=True), nullable=False),
+    _timestamp("created_at"),
+)
+
 # The gateway's view of each compilation, kept up to date from the compiler's events.
 compilations = sa.Table(
     "compilations",
@@ -95,6 +112,10 @@ compilations = sa.Table(
     sa.Column("sections", JSONB),
     sa.Column("spec_hash", sa.Text),
     sa.Column("compiler_version", sa.Text),
+    sa.Column("variables", JSONB),
+    sa.Column("token_count", sa.Integer),
+    sa.Column("token_count_method", sa.Text),
+    sa.Column("reused_from", UUID(as_uuid=True)),
     sa.Column("error", sa.Text),
     _timestamp("created_at"),
     _timestamp("completed_at", nullable=True),

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import agents, api_tokens, compilations, specs, users
+from gateway.models import agents, api_tokens, compilations, spec_revisions, specs, users
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED
 
 
@@ -113,30 +113,87 @@ class AgentRepository:
         )
         return result.first() is not None
 
-    async def get_spec(
-        self, owner_id: UUID, agent_id: UUID, *, for_update: bool = False
-    ) -> sa.Row[Any] | None:
-        query = (
-            sa.select(specs)
-            .join(agents, agents.c.id == specs.c.agent_id)
-            .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
-        )
-        if for_update:
-            query = query.with_for_update(of=specs)
-        return (await self._session.execute(query)).one_or_none()
 
-    async def put_spec(
-        self, owner_id: UUID, agent_id: UUID, blocks: dict[str, Any]
-    ) -> sa.Row[Any] | None:
+class SpecRepository:
+    """The current spec of each agent and its history of revisions (never edited)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
         return (
             await self._session.execute(
+                sa.select(specs)
+                .join(agents, agents.c.id == specs.c.agent_id)
+                .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            )
+        ).one_or_none()
+
+    async def save(
+        self,
+        owner_id: UUID,
+        agent_id: UUID,
+        blocks: dict[str, Any],
+        completeness: int,
+        expected_revision: int | None,
+    ) -> sa.Row[Any] | None:
+        """Store a new revision; None when the agent is not the owner's or `expected_revision` is
+        stale. Two saves from the same revision: the row lock makes the second see the first's
+        revision, so exactly one of them wins."""
+        conditions = [
+            specs.c.agent_id == agent_id,
+            sa.exists().where(agents.c.id == agent_id, agents.c.owner_id == owner_id),
+        ]
+        if expected_revision is not None:
+            conditions.append(specs.c.revision == expected_revision)
+        row = (
+            await self._session.execute(
                 sa.update(specs)
-                .where(
-                    specs.c.agent_id == agent_id,
-                    sa.exists().where(agents.c.id == agent_id, agents.c.owner_id == owner_id),
-                )
+                .where(*conditions)
                 .values(blocks=blocks, revision=specs.c.revision + 1, updated_at=sa.func.now())
                 .returning(*specs.c)
+            )
+        ).one_or_none()
+        if row is not None:
+            await self._session.execute(
+                sa.insert(spec_revisions).values(
+                    agent_id=agent_id,
+                    revision=row.revision,
+                    blocks=blocks,
+                    completeness=completeness,
+                    author_id=owner_id,
+                )
+            )
+        return row
+
+    async def list_revisions(
+        self, owner_id: UUID, agent_id: UUID, limit: int, before: int | None
+    ) -> list[Any]:
+        t = spec_revisions
+        query = (
+            sa.select(t.c.revision, t.c.completeness, t.c.author_id, t.c.created_at)
+            .join(agents, agents.c.id == t.c.agent_id)
+            .where(t.c.agent_id == agent_id, agents.c.owner_id == owner_id)
+        )
+        if before is not None:
+            query = query.where(t.c.revision < before)
+        return list(
+            (await self._session.execute(query.order_by(t.c.revision.desc()).limit(limit))).all()
+        )
+
+    async def get_revision(
+        self, owner_id: UUID, agent_id: UUID, revision: int
+    ) -> sa.Row[Any] | None:
+        t = spec_revisions
+        return (
+            await self._session.execute(
+                sa.select(t)
+                .join(agents, agents.c.id == t.c.agent_id)
+                .where(
+                    t.c.agent_id == agent_id,
+                    t.c.revision == revision,
+                    agents.c.owner_id == owner_id,
+                )
             )
         ).one_or_none()
 

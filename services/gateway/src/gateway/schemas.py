@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from contracts.spec import SpecBlocks, Variable
 
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
@@ -44,14 +46,41 @@ class AgentsPublic(BaseModel):
 class SpecUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    blocks: dict[str, JsonValue]
+    blocks: SpecBlocks
+
+
+class WarningPublic(BaseModel):
+    code: str = Field(description="Stable identifier of the lint rule.")
+    block: str
+    field: str | None
+    message: str
 
 
 class SpecPublic(BaseModel):
     agent_id: UUID
-    blocks: dict[str, JsonValue]
-    revision: int
+    blocks: SpecBlocks
+    revision: int = Field(description="Also sent as the ETag; send it back in If-Match to save.")
     updated_at: datetime
+    completeness: int = Field(ge=0, le=100, description="How much of the spec is filled in, 0 to 100.")
+    warnings: list[WarningPublic]
+
+
+class SpecRevisionPublic(BaseModel):
+    revision: int
+    completeness: int
+    author_id: UUID
+    created_at: datetime
+
+
+class SpecRevisionsPublic(BaseModel):
+    items: list[SpecRevisionPublic]
+    next_before: int | None = Field(
+        description="Pass as `before` for the next page; null on the last."
+    )
+
+
+class SpecRevisionDetail(SpecRevisionPublic):
+    blocks: SpecBlocks
 
 
 CompilationStatus = Literal["pending", "succeeded", "failed"]
@@ -76,6 +105,14 @@ class CompilationPublic(BaseModel):
     sections: list[SectionPublic]
     spec_hash: str | None
     compiler_version: str | None
+    variables: list[Variable]
+    token_count: int | None = Field(description="Tokens in the instructions.")
+    token_count_method: str | None = Field(
+        description="The tokenizer's encoding (e.g. o200k_base) when exact, else `estimate: …`."
+    )
+    reused_from: UUID | None = Field(
+        description="Set when an identical spec had been compiled: its compilation's id."
+    )
     error: str | None
     created_at: datetime
     completed_at: datetime | None

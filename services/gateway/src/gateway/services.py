@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,7 +15,7 @@ from contracts.registry import envelope_for
 from gateway import schemas
 from gateway.errors import ApiError, not_found
 from gateway.models import metadata
-from gateway.repository import AgentRepository, CompilationRepository
+from gateway.repository import AgentRepository, CompilationRepository, SpecRepository
 from gateway.settings import SERVICE
 from runtime import outbox
 
@@ -85,30 +84,11 @@ async def delete_agent(session: AsyncSession, user_id: UUID, agent_id: UUID) -> 
         raise not_found("agent", agent_id)
 
 
-async def get_spec(session: AsyncSession, user_id: UUID, agent_id: UUID) -> schemas.SpecPublic:
-    row = await AgentRepository(session).get_spec(user_id, agent_id)
-    if row is None:
-        raise not_found("agent", agent_id)
-    return schemas.SpecPublic.model_validate(row._mapping)
-
-
-async def put_spec(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, blocks: dict[str, Any], max_bytes: int
-) -> schemas.SpecPublic:
-    size = len(json.dumps(blocks, separators=(",", ":")).encode())
-    if size > max_bytes:
-        raise ApiError(413, "spec_too_large", f"the spec is {size} bytes; the limit is {max_bytes}")
-    row = await AgentRepository(session).put_spec(user_id, agent_id, blocks)
-    if row is None:
-        raise not_found("agent", agent_id)
-    return schemas.SpecPublic.model_validate(row._mapping)
-
-
 async def request_compilation(
     session: AsyncSession, user_id: UUID, agent_id: UUID, correlation_id: UUID
 ) -> schemas.CompilationAccepted:
     """Record a pending compilation and its compile command in one transaction (the outbox)."""
-    spec = await AgentRepository(session).get_spec(user_id, agent_id)
+    spec = await SpecRepository(session).get(user_id, agent_id)
     if spec is None:
         raise not_found("agent", agent_id)
     compilation_id = uuid4()
@@ -135,4 +115,5 @@ async def get_compilation(
         raise not_found("compilation", compilation_id)
     data = dict(row._mapping)
     data["sections"] = data["sections"] or []
+    data["variables"] = data["variables"] or []
     return schemas.CompilationPublic.model_validate(data)

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from gateway import schemas, services
-from gateway.deps import ReadTx, SettingsDep, Tx
+from gateway.deps import ReadTx, Tx
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -41,17 +41,3 @@ async def update_agent(agent_id: UUID, body: schemas.AgentUpdate, tx: Tx) -> sch
 async def delete_agent(agent_id: UUID, tx: Tx) -> Response:
     await services.delete_agent(tx.session, tx.user_id, agent_id)
     return Response(status_code=204)
-
-
-@router.get("/{agent_id}/spec", response_model=schemas.SpecPublic)
-async def get_spec(agent_id: UUID, tx: ReadTx) -> schemas.SpecPublic:
-    return await services.get_spec(tx.session, tx.user_id, agent_id)
-
-
-@router.put("/{agent_id}/spec", response_model=schemas.SpecPublic)
-async def put_spec(
-    agent_id: UUID, body: schemas.SpecUpdate, tx: Tx, settings: SettingsDep
-) -> schemas.SpecPublic:
-    return await services.put_spec(
-        tx.session, tx.user_id, agent_id, body.blocks, settings.max_spec_bytes
-    )

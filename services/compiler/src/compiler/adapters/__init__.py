@@ -1,0 +1,1 @@
+"""The compiler's edges that are not messages: the tokenizer and the AI provider."""
