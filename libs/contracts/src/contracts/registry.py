@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ValidationError
 
 from contracts import subjects as s
+from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 from contracts.envelope import Envelope
 
@@ -15,7 +16,11 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.COMPILE_AGENT: CompileAgentV1,
     s.AGENT_COMPILED: AgentCompiledV1,
     s.COMPILATION_FAILED: CompilationFailedV1,
+    s.COACH_BLOCK: CoachBlockV1,
 }
+
+REPLIES: dict[s.Subject, type[BaseModel]] = {s.COACH_BLOCK: BlockDraftedV1}
+"""The reply model of each query subject."""
 
 _BY_TYPE: dict[str, s.Subject] = {subject.type: subject for subject in MODELS}
 _BY_RELATIVE: dict[str, s.Subject] = {subject.relative: subject for subject in MODELS}

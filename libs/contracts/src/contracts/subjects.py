@@ -18,6 +18,7 @@ ROOT_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 class Kind(StrEnum):
     COMMAND = "cmd"
     EVENT = "evt"
+    QUERY = "qry"
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,14 @@ class Subject:
 
     @property
     def relative(self) -> str:
-        """The subject without its root, e.g. `compiler.cmd.compile_agent.v1`."""
+        """The subject without its root, e.g. `compiler.cmd.compile_agent.v1`.
+
+        Queries (request/reply, answered at once, never stored) read `qry.<owner>.<name>.v<N>`:
+        outside `<root>.<owner>.>`, so no stream captures them (a stream would answer the request
+        with its own acknowledgement).
+        """
+        if self.kind is Kind.QUERY:
+            return f"{self.kind}.{self.owner}.{self.name}.v{self.version}"
         return f"{self.owner}.{self.kind}.{self.name}.v{self.version}"
 
     @property
@@ -97,8 +105,9 @@ def events_of(owner: str) -> str:
 COMPILE_AGENT = Subject("compiler", Kind.COMMAND, "compile_agent", 1)
 AGENT_COMPILED = Subject("compiler", Kind.EVENT, "agent_compiled", 1)
 COMPILATION_FAILED = Subject("compiler", Kind.EVENT, "compilation_failed", 1)
+COACH_BLOCK = Subject("compiler", Kind.QUERY, "coach_block", 1)
 
-ALL_SUBJECTS: tuple[Subject, ...] = (COMPILE_AGENT, AGENT_COMPILED, COMPILATION_FAILED)
+ALL_SUBJECTS: tuple[Subject, ...] = (COMPILE_AGENT, AGENT_COMPILED, COMPILATION_FAILED, COACH_BLOCK)
 
 # Streams ---------------------------------------------------------------------------------------
 

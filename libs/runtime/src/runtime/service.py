@@ -32,6 +32,7 @@ from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
 from runtime.health import health_routes
 from runtime.outbox import Relay
+from runtime.queries import QueryBinding, answer
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
 
 log = structlog.get_logger()
@@ -133,6 +134,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 AppFactory = Callable[[Service], ASGIApp]
+AnyBinding = Binding | QueryBinding
 
 
 def health_app(service: Service) -> ASGIApp:
@@ -144,7 +146,7 @@ async def run_service(
     name: str,
     settings: CommonSettings,
     metadata: sa.MetaData,
-    bindings: Sequence[Binding],
+    bindings: Sequence[AnyBinding],
     app_factory: AppFactory = health_app,
 ) -> None:
     """Serve `app_factory(service)` over HTTP and run the consumers and the relay until SIGTERM/SIGINT.
@@ -152,7 +154,16 @@ async def run_service(
     Shutdown: stop taking requests and fetching messages, finish what is in flight (within
     `shutdown_grace_seconds`), then flush the outbox so what was just committed goes out, then drain.
     """
-    service = await Service.start(name, settings, metadata, bindings)
+    durable = [b for b in bindings if isinstance(b, Binding)]
+    service = await Service.start(name, settings, metadata, durable)
+    for query in (b for b in bindings if isinstance(b, QueryBinding)):
+        await answer(
+            service.nc,
+            query,
+            root=settings.nats_subject_root,
+            service=name,
+            concurrency=settings.concurrency,
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -170,7 +181,7 @@ async def run_service(
         )
     )
     server_task = asyncio.create_task(server.serve())
-    consumers = [asyncio.create_task(service.consumer(b).run(stop)) for b in bindings]
+    consumers = [asyncio.create_task(service.consumer(b).run(stop)) for b in durable]
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(service.relay.run(relay_stop))
     log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
@@ -199,7 +210,7 @@ async def _first(signal_wait: Coroutine[Any, Any, Any], server_task: asyncio.Tas
     return "signal" if not server_task.done() else "http server exited"
 
 
-BindingsFactory = Callable[[Any], Sequence[Binding]]
+BindingsFactory = Callable[[Any], Sequence[AnyBinding]]
 """Builds a service's bindings from its settings, for handlers that need configured dependencies."""
 
 
@@ -207,7 +218,7 @@ def serve(
     name: str,
     settings_cls: type[CommonSettings],
     metadata: sa.MetaData,
-    bindings: Sequence[Binding] | BindingsFactory,
+    bindings: Sequence[AnyBinding] | BindingsFactory,
     app_factory: AppFactory = health_app,
 ) -> None:
     """A service's `main()`: settings, observability, run; configuration errors end in one line."""

@@ -7,8 +7,10 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from compiler import domain
+from compiler import coach, domain
+from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import CompileAgentV1
+from runtime.ai import AIProvider, ProviderInvalidOutput, ProviderRejected, ProviderUnavailable
 
 
 class Compilations(Protocol):
@@ -40,3 +42,35 @@ async def handle_compile_agent(
     if not await compilations.add(outcome):
         return []
     return [outcome.event()]
+
+
+async def handle_coach_block(query: CoachBlockV1, *, provider: AIProvider) -> BlockDraftedV1:
+    """Answers `CoachBlockV1` with `BlockDraftedV1`: a draft, or why there is none.
+
+    With the provider's breaker open the adapter fails at once, so the answer is prompt; a slow or
+    failing provider is the adapter's to retry, then reported as unavailable. No state changes: asking twice just drafts twice.
+    """
+    unavailable = "coach unavailable, edit manually"
+    try:
+        completion = await provider.complete(
+            coach.messages(query.block, dict(query.blocks), query.guidance),
+            json_schema=coach.draft_schema(query.block),
+        )
+        draft = coach.checked_draft(query.block, completion.json())
+    except ProviderUnavailable as exc:
+        return BlockDraftedV1(
+            status="unavailable",
+            block=query.block,
+            message=f"{unavailable}: {exc}",
+            retry_after=exc.retry_after,
+        )
+    except (ProviderRejected, ProviderInvalidOutput, coach.DraftRejected) as exc:
+        return BlockDraftedV1(status="failed", block=query.block, message=f"{unavailable}: {exc}")
+    return BlockDraftedV1(
+        status="drafted",
+        block=query.block,
+        draft=draft,
+        provider=completion.provider,
+        offline=completion.offline,
+        message="offline draft: written without an AI model" if completion.offline else "",
+    )

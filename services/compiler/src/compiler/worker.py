@@ -18,8 +18,10 @@ from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
 from contracts.compiler import AgentCompiledV1
 from contracts.envelope import Envelope
-from contracts.subjects import COMPILER_COMPILE_AGENT
+from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT
+from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.queries import QueryBinding
 from runtime.service import Binding, serve
 
 SERVICE = "compiler"
@@ -38,7 +40,7 @@ compilation_cache_hits = Counter(
 )
 
 
-def bindings(settings: CompilerSettings) -> tuple[Binding, ...]:
+def bindings(settings: CompilerSettings) -> tuple[Binding | QueryBinding, ...]:
     count_tokens = token_counter(settings.ai_model)
 
     async def on_compile_agent(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
@@ -57,7 +59,15 @@ def bindings(settings: CompilerSettings) -> tuple[Binding, ...]:
                 ).inc()
         return emitted
 
-    return (Binding(COMPILER_COMPILE_AGENT, on_compile_agent),)
+    provider = provider_from_settings(settings)
+
+    async def on_coach_block(envelope: Envelope[Any]) -> BaseModel:
+        return await handlers.handle_coach_block(envelope.data, provider=provider)
+
+    return (
+        Binding(COMPILER_COMPILE_AGENT, on_compile_agent),
+        QueryBinding(COACH_BLOCK, on_coach_block),
+    )
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from compiler.worker import SERVICE, bindings
 from contracts import subjects
 from contracts.compiler import CompileAgentV1
 from contracts.registry import envelope_for
-from runtime.service import Service
+from runtime.service import Binding, Service
 from tests.support import infra
 
 pytestmark = pytest.mark.integration
@@ -51,7 +51,7 @@ async def compiler(postgres_url: str, nats_url: str) -> AsyncIterator[RunningCom
             ack_wait_seconds=2,
             max_deliver=3,
         )
-        bound = bindings(settings)
+        bound = [b for b in bindings(settings) if isinstance(b, Binding)]
         service = await Service.start(SERVICE, settings, metadata, bound)
         stop = asyncio.Event()
         tasks = [

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
+from contracts.coach import BlockName
 from contracts.spec import SpecBlocks, Variable
 
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -61,7 +62,9 @@ class SpecPublic(BaseModel):
     blocks: SpecBlocks
     revision: int = Field(description="Also sent as the ETag; send it back in If-Match to save.")
     updated_at: datetime
-    completeness: int = Field(ge=0, le=100, description="How much of the spec is filled in, 0 to 100.")
+    completeness: int = Field(
+        ge=0, le=100, description="How much of the spec is filled in, 0 to 100."
+    )
     warnings: list[WarningPublic]
 
 
@@ -81,6 +84,22 @@ class SpecRevisionsPublic(BaseModel):
 
 class SpecRevisionDetail(SpecRevisionPublic):
     blocks: SpecBlocks
+
+
+class CoachRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    block: BlockName = Field(description="The block to draft.")
+    guidance: str = Field(default="", max_length=2000, description="What the author wants.")
+
+
+class BlockDraftPublic(BaseModel):
+    status: Literal["drafted"] = "drafted"
+    block: BlockName
+    draft: JsonValue = Field(description="The proposed block; saving it is up to the person.")
+    provider: str
+    offline: bool = Field(description="True when written by the offline stand-in, not a model.")
+    message: str
 
 
 CompilationStatus = Literal["pending", "succeeded", "failed"]

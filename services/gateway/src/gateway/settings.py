@@ -15,3 +15,9 @@ class GatewaySettings(CommonSettings):
     max_request_bytes: int = Field(
         default=1024 * 1024, ge=1024, description="Largest request body read at all (413 above)."
     )
+    coach_timeout_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        le=120,
+        description="Longest the coach may take before it is unavailable.",
+    )
