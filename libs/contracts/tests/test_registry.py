@@ -17,6 +17,11 @@ RELATIVE_SUBJECT = re.compile(
     r"^(?P<owner>[a-z][a-z0-9_]*)\.(?P<kind>cmd|evt)"
     r"\.(?P<name>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$"
 )
+# Queries are answered at once and never stored: their subjects stand outside the owners' streams.
+QUERY_SUBJECT = re.compile(
+    r"^(?P<kind>qry)\.(?P<owner>[a-z][a-z0-9_]*)"
+    r"\.(?P<name>[a-z][a-z0-9]*(?:_[a-z0-9]+)*)\.v(?P<version>[1-9][0-9]*)$"
+)
 DURABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*--[a-z][a-z0-9_]*$")
 CUSTOM_ROOT = "t0a1b2c3d4e"  # the shape the test session's `subject_root` fixture uses
 ROOTS = [s.DEFAULT_ROOT, CUSTOM_ROOT]
@@ -62,7 +67,8 @@ class TestSubjectsAndModels:
 
     @pytest.mark.parametrize("subject", s.ALL_SUBJECTS, ids=lambda subject: subject.relative)
     def test_subject_follows_the_grammar(self, subject: s.Subject) -> None:
-        match = RELATIVE_SUBJECT.fullmatch(subject.relative)
+        grammar = QUERY_SUBJECT if subject.kind is s.Kind.QUERY else RELATIVE_SUBJECT
+        match = grammar.fullmatch(subject.relative)
 
         assert match is not None, f"{subject.relative!r} is not <owner>.<cmd|evt>.<snake_name>.v<N>"
         assert match.groupdict() == {
@@ -102,14 +108,16 @@ class TestStreams:
     """One stream per owner; no two streams capture the same subject."""
 
     @pytest.mark.parametrize("subject", s.ALL_SUBJECTS, ids=lambda subject: subject.relative)
-    def test_every_subject_is_captured_by_exactly_one_stream(self, subject: s.Subject) -> None:
+    def test_every_stored_subject_is_captured_by_exactly_its_owners_stream(
+        self, subject: s.Subject
+    ) -> None:
         capturing = [
             stream.owner
             for stream in s.ALL_STREAMS
             if any(_patterns_overlap(p, subject.full()) for p in stream.subjects())
         ]
 
-        assert capturing == [subject.owner]
+        assert capturing == ([] if subject.kind is s.Kind.QUERY else [subject.owner])
 
     def test_stream_names_and_owners_are_unique(self) -> None:
         assert len({stream.name for stream in s.ALL_STREAMS}) == len(s.ALL_STREAMS)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from contracts import registry
 from contracts import subjects as s
+from contracts.coach import CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
 
 COMPILATION_ID = UUID("3f1c2a7e-0b6d-4c1e-9a55-0c4f7d2b8e01")
@@ -50,6 +51,12 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         agent_id=AGENT_ID,
         spec_revision=3,
         error="block 'persona' has no name",
+    ),
+    CoachBlockV1: CoachBlockV1(
+        agent_id=AGENT_ID,
+        block="workflow",
+        guidance="three steps at most",
+        blocks={"mission": {"problem": "Answer invoice questions"}},
     ),
 }
 

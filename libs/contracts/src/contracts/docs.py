@@ -19,7 +19,8 @@ from contracts import registry
 from contracts import subjects as s
 
 REGENERATE = "uv run python -m contracts.docs > CONTRACTS.md"
-_KIND_PREFIX = re.compile(r"^(command|event):\s*", re.IGNORECASE)
+_KIND_PREFIX = re.compile(r"^(command|event|query):\s*", re.IGNORECASE)
+_KIND_NAMES = {s.Kind.COMMAND: "command", s.Kind.EVENT: "event", s.Kind.QUERY: "query"}
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,14 @@ def rows() -> list[Row]:
     return [
         Row(
             subject=subject.full(),
-            kind="command" if subject.kind is s.Kind.COMMAND else "event",
+            kind=_KIND_NAMES[subject.kind],
             producer=subject.owner if subject.kind is s.Kind.EVENT else None,
-            consumers=tuple(d.name for d in s.ALL_DURABLES if d.accepts(subject.relative)),
+            # A query has no durable: its owner answers it in a queue group.
+            consumers=(
+                (f"{subject.owner} (request/reply)",)
+                if subject.kind is s.Kind.QUERY
+                else tuple(d.name for d in s.ALL_DURABLES if d.accepts(subject.relative))
+            ),
             model=f"{model.__module__}.{model.__qualname__}",
             description=describe(model),
         )

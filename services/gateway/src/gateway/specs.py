@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.spec import SpecBlocks
-from gateway import schemas, spec_rules
+from gateway import schemas, spec_lint, spec_rules
 from gateway.errors import ApiError, not_found
 from gateway.repository import SpecRepository
 
@@ -24,7 +24,7 @@ def _public(row: Any) -> schemas.SpecPublic:
         completeness=spec_rules.completeness(blocks),
         warnings=[
             schemas.WarningPublic.model_validate(w, from_attributes=True)
-            for w in spec_rules.lint(blocks)
+            for w in spec_lint.lint(blocks)
         ],
     )
 

@@ -10,15 +10,9 @@ from typing import Any
 import pytest
 
 from contracts.spec import SpecBlocks
-from gateway.spec_rules import (
-    EXAMPLE_WEIGHTS,
-    FIELD_WEIGHTS,
-    RULE_CODES,
-    Warning,
-    completeness,
-    lint,
-)
-from libs.contracts.tests.test_spec import billing_support_spec
+from gateway.spec_lint import RULE_CODES, Warning, lint
+from gateway.spec_rules import EXAMPLE_WEIGHTS, FIELD_WEIGHTS, completeness
+from tests.support.specs import billing_support_spec
 
 Spec = dict[str, Any]
 
