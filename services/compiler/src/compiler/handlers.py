@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Protocol
 
@@ -64,7 +65,12 @@ async def handle_coach_block(query: CoachBlockV1, *, provider: AIProvider) -> Bl
             message=f"{unavailable}: {exc}",
             retry_after=exc.retry_after,
         )
-    except (ProviderRejected, ProviderInvalidOutput, coach.DraftRejected) as exc:
+    except (
+        ProviderRejected,
+        ProviderInvalidOutput,
+        coach.DraftRejected,
+        json.JSONDecodeError,
+    ) as exc:
         return BlockDraftedV1(status="failed", block=query.block, message=f"{unavailable}: {exc}")
     return BlockDraftedV1(
         status="drafted",
