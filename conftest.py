@@ -16,7 +16,7 @@ from nats.js import JetStreamContext
 
 from tests.support import infra
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.fake_openai"]
 
 
 @pytest.fixture(scope="session")

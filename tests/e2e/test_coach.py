@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
+
+import httpx
 import pytest
 
 from contracts.spec import SpecBlocks
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import Stack
 
 pytestmark = pytest.mark.e2e
@@ -46,3 +52,71 @@ def test_an_unknown_block_is_refused_naming_it(stack: Stack) -> None:
         response = client.post(f"/api/v1/agents/{agent_id}/spec/coach", json={"block": "colour"})
     assert response.status_code == 422
     assert response.json()["error"]["message"].startswith("block: ")
+
+
+DRAFT = {"draft": {"steps": ["Find the invoice", "Explain the charge", "Offer the next step"]}}
+
+
+def provider_env(fake: FakeOpenAI, **settings: str) -> dict[str, str]:
+    return {
+        "AI_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake.base_url,
+        "AI_MODEL": "gpt-4o-mini",
+        "AI_RETRY_MAX_WAIT_SECONDS": "2",
+        **settings,
+    }
+
+
+def coach(client: httpx.Client, agent_id: str) -> httpx.Response:
+    return client.post(f"/api/v1/agents/{agent_id}/spec/coach", json={"block": "workflow"})
+
+
+def test_a_rate_limited_provider_is_retried_after_its_retry_after(
+    isolated_stack: Callable[..., Stack], fake_openai: FakeOpenAI
+) -> None:
+    stack = isolated_stack(**provider_env(fake_openai, AI_MAX_ATTEMPTS="3"))
+    stack.start("compiler")
+    stack.start("gateway")
+    fake_openai.fail(429, headers={"Retry-After": "1"})
+    fake_openai.reply_with(json.dumps(DRAFT))
+    with stack.client() as client:
+        agent_id = client.post("/api/v1/agents", json={"name": "Coached"}).json()["id"]
+        response = coach(client, agent_id)
+    assert response.status_code == 200, response.text
+    assert (response.json()["draft"], response.json()["offline"]) == (DRAFT["draft"], False)
+    first, second = fake_openai.chat_requests
+    assert second.at - first.at >= 0.9  # the Retry-After was honoured
+    # The real openai SDK sent the coach's prompt with a structured-output schema.
+    assert second.body["response_format"]["type"] == "json_schema"
+    assert second.messages[0]["role"] == "system"
+
+
+def test_five_failures_open_the_breaker_the_coach_degrades_then_recovers(
+    isolated_stack: Callable[..., Stack], fake_openai: FakeOpenAI
+) -> None:
+    stack = isolated_stack(
+        **provider_env(fake_openai, AI_MAX_ATTEMPTS="1", AI_BREAKER_RESET_SECONDS="2")
+    )
+    stack.start("compiler")
+    stack.start("gateway")
+    fake_openai.fail(500, times=5)
+    fake_openai.reply_with(json.dumps(DRAFT))
+    with stack.client() as client:
+        agent_id = client.post("/api/v1/agents", json={"name": "Coached"}).json()["id"]
+        failing = [coach(client, agent_id) for _ in range(5)]
+        reached = len(fake_openai.chat_requests)
+        while_open = coach(client, agent_id)
+        after_open = len(fake_openai.chat_requests)
+        time.sleep(2.1)  # the breaker's reset timeout: it lets one probe through
+        recovered = coach(client, agent_id)
+
+    assert [r.status_code for r in failing] == [503] * 5
+    assert failing[0].json()["error"]["code"] == "coach_unavailable"
+    assert failing[0].json()["error"]["message"].startswith("coach unavailable, edit manually: ")
+    assert (reached, after_open) == (5, 5)  # the open breaker answered without calling the provider
+    assert while_open.status_code == 503
+    assert 1 <= int(while_open.headers["retry-after"]) <= 2
+    assert recovered.status_code == 200, recovered.text
+    assert recovered.json()["draft"] == DRAFT["draft"]
+    assert len(fake_openai.chat_requests) == 6

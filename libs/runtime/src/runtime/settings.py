@@ -38,6 +38,33 @@ class CommonSettings(BaseModel):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
+    ai_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="Longest one AI provider request may take."
+    )
+    ai_max_attempts: int = Field(
+        default=4, ge=1, le=20, description="AI provider attempts per call, the first included."
+    )
+    ai_retry_deadline_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="No AI retry starts after this long since the call.",
+    )
+    ai_retry_max_wait_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="Longest wait between AI attempts; caps backoff and the provider's Retry-After.",
+    )
+    ai_breaker_fail_max: int = Field(
+        default=5, ge=1, le=1000, description="Consecutive failed AI calls that open the breaker."
+    )
+    ai_breaker_reset_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long the AI breaker stays open before a probe.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     ack_wait_seconds: float = Field(

@@ -1,0 +1,228 @@
+"""The OpenAI-compatible provider: the official SDK behind one retry layer and a circuit breaker.
+
+One logical call is `breaker.guard()` around `RetryPolicy.run()` around single SDK requests
+(`max_retries=0`, a timeout on each): the breaker samples whole calls, never attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import openai
+from openai import AsyncOpenAI, omit
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+
+from runtime.ai.base import (
+    Completion,
+    Message,
+    ProviderInvalidOutput,
+    ProviderName,
+    ProviderRejected,
+    ProviderUnavailable,
+)
+from runtime.ai.breaker import Breaker, CircuitOpen
+from runtime.ai.metrics import ai_request_duration, ai_requests, ai_tokens
+from runtime.ai.retry import (
+    RetryPolicy,
+    counts_against_breaker,
+    is_client_error,
+    retry_after_seconds,
+)
+from runtime.ai.schema import schema_errors
+
+
+class OpenAIProvider:
+    """Chat completions from any OpenAI-compatible server at `base_url`."""
+
+    name: ProviderName = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        timeout: float = 30.0,
+        max_attempts: int = 4,
+        retry_deadline: float = 60.0,
+        retry_max_wait: float = 20.0,
+        breaker_fail_max: int = 5,
+        breaker_reset: float = 60.0,
+        backoff_multiplier: float = 0.5,
+        breaker_name: str = "openai",
+    ) -> None:
+        self.model = model
+        self.timeout = timeout
+        self._client = AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+        )
+        self.retry = RetryPolicy(
+            max_attempts=max_attempts,
+            deadline=retry_deadline,
+            max_wait=retry_max_wait,
+            backoff_multiplier=backoff_multiplier,
+        )
+        self.breaker = Breaker(
+            breaker_name,
+            fail_max=breaker_fail_max,
+            reset_timeout=breaker_reset,
+            is_failure=counts_against_breaker,
+        )
+
+    @property
+    def breaker_state(self) -> str:
+        return self.breaker.state
+
+    def is_available(self) -> bool:
+        return self.breaker.is_available()
+
+    async def complete(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        json_schema: dict[str, Any] | None = None,
+    ) -> Completion:
+        """One reply. With `json_schema`, a strict structured output checked against the schema."""
+        model = model or self.model
+        started = time.monotonic()
+        response_format: Any = omit if json_schema is None else response_format_for(json_schema)
+        async with self._observed(model):
+            response: ChatCompletion = await self.retry.run(
+                lambda: self._client.chat.completions.create(
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    model=model,
+                    temperature=omit if temperature is None else temperature,
+                    max_tokens=omit if max_tokens is None else max_tokens,
+                    response_format=response_format,
+                    timeout=self.timeout,
+                )
+            )
+            usage = response.usage
+            prompt_tokens = usage.prompt_tokens if usage else 0
+            completion_tokens = usage.completion_tokens if usage else 0
+            _count_tokens(model, prompt_tokens, completion_tokens)  # spent even if the JSON is bad
+            text = _reply_text(response, json_schema)
+        return Completion(
+            text=text,
+            model=response.model or model,
+            provider="openai",
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_ms=(time.monotonic() - started) * 1000,
+            offline=False,
+        )
+
+    async def stream(
+        self,
+        messages: list[Message],
+        *,
+        model: str | None = None,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[str, None]:
+        """The reply's text deltas. Only opening the stream is retried; a break mid-way is raised."""
+        model = model or self.model
+        async with self._observed(model):
+            chunks = await self.retry.run(
+                lambda: self._client.chat.completions.create(
+                    messages=cast("list[ChatCompletionMessageParam]", messages),
+                    model=model,
+                    temperature=omit if temperature is None else temperature,
+                    max_tokens=omit if max_tokens is None else max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                    timeout=self.timeout,
+                )
+            )
+            async with chunks:
+                async for chunk in chunks:
+                    if chunk.usage is not None:
+                        _count_tokens(
+                            model, chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+                        )
+                    for choice in chunk.choices:
+                        if choice.delta.content:
+                            yield choice.delta.content
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    @asynccontextmanager
+    async def _observed(self, model: str) -> AsyncIterator[None]:
+        """One logical call: guarded by the breaker, counted, and its failures made typed."""
+        started = time.monotonic()
+        outcome = "unavailable"
+        try:
+            async with self.breaker.guard():
+                yield
+            outcome = "ok"
+        except CircuitOpen:
+            outcome = "circuit_open"
+            raise
+        except ProviderInvalidOutput:
+            outcome = "invalid_output"
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            outcome = "cancelled"
+            raise
+        except openai.APIStatusError as exc:
+            if is_client_error(exc):
+                outcome = "rejected"
+                raise ProviderRejected(exc.status_code, _message(exc)) from exc
+            raise ProviderUnavailable(_message(exc), retry_after=retry_after_seconds(exc)) from exc
+        except openai.OpenAIError as exc:
+            raise ProviderUnavailable(_message(exc)) from exc
+        finally:
+            ai_requests.labels(self.name, model, outcome).inc()
+            if outcome != "circuit_open":
+                ai_request_duration.labels(self.name, model).observe(time.monotonic() - started)
+
+
+def response_format_for(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's strict structured-output `response_format`, named after the schema's title."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", str(json_schema.get("title") or "response"))[:64]
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": name, "schema": json_schema, "strict": True},
+    }
+
+
+def _reply_text(response: ChatCompletion, json_schema: dict[str, Any] | None) -> str:
+    message = response.choices[0].message if response.choices else None
+    text = (message.content if message else None) or ""
+    if json_schema is None:
+        return text
+    if message is not None and message.refusal:
+        raise ProviderInvalidOutput(f"the model refused: {message.refusal}", text)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ProviderInvalidOutput("the model's reply is not JSON", text) from None
+    errors = schema_errors(value, json_schema)
+    if errors:
+        raise ProviderInvalidOutput(
+            "the model's JSON breaks the schema: " + "; ".join(errors[:5]), text
+        )
+    return text
+
+
+def _message(exc: openai.OpenAIError) -> str:
+    if isinstance(exc, openai.APIError) and isinstance(exc.body, dict):
+        message = exc.body.get("message")
+        if isinstance(message, str) and message:
+            return message
+    return str(exc)
+
+
+def _count_tokens(model: str, prompt: int, completion: int) -> None:
+    ai_tokens.labels(model, "prompt").inc(prompt)
+    ai_tokens.labels(model, "completion").inc(completion)
