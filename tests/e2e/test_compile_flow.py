@@ -61,7 +61,7 @@ def test_compiled_instructions_start_with_the_system_backbone(stack: Stack) -> N
     assert [s["title"] for s in compilation["sections"]] == ["System Backbone", "Workflow"]
     assert compilation["instructions"].startswith("## System Backbone\n")
     assert "billing support agent" in compilation["instructions"]
-    assert "- Find the invoice" in compilation["instructions"]
+    assert "\n1. Find the invoice\n2. Explain the charge\n" in compilation["instructions"]
 
 
 def test_agents_are_listed_newest_first_across_pages(stack: Stack) -> None:
@@ -185,12 +185,20 @@ def test_the_callers_trace_continues_through_the_command_and_the_event(stack: St
     assert event["traceparent"] != command["traceparent"]
 
 
+# Every field within its own limit, the whole over the 256 KiB a spec may take.
+LARGEST_VALID_BLOCKS = {
+    "examples": [{"input": "i" * 4000, "output": "o" * 4000}] * 20,
+    "knowledge": {"facts": ["f" * 1000] * 50},
+    "constraints": {"must": ["m" * 1000] * 50, "must_not": ["n" * 1000] * 50},
+}
+
+
 def test_oversized_bodies_are_refused_before_they_are_stored(stack: Stack) -> None:
     with stack.client() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "big"}).json()["id"]
         too_big_spec = client.put(
             f"/api/v1/agents/{agent_id}/spec",
-            json={"blocks": {"knowledge": {"facts": ["x" * 300_000]}}},
+            json={"blocks": LARGEST_VALID_BLOCKS},
         )
         too_big_body = client.put(
             f"/api/v1/agents/{agent_id}/spec",
