@@ -34,7 +34,8 @@ def test_the_offline_coach_drafts_a_valid_block_and_saves_nothing(stack: Stack) 
         True,
         "offline",
     )
-    assert body["message"] == "offline draft: written without an AI model"
+    assert body["message"] == "offline draft: written from the spec without an AI model"
+    assert body["draft"]["steps"][0] == "Follow the author's guidance: three steps"
     assert SpecBlocks.model_validate({"workflow": body["draft"]}).workflow is not None
     assert (spec["revision"], spec["blocks"]) == (1, blocks)
 

@@ -52,6 +52,16 @@ async def handle_coach_block(query: CoachBlockV1, *, provider: AIProvider) -> Bl
     failing provider is the adapter's to retry, then reported as unavailable. No state changes: asking twice just drafts twice.
     """
     unavailable = "coach unavailable, edit manually"
+    if provider.name == "offline":
+        # No model configured: a deterministic draft from the spec's own content, labelled as such.
+        return BlockDraftedV1(
+            status="drafted",
+            block=query.block,
+            draft=coach.template_draft(query.block, dict(query.blocks), query.guidance),
+            provider="offline",
+            offline=True,
+            message="offline draft: written from the spec without an AI model",
+        )
     try:
         completion = await provider.complete(
             coach.messages(query.block, dict(query.blocks), query.guidance),

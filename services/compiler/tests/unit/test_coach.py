@@ -11,7 +11,8 @@ import pytest
 
 from compiler import coach
 from compiler.handlers import handle_coach_block
-from contracts.coach import CoachBlockV1
+from contracts.coach import BlockName, CoachBlockV1
+from contracts.spec import SpecBlocks
 from runtime.ai import (
     AIProvider,
     Completion,
@@ -130,3 +131,47 @@ async def test_a_rejected_request_or_an_unfit_draft_fails_without_a_draft() -> N
         reply = await handle_coach_block(query(), provider=as_protocol(FakeProvider(answer)))
         assert (reply.status, reply.draft) == ("failed", None)
         assert reply.message.startswith("coach unavailable, edit manually: ")
+
+
+@pytest.mark.parametrize("block", list(BlockName.__args__))  # type: ignore[attr-defined]
+def test_the_offline_coach_drafts_every_block_validly(block: str) -> None:
+    blocks = {"mission": {"problem": "Answer questions about their {{brand}} invoices"}}
+    draft = coach.template_draft(block, blocks, "")  # type: ignore[arg-type]
+    assert SpecBlocks.model_validate({block: draft}).model_dump(exclude_unset=True)[block] == draft
+
+
+def test_the_offline_coach_builds_on_what_the_spec_says() -> None:
+    blocks = {
+        "mission": {"problem": "Answer questions about their {{brand}} invoices"},
+        "persona": {"role": "billing desk"},
+        "output": {"length": "at most 80 words"},
+    }
+    assert coach.template_draft("variables", blocks, "") == [
+        {"name": "brand", "description": "The value of brand, given per call.", "required": True}
+    ]
+    assert coach.template_draft("persona", blocks, "")["role"] == "billing desk"
+    assert coach.template_draft("capabilities", blocks, "")["summary"] == (
+        "Answers questions about {{brand}} invoices and explains the next steps."
+    )
+    assert (
+        "Every answer is at most 80 words"
+        in coach.template_draft("mission", blocks, "")["success_criteria"]
+    )
+    assert coach.template_draft("workflow", blocks, "ask first")["steps"][0] == (
+        "Follow the author's guidance: ask first"
+    )
+
+
+async def test_with_the_offline_provider_the_coach_answers_from_the_spec_and_says_so() -> None:
+    reply = await handle_coach_block(query("escalation"), provider=as_protocol(OfflineLike()))
+    assert (reply.status, reply.offline, reply.provider) == ("drafted", True, "offline")
+    assert reply.message == "offline draft: written from the spec without an AI model"
+    assert reply.draft == coach.template_draft(
+        "escalation", dict(query().blocks), "keep it to three steps"
+    )
+
+
+class OfflineLike(FakeProvider):
+    @property
+    def name(self) -> ProviderName:
+        return "offline"
