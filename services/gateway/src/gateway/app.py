@@ -23,7 +23,7 @@ from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
 from gateway.repository import CompilationRepository
-from gateway.routes import agents, coach, compilations, specs
+from gateway.routes import agents, coach, compilations, specs, testcases
 from gateway.settings import SERVICE, GatewaySettings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -67,6 +67,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(specs.router)
     app.include_router(coach.router)
+    app.include_router(testcases.router)
     app.include_router(compilations.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)

@@ -94,6 +94,27 @@ spec_revisions = sa.Table(
     _timestamp("created_at"),
 )
 
+# An agent's test cases (authoring data, promptfoo field names); runs take a snapshot of them.
+test_cases = sa.Table(
+    "test_cases",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("description", sa.Text),
+    sa.Column("input", sa.Text, nullable=False),
+    sa.Column("vars", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("assertions", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
+    sa.Column("threshold", sa.Float),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    sa.Index("ix_test_cases_agent_created", "agent_id", "created_at", "id"),
+)
+
 # The gateway's view of each compilation, kept up to date from the compiler's events.
 compilations = sa.Table(
     "compilations",

@@ -10,7 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.models import agents, api_tokens, compilations, spec_revisions, specs, users
+from gateway.models import (
+    agents,
+    api_tokens,
+    compilations,
+    spec_revisions,
+    specs,
+    test_cases,
+    users,
+)
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED
 
 
@@ -238,3 +246,58 @@ class CompilationRepository:
             sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, sa.cast(done.c.id, sa.Text)))
         )
         return notified.first() is not None
+
+
+class TestCaseRepository:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_many(self, agent_id: UUID, cases: list[dict[str, Any]]) -> list[sa.Row[Any]]:
+        rows = [{"id": uuid4(), "agent_id": agent_id, **case} for case in cases]
+        if not rows:
+            return []
+        result = await self._session.execute(
+            sa.insert(test_cases).values(rows).returning(*test_cases.c)
+        )
+        return sorted(result.all(), key=lambda r: [row["id"] for row in rows].index(r.id))
+
+    async def list_page(
+        self, agent_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[Any]:
+        t = test_cases
+        query = sa.select(t).where(t.c.agent_id == agent_id)
+        if after is not None:
+            query = query.where(sa.tuple_(t.c.created_at, t.c.id) > sa.tuple_(*after))
+        return list(
+            (await self._session.execute(query.order_by(t.c.created_at, t.c.id).limit(limit))).all()
+        )
+
+    async def get(self, agent_id: UUID, case_id: UUID) -> sa.Row[Any] | None:
+        t = test_cases
+        return (
+            await self._session.execute(
+                sa.select(t).where(t.c.agent_id == agent_id, t.c.id == case_id)
+            )
+        ).one_or_none()
+
+    async def replace(
+        self, agent_id: UUID, case_id: UUID, case: dict[str, Any]
+    ) -> sa.Row[Any] | None:
+        t = test_cases
+        return (
+            await self._session.execute(
+                sa.update(t)
+                .where(t.c.agent_id == agent_id, t.c.id == case_id)
+                .values(**case, updated_at=sa.func.now())
+                .returning(*t.c)
+            )
+        ).one_or_none()
+
+    async def delete(self, agent_id: UUID, case_id: UUID) -> bool:
+        t = test_cases
+        result = await self._session.execute(
+            sa.delete(t).where(t.c.agent_id == agent_id, t.c.id == case_id).returning(t.c.id)
+        )
+        return result.first() is not None

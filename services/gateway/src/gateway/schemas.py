@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from contracts.coach import BlockName
 from contracts.spec import SpecBlocks, Variable
+from contracts.testing import TestCaseSpec
 
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
@@ -144,3 +145,39 @@ class ErrorDetail(BaseModel):
 
 class ErrorPublic(BaseModel):
     error: ErrorDetail
+
+
+class TestCasePublic(TestCaseSpec):
+    id: UUID
+    created_at: datetime
+    updated_at: datetime
+
+
+class TestCasesPublic(BaseModel):
+    __test__ = False
+
+    items: list[TestCasePublic]
+    next_cursor: str | None
+
+
+class DroppedAssertion(BaseModel):
+    type: str
+    reason: str
+
+
+class ImportedCase(BaseModel):
+    index: int = Field(description="The test's position in the imported list, from 0.")
+    status: Literal["imported", "skipped"]
+    id: UUID | None = None
+    description: str | None = None
+    dropped: list[DroppedAssertion] = Field(
+        default_factory=list,
+        description="Assertions left out because Agent Studio does not run them.",
+    )
+    problem: str | None = Field(default=None, description="Why the test was skipped.")
+
+
+class ImportReport(BaseModel):
+    imported: int
+    skipped: int
+    cases: list[ImportedCase]

@@ -1,0 +1,200 @@
+"""Test-case use cases: CRUD with assertion checks, and import of a promptfoo `tests:` list."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.assertions import (
+    Assertion,
+    InvalidAssertion,
+    UnsupportedAssertion,
+    validate_assertion,
+)
+from contracts.testing import TestCaseSpec
+from gateway import schemas
+from gateway.errors import ApiError, not_found
+from gateway.repository import AgentRepository, TestCaseRepository
+from gateway.services import decode_cursor, encode_cursor
+
+
+def check(case: TestCaseSpec, where: str = "assert") -> None:
+    """422 naming the case and the assertion when an assertion cannot run."""
+    for i, assertion in enumerate(case.assertions):
+        try:
+            validate_assertion(assertion)
+        except (InvalidAssertion, UnsupportedAssertion) as exc:
+            label = f" ({case.description})" if case.description else ""
+            raise ApiError(422, "invalid_assertion", f"{where}.{i}{label}: {exc}") from None
+
+
+def _row(case: TestCaseSpec) -> dict[str, Any]:
+    return {
+        "description": case.description,
+        "input": case.input,
+        "vars": case.vars,
+        "assertions": [a.model_dump(mode="json", exclude_none=True) for a in case.assertions],
+        "threshold": case.threshold,
+    }
+
+
+def _public(row: Any) -> schemas.TestCasePublic:
+    return schemas.TestCasePublic.model_validate(
+        {
+            "id": row.id,
+            "description": row.description,
+            "input": row.input,
+            "vars": row.vars,
+            "assert": row.assertions,
+            "threshold": row.threshold,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
+    )
+
+
+async def _owned(session: AsyncSession, user_id: UUID, agent_id: UUID) -> None:
+    if await AgentRepository(session).get(user_id, agent_id) is None:
+        raise not_found("agent", agent_id)
+
+
+async def create(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, case: TestCaseSpec
+) -> schemas.TestCasePublic:
+    await _owned(session, user_id, agent_id)
+    check(case)
+    [row] = await TestCaseRepository(session).add_many(agent_id, [_row(case)])
+    return _public(row)
+
+
+async def list_cases(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, limit: int, cursor: str | None
+) -> schemas.TestCasesPublic:
+    await _owned(session, user_id, agent_id)
+    rows = await TestCaseRepository(session).list_page(
+        agent_id, limit + 1, decode_cursor(cursor) if cursor else None
+    )
+    page = rows[:limit]
+    return schemas.TestCasesPublic(
+        items=[_public(r) for r in page],
+        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+    )
+
+
+async def get(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID
+) -> schemas.TestCasePublic:
+    await _owned(session, user_id, agent_id)
+    row = await TestCaseRepository(session).get(agent_id, case_id)
+    if row is None:
+        raise not_found("test case", case_id)
+    return _public(row)
+
+
+async def replace(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID, case: TestCaseSpec
+) -> schemas.TestCasePublic:
+    await _owned(session, user_id, agent_id)
+    check(case)
+    row = await TestCaseRepository(session).replace(agent_id, case_id, _row(case))
+    if row is None:
+        raise not_found("test case", case_id)
+    return _public(row)
+
+
+async def delete(session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID) -> None:
+    await _owned(session, user_id, agent_id)
+    if not await TestCaseRepository(session).delete(agent_id, case_id):
+        raise not_found("test case", case_id)
+
+
+async def import_promptfoo(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, text: str, input_var: str
+) -> schemas.ImportReport:
+    """Import a promptfoo config's `tests:` list (or a bare list). The case input is the test's
+    `vars[input_var]`. An assertion type Agent Studio does not run is left out of its case and
+    reported; a case that is invalid otherwise is skipped and reported. Nothing is silent."""
+    await _owned(session, user_id, agent_id)
+    tests = _tests(text)
+    imported: list[tuple[int, TestCaseSpec, list[schemas.DroppedAssertion]]] = []
+    reports: list[schemas.ImportedCase] = []
+    for index, test in enumerate(tests):
+        case, dropped, problem = _convert(test, input_var)
+        if case is None:
+            reports.append(schemas.ImportedCase(index=index, status="skipped", problem=problem))
+        else:
+            imported.append((index, case, dropped))
+    rows = await TestCaseRepository(session).add_many(agent_id, [_row(c) for _, c, _ in imported])
+    for (index, case, dropped), row in zip(imported, rows, strict=True):
+        reports.append(
+            schemas.ImportedCase(
+                index=index,
+                status="imported",
+                id=row.id,
+                description=case.description,
+                dropped=dropped,
+            )
+        )
+    reports.sort(key=lambda r: r.index)
+    return schemas.ImportReport(imported=len(rows), skipped=len(tests) - len(rows), cases=reports)
+
+
+def _tests(text: str) -> list[Any]:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ApiError(
+            422, "invalid_yaml", f"the body is not YAML: {exc}".splitlines()[0]
+        ) from None
+    tests = document.get("tests") if isinstance(document, dict) else document
+    if not isinstance(tests, list):
+        raise ApiError(
+            422, "invalid_suite", "expected a promptfoo config with a `tests:` list, or a list"
+        )
+    if len(tests) > 1000:
+        raise ApiError(413, "suite_too_large", f"{len(tests)} tests; import at most 1000 at a time")
+    return tests
+
+
+def _convert(
+    test: Any, input_var: str
+) -> tuple[TestCaseSpec | None, list[schemas.DroppedAssertion], str | None]:
+    if not isinstance(test, dict):
+        return None, [], "a test must be a mapping"
+    variables = test.get("vars") or {}
+    if not isinstance(variables, dict) or not isinstance(variables.get(input_var), str):
+        return None, [], f"vars.{input_var} (the case input) is missing or not text"
+    kept: list[Any] = []
+    dropped: list[schemas.DroppedAssertion] = []
+    for raw in test.get("assert") or []:
+        try:
+            assertion = Assertion.model_validate(raw)
+            validate_assertion(assertion)
+        except UnsupportedAssertion as exc:
+            dropped.append(schemas.DroppedAssertion(type=str(raw.get("type")), reason=str(exc)))
+            continue
+        except (InvalidAssertion, ValidationError) as exc:
+            return None, [], f"assertion {raw!r:.80}: {_first_line(exc)}"
+        kept.append(assertion)
+    try:
+        case = TestCaseSpec(
+            description=test.get("description"),
+            input=variables[input_var],
+            vars=variables,
+            assertions=kept,
+            threshold=test.get("threshold"),
+        )
+    except ValidationError as exc:
+        return None, [], _first_line(exc)
+    return case, dropped, None
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+    return str(exc).splitlines()[0]
