@@ -15,18 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
 import httpx
 
-from tests.support import infra
-from tests.support.fixtures import Stack
+from bench.harness import machine, running_stack
 
 SPEC = {
     "persona": {"role": "billing support agent", "voice": "warm"},
@@ -113,16 +107,6 @@ async def measure(
         print(summary(f"open loop at {rate:g}/s", samples, time.perf_counter() - started))
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    with open("/proc/cpuinfo") as info:
-        for line in info:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequential", type=int, default=300)
@@ -132,35 +116,24 @@ def main() -> None:
     parser.add_argument("--open-seconds", type=float, default=20.0)
     args = parser.parse_args()
 
-    postgres = os.environ.get("TEST_DATABASE_URL", infra.DEFAULT_TEST_DATABASE_URL)
-    nats_url = os.environ.get("TEST_NATS_URL", infra.DEFAULT_TEST_NATS_URL)
-    root = f"b{uuid.uuid4().hex[:10]}"
-    with infra.fresh_database(postgres) as url, tempfile.TemporaryDirectory() as logs:
-        infra.migrate_all(url)
-        stack = Stack(url, nats_url, root, Path(logs), {"LOG_LEVEL": "WARNING"})
-        try:
-            stack.start("compiler")
-            stack.start("gateway")
-            print(f"machine: {machine()}")
-            print(
-                "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
-                "client in a third process on the same machine"
+    with running_stack() as stack:
+        print(f"machine: {machine()}")
+        print(
+            "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
+            "client in a third process on the same machine"
+        )
+        asyncio.run(
+            measure(
+                stack.gateway_url,
+                stack.new_token(),
+                args.sequential,
+                args.clients,
+                args.per_client,
+                args.rate,
+                args.open_seconds,
             )
-            asyncio.run(
-                measure(
-                    stack.gateway_url,
-                    stack.new_token(),
-                    args.sequential,
-                    args.clients,
-                    args.per_client,
-                    args.rate,
-                    args.open_seconds,
-                )
-            )
-            print("goal: p50 <= 15 ms, p99 <= 50 ms")
-        finally:
-            stack.stop_all()
-            infra.delete_streams(nats_url, root)
+        )
+        print("goal: p50 <= 15 ms, p99 <= 50 ms")
 
 
 if __name__ == "__main__":

@@ -12,22 +12,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.compile_roundtrip import machine, round_trip, summary
+from bench.compile_roundtrip import round_trip, summary
+from bench.harness import machine, running_stack
 from compiler import domain
 from compiler.adapters.tokens import token_counter
 from contracts.compiler import CompileAgentV1
-from tests.support import infra
-from tests.support.fixtures import Stack
 
 
 def large_spec(variant: int = 0) -> dict[str, Any]:
@@ -139,19 +135,8 @@ def main() -> None:
     print(f"machine: {machine()}")
     in_process(args.iterations)
 
-    postgres = os.environ.get("TEST_DATABASE_URL", infra.DEFAULT_TEST_DATABASE_URL)
-    nats_url = os.environ.get("TEST_NATS_URL", infra.DEFAULT_TEST_NATS_URL)
-    root = f"b{uuid.uuid4().hex[:10]}"
-    with infra.fresh_database(postgres) as url, tempfile.TemporaryDirectory() as logs:
-        infra.migrate_all(url)
-        stack = Stack(url, nats_url, root, Path(logs), {"LOG_LEVEL": "WARNING"})
-        try:
-            stack.start("compiler")
-            stack.start("gateway")
-            asyncio.run(through_api(stack.gateway_url, stack.new_token(), args.iterations))
-        finally:
-            stack.stop_all()
-            infra.delete_streams(nats_url, root)
+    with running_stack() as stack:
+        asyncio.run(through_api(stack.gateway_url, stack.new_token(), args.iterations))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,42 @@
+"""What the benchmarks share: the machine's description and a gateway + compiler to measure."""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.support import infra
+from tests.support.fixtures import Stack
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+
+
+@contextmanager
+def running_stack() -> Iterator[Stack]:
+    """A gateway and a compiler on a fresh database and subject root of the local servers."""
+    postgres = os.environ.get("TEST_DATABASE_URL", infra.DEFAULT_TEST_DATABASE_URL)
+    nats_url = os.environ.get("TEST_NATS_URL", infra.DEFAULT_TEST_NATS_URL)
+    root = f"b{uuid.uuid4().hex[:10]}"
+    with infra.fresh_database(postgres) as url, tempfile.TemporaryDirectory() as logs:
+        infra.migrate_all(url)
+        stack = Stack(url, nats_url, root, Path(logs), {"LOG_LEVEL": "WARNING"})
+        try:
+            stack.start("compiler")
+            stack.start("gateway")
+            yield stack
+        finally:
+            stack.stop_all()
+            infra.delete_streams(nats_url, root)
