@@ -74,10 +74,28 @@ async def test_not_equals_fails_on_an_equal_output() -> None:
     assert verdict.reason == 'Expected output "yes" to not equal "yes"'
 
 
-async def test_equals_without_a_value_is_an_error() -> None:
-    verdict = await check("x", "equals")
-    assert verdict.error == '"equals" assertion type must have a value'
-    assert verdict.pass_ is False
+async def test_equals_without_a_value_compares_with_the_text_undefined() -> None:
+    async def equals_without_value(output: str, type: str = "equals") -> AssertionVerdict:
+        verdict = await evaluate(
+            output, [Assertion(type=type)], latency_ms=None, threshold=None, vars={}, grader=None
+        )
+        return verdict.assertions[0]
+
+    assert (await equals_without_value("undefined")).pass_ is True
+    verdict = await equals_without_value("x")
+    assert (verdict.pass_, verdict.error) == (False, None)
+    assert verdict.reason == 'Expected output "x" to equal "undefined"'
+    assert (await equals_without_value("x", "not-equals")).pass_ is True
+
+
+async def test_equals_a_null_value_deep_equals_the_parsed_output() -> None:
+    assert (await check("null", "equals", None)).pass_ is True
+    assert (await check(" null ", "equals", None)).pass_ is True
+    verdict = await check("x", "equals", None)
+    assert (verdict.pass_, verdict.error) == (False, None)
+    assert verdict.reason == 'Expected output "x" to equal "null"'
+    assert (await check("x", "not-equals", None)).pass_ is True
+    assert (await check("null", "not-equals", None)).pass_ is False
 
 
 # -- contains and icontains --------------------------------------------------------------------
@@ -238,13 +256,19 @@ async def test_levenshtein_default_maximum_distance_is_five() -> None:
     assert verdict.reason == "Levenshtein distance 6 is greater than threshold 5"
 
 
-async def test_levenshtein_threshold_zero_means_the_default_five() -> None:
-    assert (await check("abc", "levenshtein", "abd", threshold=0)).pass_ is True
+async def test_levenshtein_threshold_zero_allows_no_edit() -> None:
+    verdict = await check("abc", "levenshtein", "abd", threshold=0)
+    assert (verdict.pass_, verdict.score) == (False, 0.0)
+    assert verdict.reason == "Levenshtein distance 1 is greater than threshold 0"
+    assert (await check("abc", "levenshtein", "abc", threshold=0)).pass_ is True
 
 
-async def test_not_levenshtein_ignores_the_not_as_promptfoo_does() -> None:
+async def test_not_levenshtein_inverts_the_comparison() -> None:
     verdict = await check("same", "not-levenshtein", "same")
-    assert (verdict.pass_, verdict.score) == (True, 1.0)
+    assert (verdict.pass_, verdict.score) == (False, 0.0)
+    assert verdict.reason == "Levenshtein distance 0 is less than or equal to threshold 5"
+    far = await check("hello", "not-levenshtein", "goodbye, cruel world")
+    assert (far.pass_, far.score, far.reason) == (True, 1.0, "Assertion passed")
 
 
 async def test_levenshtein_with_a_non_string_value_is_an_error() -> None:

@@ -8,8 +8,13 @@ from typing import Any
 import pytest
 
 from contracts.assertions import Assertion, AssertionVerdict, evaluate
-from contracts.assertions.json_checks import extract_json_objects
+from contracts.assertions.json_extract import (
+    ExtractUnsupported,
+    convert_slash_comments_to_hash,
+    extract_json_objects,
+)
 from contracts.assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
+from contracts.assertions.yaml_subset import YamlUnsupported, load_yaml
 
 PERSON = {
     "type": "object",
@@ -89,37 +94,83 @@ async def test_not_is_json_with_a_schema_passes_only_on_non_conforming_json() ->
     )
 
 
-async def test_an_invalid_schema_at_run_time_is_a_failure_as_in_promptfoo() -> None:
+async def test_a_schema_ajv_cannot_compile_is_an_error_as_in_promptfoo() -> None:
     verdict = await check("{}", "is-json", {"type": "strng"})
-    assert (verdict.pass_, verdict.error) == (False, None)
-    assert (
-        verdict.reason
-        == "Invalid JSON schema: schema is invalid: #/type must be equal to one of the allowed values"
-    )
+    assert (verdict.pass_, verdict.score) == (False, 0.0)
+    assert verdict.error == "schema is invalid: #/type must be equal to one of the allowed values"
     strict = await check("{}", "is-json", {"type": "object", "foo": 1})
-    assert strict.reason == 'Invalid JSON schema: strict mode: unknown keyword: "foo"'
+    assert strict.error == 'strict mode: unknown keyword: "foo"'
+    draft = await check(
+        "{}", "is-json", {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    )
+    assert draft.error == 'no schema with key or ref "https://json-schema.org/draft/2020-12/schema"'
+    unknown = await check('"x"', "is-json", {"properties": {"a": {"format": "e-mail"}}})
+    assert unknown.error == ('unknown format "e-mail" ignored in schema at path "#/properties/a"')
 
 
 async def test_a_schema_outside_this_validator_is_an_error() -> None:
     verdict = await check(
-        '{"email": "a@b.c"}', "is-json", {"properties": {"email": {"format": "email"}}}
+        '{"url": "http://a.b"}', "is-json", {"properties": {"url": {"format": "uri"}}}
     )
     assert (
         verdict.error
-        == 'JSON schema cannot be checked here: JSON Schema keyword "format" is not supported here'
+        == 'JSON schema cannot be checked here: JSON Schema format "uri" is not supported here'
     )
-    yaml = await check("{}", "is-json", "type: object")
+    yaml = await check("{}", "is-json", "type: object\nitems: &a {}")
     assert yaml.error == (
-        "JSON schema cannot be checked here: a schema given as a string must be JSON (YAML is not supported)"
+        "JSON schema cannot be checked here: a schema string must be JSON or simple YAML "
+        "(plain scalar '&a {}')"
     )
 
 
-async def test_a_non_object_schema_value_is_a_failure() -> None:
+async def test_a_schema_given_as_yaml_is_read_like_js_yaml() -> None:
+    schema = "type: object\nproperties:\n  score: {type: integer, maximum: 5}\nrequired: [score]\n"
+    assert (await check('{"score": 3}', "is-json", schema)).pass_ is True
+    failed = await check('{"score": 7}', "is-json", schema)
+    assert failed.reason == (
+        "JSON does not conform to the provided schema. Errors: data/score must be <= 5"
+    )
+    assert (await check('answer: {"score": 3}', "contains-json", schema)).pass_ is True
+    missing = await check('{"name": "Ada"}', "is-json", "type: object\nrequired:\n- score\n")
+    assert missing.reason == (
+        "JSON does not conform to the provided schema. Errors: data must have required property 'score'"
+    )
+
+
+async def test_a_non_object_schema_value_is_an_error() -> None:
     verdict = await check("{}", "is-json", 5)
-    assert (
-        verdict.reason
-        == "Invalid JSON schema: is-json assertion must have a string, boolean, or object value"
-    )
+    assert (verdict.pass_, verdict.score) == (False, 0.0)
+    assert verdict.error == "is-json assertion must have a string, boolean, or object value"
+
+
+@pytest.mark.parametrize(
+    ("format", "valid", "invalid"),
+    [
+        ("email", ["ada@example.com", "a.b+c@x-y.example.org"], ["not-an-email", "a@b", "a@-b.c"]),
+        ("date", ["2024-02-29", "2024-05-17"], ["2023-02-29", "2024-13-45", "2024-5-17"]),
+        (
+            "date-time",
+            ["2024-05-17T10:00:00Z", "2024-05-17 10:00:00.5+02:00", "2016-12-31t23:59:60z"],
+            ["2024-05-17T10:00:00", "2024-05-17", "2024-05-17T24:00:00Z"],
+        ),
+        ("time", ["10:00:00Z", "10:00:00+0100"], ["10:00:00", "10:00Z"]),
+        ("iso-time", ["10:00:00"], ["10:60:00"]),
+        ("hostname", ["example.com", "a-b.c."], ["-a.com", "a..b"]),
+        ("ipv4", ["192.168.0.1"], ["256.0.0.1", "1.2.3"]),
+        ("uuid", ["123E4567-e89b-12d3-a456-426614174000"], ["123e4567-e89b-12d3-a456"]),
+        ("duration", ["P1Y2M", "PT1H", "P2W"], ["P", "PT", "P1H"]),
+    ],
+)
+async def test_formats_follow_ajv_formats(
+    format: str, valid: list[str], invalid: list[str]
+) -> None:
+    schema = Schema({"type": "string", "format": format})
+    for text in valid:
+        assert schema.first_error(text) is None, text
+    for text in invalid:
+        assert schema.first_error(text) == f'data must match format "{format}"', text
+    assert schema.first_error(5) == "data must be string"
+    assert Schema({"format": format}).first_error(5) is None
 
 
 async def test_the_schema_is_not_looked_at_when_the_output_is_not_json() -> None:
@@ -133,23 +184,69 @@ async def test_the_schema_is_not_looked_at_when_the_output_is_not_json() -> None
 @pytest.mark.parametrize(
     ("output", "expected"),
     [
-        ('Here: {"a": 1} done', [{"a": 1.0}]),
-        ('```json\n{"a": {"b": [1]}}\n```', [{"a": {"b": [1.0]}}]),
-        ('{"a": 1}{"b": 2}', [{"a": 1.0}, {"b": 2.0}]),
+        ('Here: {"a": 1} done', [{"a": 1}]),
+        ('```json\n{"a": {"b": [1]}}\n```', [{"a": {"b": [1]}}]),
+        ('{"a": 1}{"b": 2}', [{"a": 1}, {"b": 2}]),
         ("[1, 2]", []),
-        ('[{"a": 1}, {"b": 2}]', [{"a": 1.0}, {"b": 2.0}]),
-        ('{bad} {"ok": true}', [{"ok": True}]),
-        ('{"outer": {broken}, "x": {"inner": 1}}', [{"inner": 1.0}]),
-        ('{"t": "}{"}', [{"t": "}{"}]),
-        ('{"a": 1', []),
-        ("{'a': 1}", []),
+        ('[{"a": 1}, {"b": 2}]', [{"a": 1}, {"b": 2}]),
+        # YAML flow mappings: prose braces are objects too.
+        ('{bad} {"ok": true}', [{"bad": None}, {"ok": True}]),
+        (
+            '{"outer": {broken}, "x": {"inner": 1}}',
+            [{"outer": {"broken": None}, "x": {"inner": 1}}],
+        ),
+        ("{'a': 1, b: [x, 'y'], c: NaN, 2: ~}", [{"a": 1, "b": ["x", "y"], "c": "NaN", "2": None}]),
+        (r"\frac{1}{2}", [{"1": None}, {"2": None}]),
+        # Braces are counted without looking at strings.
+        ('{"t": "}{"}', []),
+        ('{"a": "{"}', []),
+        # The missing braces are appended at the end of the text.
+        ('{"a": 1, "b": {"c": 2', [{"a": 1, "b": {"c": 2}}]),
+        ('{"a": 1 // note\n}', [{"a": 1}]),
+        ('{"url": "http://x.y/z"} {u: http://x.y}', [{"url": "http://x.y/z"}, {"u": "http://x.y"}]),
+        ("} then {}", [{}]),
         ("no json", []),
     ],
 )
-def test_extraction_takes_the_shortest_parsable_object_from_each_brace(
+def test_extraction_counts_braces_and_reads_candidates_as_yaml(
     output: str, expected: list[Any]
 ) -> None:
     assert extract_json_objects(output) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"a": 1 // c\n}', '{"a": 1 # c\n}'),
+        ("{a: 1} //// two", "{a: 1} ## two"),
+        ('{"u": "a//b"} // c', '{"u": "a//b"} # c'),
+        ("see http://x.y//z", "see http://x.y//z"),
+        ("it's // c", "it's # c"),  # a quote after a letter is an apostrophe
+        ("'a // b' // c", "'a // b' # c"),
+        ("'a' // c", "'a' # c"),
+    ],
+)
+def test_slash_comments_become_hash_comments_as_promptfoo_converts_them(
+    text: str, expected: str
+) -> None:
+    assert convert_slash_comments_to_hash(text) == expected
+
+
+@pytest.mark.parametrize(
+    "output",
+    ["{a: &x 1}", "{a: *x}", "{a: !t 1}", "{a: 0x1}", "{a: 2024-01-01}", "{Hello\nworld}",
+     '{"a": "\\q"', "{a: [b: c]}", "{? a}", "{a:\tb}"],
+)  # fmt: skip
+def test_candidates_outside_the_yaml_subset_are_refused(output: str) -> None:
+    with pytest.raises(ExtractUnsupported):
+        extract_json_objects(output)
+
+
+async def test_contains_json_that_cannot_be_read_like_promptfoo_is_an_error() -> None:
+    verdict = await check("{a: &x 1}", "contains-json")
+    assert verdict.error == (
+        "contains-json cannot read this output like promptfoo: plain scalar starting with '&'"
+    )
 
 
 async def test_contains_json_passes_when_any_object_is_found() -> None:
@@ -266,6 +363,10 @@ def test_schema_validation_matches_ajv(schema: Any, data: Any, error: str | None
     "schema",
     [
         {"type": "strng"},
+        {"format": "e-mail"},
+        {"format": 5},
+        {"$schema": "https://json-schema.org/draft/2020-12/schema"},
+        {"$schema": 7},
         {"required": "name"},
         {"minLength": -1},
         {"anyOf": []},
@@ -283,7 +384,7 @@ def test_schemas_ajv_would_not_compile_are_invalid(schema: Any) -> None:
 @pytest.mark.parametrize(
     "schema",
     [
-        {"format": "email"},
+        {"format": "uri"},
         {"multipleOf": 2},
         {"if": {}, "then": {}},
         {"$ref": "other.json#/a"},
@@ -294,3 +395,41 @@ def test_schemas_ajv_would_not_compile_are_invalid(schema: Any) -> None:
 def test_schemas_outside_the_validator_are_unsupported(schema: Any) -> None:
     with pytest.raises(SchemaUnsupported):
         Schema(schema)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("type: object\nrequired: [name]\n", {"type": "object", "required": ["name"]}),
+        (
+            "a:\n- x\n- 'it''s'\nb:\n  c: 1.5\n  d: ~\n  e: \"q\\n\"\n# note\nf: [1, [true, null], {g: h}]",
+            {
+                "a": ["x", "it's"],
+                "b": {"c": 1.5, "d": None, "e": "q\n"},
+                "f": [1, [True, None], {"g": "h"}],
+            },
+        ),
+        (
+            "a: yes\nb: -1\nc: 1e3\nd: a:b\ne:\nf: False",
+            {"a": "yes", "b": -1, "c": 1000.0, "d": "a:b", "e": None, "f": False},
+        ),
+        ("items:\n  - type: string", None),
+    ],
+)
+def test_yaml_subset_reads_like_js_yaml_or_refuses(text: str, expected: Any) -> None:
+    if expected is None:
+        with pytest.raises(YamlUnsupported):
+            load_yaml(text)
+    else:
+        assert load_yaml(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x 1", "a: *x", "a: !!str 1", "a: |\n  x", "a: b\n  c", "a: 2024-01-01", "a: 1 # c",
+     "a: 1\na: 2", "{a, b: 1}", "a: 0x1", "a: 01", "a: .inf", "a: [1,\n  2]", "--- \na: 1",
+     "a:\tb", "1: x", "a: {b: c: d}"],
+)  # fmt: skip
+def test_yaml_outside_the_subset_is_refused(text: str) -> None:
+    with pytest.raises(YamlUnsupported):
+        load_yaml(text)

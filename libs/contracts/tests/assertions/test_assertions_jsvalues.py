@@ -17,7 +17,13 @@ from contracts.assertions.jsvalues import (
     parse_json,
     utf16_length,
 )
-from contracts.assertions.templating import UnsupportedTemplate, render, render_metric
+from contracts.assertions.templating import (
+    UnsupportedTemplate,
+    _js_key_order,
+    prepare_vars,
+    render,
+    render_metric,
+)
 
 
 @pytest.mark.parametrize(
@@ -152,3 +158,46 @@ def test_metric_names_are_rendered_and_kept_raw_when_unsupported() -> None:
     assert render_metric("acc_{{ lang }}", {"lang": "fr"}) == "acc_fr"
     assert render_metric("{{ lang | upper }}", {"lang": "fr"}) == "{{ lang | upper }}"
     assert render_metric(None, {}) is None
+
+
+# -- vars as promptfoo's renderPrompt prepares them --------------------------------------------
+
+
+def test_prepare_vars_strips_one_trailing_newline_from_string_vars() -> None:
+    assert prepare_vars({"a": "Bob\n", "b": "x\n\n", "c": "y\r\n", "d": 5, "e": ["z\n"]}) == {
+        "a": "Bob",
+        "b": "x\n",
+        "c": "y\r",
+        "d": 5,
+        "e": ["z\n"],
+    }
+
+
+def test_prepare_vars_resolves_vars_that_reference_other_vars() -> None:
+    assert prepare_vars({"a": "{{b}}-ray", "b": "x\n"}) == {"a": "x-ray", "b": "x"}
+    assert prepare_vars({"a": "{{ b }} {{ c }}", "b": 1, "c": None}) == {
+        "a": "1 null",
+        "b": 1,
+        "c": None,
+    }
+    # Only the first placeholder of a var is looked at: an undefined one blocks the rest.
+    assert prepare_vars({"a": "{{missing}} {{b}}", "b": "x"})["a"] == "{{missing}} {{b}}"
+    # Filters and paths are not placeholders here; Nunjucks renders them later.
+    assert prepare_vars({"a": "{{ b | upper }}", "b": "x"})["a"] == "{{ b | upper }}"
+
+
+def test_prepare_vars_stops_after_five_passes_and_expands_dollar_patterns() -> None:
+    assert prepare_vars({"x": "{{y}}", "y": "{{x}}"}) == {"x": "{{x}}", "y": "{{x}}"}
+    assert prepare_vars({"a": "<{{b}}>", "b": "$$ $` $' $1"})["a"] == "<$ < > $1>"
+
+
+def test_prepare_vars_visits_array_index_keys_first_as_object_keys_does() -> None:
+    assert _js_key_order(["b", "10", "01", "2", "4294967295"]) == [
+        "2",
+        "10",
+        "b",
+        "01",
+        "4294967295",
+    ]
+    # "1" is visited before "b", so b already sees 1's resolved value in the first pass.
+    assert prepare_vars({"b": "{{1}}", "1": "{{c}}", "c": "z"}) == {"b": "z", "1": "z", "c": "z"}

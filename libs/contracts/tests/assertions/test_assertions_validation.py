@@ -150,7 +150,17 @@ def test_negative_or_non_finite_weights_are_invalid(weight: float) -> None:
 
 @pytest.mark.parametrize(
     "schema",
-    [[1], 5, "type: object", '"just a string"', {"type": "strng"}, {"foo": 1}, {"format": "email"}],
+    [
+        [1],
+        5,
+        "type: object\nitems: &a {}",
+        '"just a string"',
+        {"type": "strng"},
+        {"foo": 1},
+        {"format": "uri"},
+        {"format": "e-mail"},
+        {"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    ],
 )
 def test_json_schemas_that_are_not_usable_objects_are_invalid(schema: Any) -> None:
     for type in ("is-json", "contains-json"):

@@ -21,54 +21,16 @@ GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, Any]] = yaml.safe_load((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]
 VERDICTS: dict[str, Any] = json.loads((GOLDEN / "promptfoo_verdicts.json").read_text())["cases"]
 
-_EXTRACTOR = (
-    "promptfoo 0.123 finds YAML-like objects (brace counting + YAML parse); we scan for JSON"
-)
-_FORMATS = "JSON Schema `format` keywords (ajv-formats) are not validated here yet"
 _NUNJUCKS = (
     "only `{{ var }}` substitution is implemented, not Nunjucks filters, expressions or raw blocks"
 )
-_VARS = "promptfoo rewrites vars before rendering (trailing newline stripped, vars inside vars)"
-_LEVENSHTEIN = (
-    "promptfoo 0.123 honours not-levenshtein and threshold 0; the older notes said otherwise"
-)
 
 KNOWN_DIFFERENCES: dict[str, str] = {
-    "equals-null-value": "promptfoo deep-compares a null value with the parsed output",
-    "equals-missing-value": 'promptfoo compares a missing value with the text "undefined"',
-    "regex-inline-flag-invalid": "promptfoo fails an invalid pattern; we refuse it as an error",
-    "regex-scoped-modifier": "promptfoo fails `(?i:…)` on Node 22; we refuse it as an error",
     "regex-lookbehind-variable-length": "variable-length lookbehind is not translated yet",
     "regex-nunjucks-raw-block": _NUNJUCKS,
-    "is-json-schema-yaml-string": "promptfoo also reads a schema given as a YAML string",
-    "is-json-schema-format-email-pass": _FORMATS,
-    "is-json-schema-format-email-fail": _FORMATS,
-    "is-json-schema-format-date-time": _FORMATS,
-    "is-json-schema-format-date-fail": _FORMATS,
-    "is-json-schema-strict-unknown-keyword-error": "Ajv strict mode makes an unknown keyword an error",
-    "is-json-schema-draft-2020-error": "promptfoo's Ajv refuses the 2020-12 `$schema`",
-    "contains-json-yaml-flow-mapping": _EXTRACTOR,
-    "contains-json-braces-in-prose": _EXTRACTOR,
-    "contains-json-template-placeholders": _EXTRACTOR,
-    "contains-json-latex": _EXTRACTOR,
-    "contains-json-single-quoted": _EXTRACTOR,
-    "contains-json-python-dict": _EXTRACTOR,
-    "contains-json-unterminated-object": _EXTRACTOR,
-    "contains-json-close-brace-in-string": _EXTRACTOR,
-    "contains-json-open-brace-in-string": _EXTRACTOR,
-    "contains-json-slash-comment": _EXTRACTOR,
-    "contains-json-nan-value": _EXTRACTOR,
-    "contains-json-schema-yaml-string": "promptfoo also reads a schema given as a YAML string",
-    "levenshtein-threshold-0-distance-1": _LEVENSHTEIN,
-    "levenshtein-trailing-newline-counts": _VARS,
-    "not-levenshtein-far": _LEVENSHTEIN,
-    "not-levenshtein-near": _LEVENSHTEIN,
     "vars-filter-upper": _NUNJUCKS,
     "vars-expression": _NUNJUCKS,
     "vars-raw-block-keeps-braces": _NUNJUCKS,
-    "vars-trailing-newline-stripped": _VARS,
-    "vars-trailing-newline-kept-not": _VARS,
-    "vars-var-referencing-var": _VARS,
 }
 
 

@@ -7,18 +7,24 @@ Error or failure (an error sets `error`, is never a pass, and makes the whole ca
 score 0 and no named scores, as promptfoo marks a row ERROR when an assertion throws):
 - errors: a value promptfoo's handler rejects with `invariant` (missing or wrong-typed value), a
   latency assertion without latency (cached response) or without threshold and metric, a grader
-  that raises or answers malformed embeddings, an unknown or unsupported type, a template, regex
-  or schema that is valid for promptfoo but outside what this engine can run;
-- failures, as in promptfoo: an invalid regex at run time ("Invalid regex pattern: …"), an invalid
-  JSON schema at run time ("Invalid JSON schema: …"), and every ordinary mismatch.
+  that raises or answers malformed embeddings, an unknown or unsupported type, a JSON schema Ajv
+  cannot compile (promptfoo 0.123's `compile` throws: strict-mode unknown keyword or format, a
+  `$schema` other than draft-07…), a template, regex or schema that is valid for promptfoo but
+  outside what this engine can run;
+- failures, as in promptfoo: an invalid regex at run time ("Invalid regex pattern: …", including
+  `(?i)` and `(?i:…)`, which Node 22 rejects), and every ordinary mismatch.
+
+Before rendering, vars are prepared as promptfoo's `renderPrompt` leaves them (`prepare_vars`): one
+trailing newline stripped from string vars, `{{ var }}` inside vars resolved.
 
 Where this engine differs from promptfoo (it reports an error rather than guess, except the last):
-`equals` and `llm-rubric` need a value (no `rubricPrompt`); a grader that raises is an error
+`llm-rubric` needs a value (no `rubricPrompt`); a grader that raises is an error
 (promptfoo turns provider errors into failures marked `graderError`); values cannot be `file://`
 or `package:` references, and templating is the `{{ path }}` subset (`templating`); a schema
-string must be JSON, not YAML, and only the keywords in `json_schema` are checked; some JS regex
-constructs are refused (`jsregex`). contains-json uses promptfoo's scanning extractor (commit
-76525ca): newer promptfoo also accepts malformed, YAML-like objects, which are not found here.
+string must be JSON or the YAML subset in `yaml_subset`, and only the keywords and formats in
+`json_schema` are checked; some JS regex constructs are refused (`jsregex`); contains-json
+refuses an output whose brace-delimited candidates fall outside the YAML subset `json_extract`
+reads.
 """
 
 from contracts.assertions.engine import SUPPORTED_TYPES, evaluate

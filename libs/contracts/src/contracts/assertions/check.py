@@ -22,6 +22,7 @@ class Check:
     metric: str | None
     latency_ms: float | None
     vars: dict[str, Any] = field(default_factory=dict)
+    value_missing: bool = False  # no `value` at all (JS undefined), not an explicit null
 
 
 @dataclass(frozen=True)

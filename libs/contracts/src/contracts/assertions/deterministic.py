@@ -30,9 +30,11 @@ from contracts.assertions.jsvalues import (
 
 def handle_equals(check: Check) -> Outcome:
     value, output, inverse = check.value, check.output, check.inverse
-    if value is None:
-        raise CheckError('"equals" assertion type must have a value')
-    if isinstance(value, dict | list):
+    if check.value_missing:
+        # promptfoo: `String(undefined)` is compared with the output.
+        pass_ = (output == "undefined") != inverse
+        return passed_or(pass_, f'Expected output "{output}" to {not_(inverse)}equal "undefined"')
+    if value is None or isinstance(value, dict | list):  # typeof null === "object"
         try:
             equal = deep_strict_equal(value, parse_json(output))
         except ValueError:
@@ -160,14 +162,16 @@ def levenshtein(a: str, b: str) -> int:
 
 
 def handle_levenshtein(check: Check) -> Outcome:
-    # promptfoo ignores `not-` here, and `threshold || 5` turns a threshold of 0 into 5.
+    # promptfoo 0.123: `threshold ?? 5` (0 stays 0) and `not-` inverts the comparison.
     if not isinstance(check.value, str):
         raise CheckError('"levenshtein" assertion type must have a string value')
     distance = levenshtein(check.output, check.value)
-    threshold = check.threshold
-    limit = threshold if threshold and not math.isnan(threshold) else 5
-    reason = f"Levenshtein distance {distance} is greater than threshold {js_number(limit)}"
-    return passed_or(distance <= limit, reason)
+    limit = 5.0 if check.threshold is None else check.threshold
+    inverse = check.inverse
+    pass_ = (distance <= limit) != inverse
+    relation = "less than or equal to" if inverse else "greater than"
+    reason = f"Levenshtein distance {distance} is {relation} threshold {js_number(limit)}"
+    return passed_or(pass_, reason)
 
 
 def handle_latency(check: Check) -> Outcome:

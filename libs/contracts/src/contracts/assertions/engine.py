@@ -20,7 +20,12 @@ from contracts.assertions.model import (
     UnsupportedAssertion,
 )
 from contracts.assertions.scoring import aggregate, no_assertions
-from contracts.assertions.templating import UnsupportedTemplate, render_metric, render_value
+from contracts.assertions.templating import (
+    UnsupportedTemplate,
+    prepare_vars,
+    render_metric,
+    render_value,
+)
 
 MAX_CONCURRENCY = 3  # PROMPTFOO_ASSERTIONS_MAX_CONCURRENCY's default
 SYNC_HANDLERS = {**HANDLERS, "is-json": handle_is_json, "contains-json": handle_contains_json}
@@ -55,6 +60,12 @@ def _refuse_references(value: Any) -> None:
         raise CheckError("file:// and package: values are not supported; give the value inline")
 
 
+def _value_missing(assertion: AssertionLike) -> bool:
+    """No `value` was given at all (JS undefined), as opposed to an explicit `value: null`."""
+    fields_set = getattr(assertion, "model_fields_set", None)
+    return assertion.value is None and isinstance(fields_set, set) and "value" not in fields_set
+
+
 async def _outcome(
     assertion: AssertionLike,
     output: str,
@@ -73,7 +84,15 @@ async def _outcome(
     except UnsupportedTemplate as exc:
         raise CheckError(f"cannot render the value: {exc}") from exc
     check = Check(
-        base, inverse, output, value, assertion.threshold, assertion.metric, latency_ms, vars
+        base,
+        inverse,
+        output,
+        value,
+        assertion.threshold,
+        assertion.metric,
+        latency_ms,
+        vars,
+        value_missing=_value_missing(assertion),
     )
     if base in GRADED_HANDLERS:
         return await GRADED_HANDLERS[base](check, grader)
@@ -122,6 +141,7 @@ async def evaluate(
     """
     if not assertions:
         return no_assertions()
+    vars = prepare_vars(vars)
     gate = asyncio.Semaphore(MAX_CONCURRENCY)
 
     async def run(assertion: AssertionLike) -> AssertionVerdict:

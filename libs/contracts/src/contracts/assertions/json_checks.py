@@ -1,10 +1,8 @@
 """is-json and contains-json as promptfoo decides them, with the JSON-object extraction it uses and
 the schema handling around the validator in `json_schema`.
 
-Extraction follows promptfoo's scanning `extractJsonObjects` (src/util/json.ts, commit 76525ca):
-from each `{`, the shortest text that `JSON.parse` accepts (at most 100000 characters) is taken
-and the scan resumes after it; a top-level array is not a candidate, its objects are. Newer
-promptfoo versions also accept malformed candidates through a YAML fallback; this does not.
+Extraction is promptfoo 0.123's brace-counting, YAML-reading `extractJsonObjects`
+(`json_extract`); an output it cannot read with certainty is an error.
 """
 
 from __future__ import annotations
@@ -12,27 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.assertions.check import Check, CheckError, Outcome
+from contracts.assertions.json_extract import ExtractUnsupported, extract_json_objects
 from contracts.assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
-from contracts.assertions.jsvalues import decode_prefix, parse_json
-
-MAX_CANDIDATE = 100_000
-
-
-def extract_json_objects(text: str) -> list[Any]:
-    found: list[Any] = []
-    i = text.find("{")
-    while i != -1:
-        try:
-            value, end = decode_prefix(text, i)
-        except ValueError:
-            i = text.find("{", i + 1)
-            continue
-        if end - i > MAX_CANDIDATE:
-            i = text.find("{", i + 1)
-            continue
-        found.append(value)
-        i = text.find("{", end)
-    return found
+from contracts.assertions.jsvalues import parse_json
+from contracts.assertions.yaml_subset import YamlUnsupported, load_yaml
 
 
 def has_schema(value: Any) -> bool:
@@ -40,28 +21,32 @@ def has_schema(value: Any) -> bool:
 
 
 def load_schema(value: Any, type_: str) -> Schema:
-    """The validator for a schema value; SchemaInvalid is promptfoo's "Invalid JSON schema"."""
+    """The validator for a schema value; SchemaInvalid is what Ajv's `compile` throws."""
     schema = value
     if isinstance(value, str):
         if value.startswith(("file://", "package:")):
             raise SchemaUnsupported("file:// and package: schema references are not supported")
         try:
             schema = parse_json(value)
-        except ValueError as exc:
-            # promptfoo parses the string as YAML; only its JSON subset is understood here.
-            raise SchemaUnsupported(
-                "a schema given as a string must be JSON (YAML is not supported)"
-            ) from exc
+        except ValueError:
+            # promptfoo parses the string as YAML; JSON and a conservative YAML subset are read.
+            try:
+                schema = load_yaml(value)
+            except YamlUnsupported as exc:
+                raise SchemaUnsupported(
+                    f"a schema string must be JSON or simple YAML ({exc})"
+                ) from exc
     if not isinstance(schema, bool | dict):
         raise SchemaInvalid(f"{type_} assertion must have a string, boolean, or object value")
     return Schema(schema)
 
 
-def _validator(check: Check) -> Schema | Outcome:
+def _validator(check: Check) -> Schema:
     try:
         return load_schema(check.value, check.base_type)
     except SchemaInvalid as exc:
-        return Outcome(False, 0.0, f"Invalid JSON schema: {exc}")
+        # promptfoo 0.123's Ajv `compile` throws out of the handler: the case is an error.
+        raise CheckError(str(exc)) from exc
     except SchemaUnsupported as exc:
         raise CheckError(f"JSON schema cannot be checked here: {exc}") from exc
 
@@ -82,8 +67,6 @@ def handle_is_json(check: Check) -> Outcome:
     pass_ = not inverse
     if has_schema(check.value):
         schema = _validator(check)
-        if isinstance(schema, Outcome):
-            return schema
         error = _first_error(schema, parsed)
         pass_ = (error is None) != inverse
         if not pass_:
@@ -103,12 +86,13 @@ def _json_outcome(pass_: bool, failure: str) -> Outcome:
 def handle_contains_json(check: Check) -> Outcome:
     inverse = check.inverse
     message = "Expected output to contain valid JSON"
-    objects = extract_json_objects(check.output)
+    try:
+        objects = extract_json_objects(check.output)
+    except ExtractUnsupported as exc:
+        raise CheckError(f"contains-json cannot read this output like promptfoo: {exc}") from exc
     pass_ = (not objects) if inverse else bool(objects)
     if objects and has_schema(check.value):
         schema = _validator(check)
-        if isinstance(schema, Outcome):
-            return schema
         for candidate in objects:
             error = _first_error(schema, candidate)
             valid = error is None

@@ -4,7 +4,9 @@ Implemented keywords: type, enum, const, minimum, maximum, exclusiveMinimum, exc
 minLength, maxLength, pattern (JS `u` regex, as Ajv), items (schema or tuple), additionalItems,
 minItems, maxItems, uniqueItems, properties, patternProperties, additionalProperties, required,
 minProperties, maxProperties, allOf, anyOf, oneOf, not, $ref (to `#…` in the same schema),
-definitions/$defs, boolean schemas; annotations are ignored. Other keywords Ajv knows (format,
+definitions/$defs, boolean schemas, format (the ajv-formats subset in `json_formats`; an unknown
+format is invalid in strict mode); annotations are ignored. A `$schema` other than draft-07 is
+invalid (Ajv has no such meta-schema). Other keywords Ajv knows (other formats,
 multipleOf, if/then/else, dependencies, contains, propertyNames…) raise `SchemaUnsupported`; a
 keyword Ajv does not know raises `SchemaInvalid`, as strict mode refuses to compile it.
 Error texts follow Ajv's `errorsText` for the first error (Ajv stops at the first one).
@@ -17,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from contracts.assertions.json_formats import AJV_FORMATS, FORMATS
 from contracts.assertions.jsregex import (
     JsRegex,
     JsRegexSyntaxError,
@@ -39,7 +42,7 @@ ANNOTATIONS = frozenset(
      "readOnly", "writeOnly", "propertyOrdering", "property_ordering"}
 )  # fmt: skip
 AJV_UNSUPPORTED = frozenset(
-    {"format", "multipleOf", "if", "then", "else", "dependencies", "dependentRequired",
+    {"multipleOf", "if", "then", "else", "dependencies", "dependentRequired",
      "dependentSchemas", "contains", "minContains", "maxContains", "propertyNames",
      "contentMediaType", "contentEncoding", "contentSchema", "unevaluatedProperties",
      "unevaluatedItems", "prefixItems", "$anchor", "$dynamicRef", "$dynamicAnchor",
@@ -86,6 +89,7 @@ LEAF_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "enum": (lambda v: isinstance(v, list), "array"),
     "const": (lambda _: True, "anything"),
     "pattern": (lambda v: isinstance(v, str), "string"),
+    "format": (lambda v: isinstance(v, str), "string"),
     "required": (
         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
         "array of strings",
@@ -96,6 +100,19 @@ LEAF_RULES: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 SCHEMA_MAPS = ("properties", "patternProperties", "definitions", "$defs")
 SUBSCHEMA_KEYWORDS = frozenset({*SCHEMA_MAPS, *SCHEMA_VALUED, *SCHEMA_LISTS, "items"})
+
+
+# The meta-schemas Ajv (draft-07, its default) knows; Ajv refuses to compile against any other.
+META_SCHEMAS = frozenset(
+    {"http://json-schema.org/draft-07/schema", "http://json-schema.org/draft-07/schema#"}
+)
+
+
+def _check_meta_schema(uri: Any) -> None:
+    if not isinstance(uri, str):
+        raise SchemaInvalid("$schema must be a string")
+    if uri not in META_SCHEMAS:
+        raise SchemaInvalid(f'no schema with key or ref "{uri}"')
 
 
 def _pointer_token(token: str) -> str:
@@ -110,6 +127,8 @@ class Schema:
             raise SchemaInvalid("schema must be object or boolean")
         self.root = root
         self.patterns: dict[str, JsRegex] = {}
+        if isinstance(root, dict) and "$schema" in root:
+            _check_meta_schema(root["$schema"])
         self._check(root, "#", top=True)
 
     # -- compile-time checks -------------------------------------------------------------------
@@ -122,6 +141,13 @@ class Schema:
             raise SchemaInvalid(f"{exc}: /{source}/") from exc
         except JsRegexUnsupported as exc:
             raise SchemaUnsupported(f"pattern /{source}/: {exc}") from exc
+
+    def _format(self, name: str, where: str) -> None:
+        if name not in AJV_FORMATS:
+            at = where.rsplit("/", 1)[0]
+            raise SchemaInvalid(f'unknown format "{name}" ignored in schema at path "{at}"')
+        if name not in FORMATS:
+            raise SchemaUnsupported(f'JSON Schema format "{name}" is not supported here')
 
     def _check(self, node: Any, where: str, top: bool = False) -> None:
         if isinstance(node, bool):
@@ -146,6 +172,8 @@ class Schema:
                 self._resolve(value)
             elif key == "pattern":
                 self._regex(value, where)
+            elif key == "format":
+                self._format(value, where)
         elif key in SUBSCHEMA_KEYWORDS:
             self._check_subschemas(node, key, value, where)
         else:
@@ -255,6 +283,8 @@ class Schema:
             return f"data{path} must NOT have fewer than {js_number(node['minLength'])} characters"
         if "pattern" in node and not self.patterns[node["pattern"]].test(data):
             return f'data{path} must match pattern "{node["pattern"]}"'
+        if "format" in node and not FORMATS[node["format"]](data):
+            return f'data{path} must match format "{node["format"]}"'
         return None
 
     def _arrays(self, node: dict[str, Any], data: Any, path: str) -> str | None:

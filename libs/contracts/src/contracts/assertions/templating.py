@@ -5,6 +5,9 @@ A path is a variable name followed by `.name`, `.0`, `[0]` or `["key"]` steps in
 `throwOnUndefined` off), other values as JS `String()` does. Tags `{% %}`, comments `{# #}`,
 filters, literals and operators are not implemented: such text raises `UnsupportedTemplate`
 rather than being compared literally where promptfoo would have interpreted it.
+
+`prepare_vars` rewrites the vars first, as promptfoo's `renderPrompt` does before the assertions
+see them: one trailing newline stripped, `{{ name }}` inside a var resolved (`resolveVariables`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from contracts.assertions.jsregex_chars import SPACE
 from contracts.assertions.jsvalues import js_string
 
 
@@ -85,6 +89,55 @@ def render(text: str, vars: Mapping[str, Any]) -> str:
                 pos += 1
     out.append(text[pos:])
     return "".join(out)
+
+
+_JS_SPACE = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in SPACE)
+_PLACEHOLDER = re.compile(rf"\{{\{{[{_JS_SPACE}]*(\w+)[{_JS_SPACE}]*\}}\}}", re.ASCII)
+_REPLACEMENT_PATTERN = re.compile(r"\$([$&`'])")
+_MAX_INDEX = 2**32 - 2
+
+
+def _js_key_order(keys: list[str]) -> list[str]:
+    """`Object.keys` order: array-index keys ascending first, then the rest as inserted."""
+    indices = [k for k in keys if k.isascii() and k.isdigit() and str(int(k)) == k]
+    indices = [k for k in indices if int(k) <= _MAX_INDEX]
+    rest = [k for k in keys if k not in set(indices)]
+    return sorted(indices, key=int) + rest
+
+
+def _js_replace_first(text: str, placeholder: str, replacement: str) -> str:
+    """`text.replace(placeholder, replacement)` with a string pattern: the first occurrence, and
+    `$$`, `$&`, `` $` ``, `$'` in the replacement expanded as JS does."""
+    start = text.index(placeholder)
+    end = start + len(placeholder)
+    expansions = {"$": "$", "&": placeholder, "`": text[:start], "'": text[end:]}
+    expanded = _REPLACEMENT_PATTERN.sub(lambda m: expansions[m.group(1)], replacement)
+    return text[:start] + expanded + text[end:]
+
+
+def prepare_vars(vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The vars as promptfoo's `renderPrompt` leaves them for the assertions: one trailing "\n"
+    removed from each string var, then `resolveVariables` (up to five passes, each replacing the
+    first `{{ name }}` of each string var that names a defined var)."""
+    prepared = {
+        k: v[:-1] if isinstance(v, str) and v.endswith("\n") else v for k, v in vars.items()
+    }
+    keys = _js_key_order(list(prepared))
+    for _ in range(5):
+        resolved = True
+        for key in keys:
+            value = prepared[key]
+            if not isinstance(value, str):
+                continue
+            m = _PLACEHOLDER.search(value)
+            if m is None or m.group(1) not in prepared:
+                continue
+            replacement = js_string(prepared[m.group(1)])
+            prepared[key] = _js_replace_first(value, m.group(0), replacement)
+            resolved = False
+        if resolved:
+            break
+    return prepared
 
 
 def render_value(value: Any, vars: Mapping[str, Any]) -> Any:
