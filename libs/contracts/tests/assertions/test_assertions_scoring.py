@@ -144,9 +144,14 @@ async def test_values_are_rendered_with_the_vars_and_missing_vars_render_empty()
 
 
 async def test_unsupported_templates_and_file_references_are_errors() -> None:
-    templated = await run("x", a("contains", "{% if x %}x{% endif %}"))
+    templated = await run("x", a("contains", "{% set x = 1 %}x"))
     assert templated.error == (
-        "cannot render the value: Nunjucks tags ({% %}) and comments ({# #}) are not supported"
+        "cannot render the value: Nunjucks tag {% set x = 1 %} is not supported"
+        " (only if and raw blocks)"
+    )
+    thrown = await run("x", a("contains", "{{ missing | first }}"))
+    assert thrown.error == (
+        "cannot render the value: Cannot read properties of undefined (reading '0')"
     )
     referenced = await run("x", a("contains", "file://expected.txt"))
     assert (

@@ -177,10 +177,11 @@ def test_latency_needs_a_threshold_unless_it_only_records_a_metric(assertion: As
 @pytest.mark.parametrize(
     "assertion",
     [
-        a("contains", "{% if x %}y{% endif %}"),
-        a("contains", "{{ x | upper }}"),
-        a("contains", "x", metric="{{ lang | upper }}"),
-        a("contains-all", ["{# note #}"]),
+        a("contains", "{% for x in y %}y{% endfor %}"),
+        a("contains", "{{ x | nosuchfilter }}"),
+        a("contains", "x", metric="{{ lang | nosuchfilter }}"),
+        a("contains-all", ["{# unclosed comment"]),
+        a("contains", "{{ a in b }}"),
         a("contains", "file://expected.txt"),
         a("is-json", "file://schema.json"),
     ],

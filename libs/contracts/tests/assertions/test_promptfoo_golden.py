@@ -21,16 +21,8 @@ GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, Any]] = yaml.safe_load((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]
 VERDICTS: dict[str, Any] = json.loads((GOLDEN / "promptfoo_verdicts.json").read_text())["cases"]
 
-_NUNJUCKS = (
-    "only `{{ var }}` substitution is implemented, not Nunjucks filters, expressions or raw blocks"
-)
-
 KNOWN_DIFFERENCES: dict[str, str] = {
     "regex-lookbehind-variable-length": "variable-length lookbehind is not translated yet",
-    "regex-nunjucks-raw-block": _NUNJUCKS,
-    "vars-filter-upper": _NUNJUCKS,
-    "vars-expression": _NUNJUCKS,
-    "vars-raw-block-keeps-braces": _NUNJUCKS,
 }
 
 

@@ -20,7 +20,9 @@ trailing newline stripped from string vars, `{{ var }}` inside vars resolved.
 Where this engine differs from promptfoo (it reports an error rather than guess, except the last):
 `llm-rubric` needs a value (no `rubricPrompt`); a grader that raises is an error
 (promptfoo turns provider errors into failures marked `graderError`); values cannot be `file://`
-or `package:` references, and templating is the `{{ path }}` subset (`templating`); a schema
+or `package:` references, and templating is the Nunjucks subset in `nunjucks` (output
+expressions with lookups, literals, `+`, `~`, `not`/`and`/`or` and common filters; comments;
+raw and `if` blocks; no `for`/`set` tags or comparisons); a schema
 string must be JSON or the YAML subset in `yaml_subset`, and only the keywords and formats in
 `json_schema` are checked; some JS regex constructs are refused (`jsregex`); contains-json
 refuses an output whose brace-delimited candidates fall outside the YAML subset `json_extract`

@@ -21,7 +21,7 @@ from contracts.assertions.model import (
 )
 from contracts.assertions.scoring import aggregate, no_assertions
 from contracts.assertions.templating import (
-    UnsupportedTemplate,
+    TemplateError,
     prepare_vars,
     render_metric,
     render_value,
@@ -81,7 +81,7 @@ async def _outcome(
     _refuse_references(assertion.value)
     try:
         value = render_value(assertion.value, vars)
-    except UnsupportedTemplate as exc:
+    except TemplateError as exc:
         raise CheckError(f"cannot render the value: {exc}") from exc
     check = Check(
         base,

@@ -1,10 +1,9 @@
-"""The Nunjucks subset promptfoo applies to assertion values and metric names: `{{ path }}`.
+"""Rendering of assertion values and metric names with the test vars, as promptfoo does.
 
-A path is a variable name followed by `.name`, `.0`, `[0]` or `["key"]` steps into dicts and lists;
-`{{-` and `-}}` trim whitespace on that side. Missing variables render as "" (Nunjucks with
-`throwOnUndefined` off), other values as JS `String()` does. Tags `{% %}`, comments `{# #}`,
-filters, literals and operators are not implemented: such text raises `UnsupportedTemplate`
-rather than being compared literally where promptfoo would have interpreted it.
+The template language is the Nunjucks subset in `nunjucks` (`{{ expr }}` with lookups, literals,
+`+`, `~`, `not`/`and`/`or` and common filters; comments; raw blocks; if blocks). Text outside it raises `UnsupportedTemplate`
+(validation refuses it) rather than being compared literally where promptfoo would have
+interpreted it; a filter that would throw in Nunjucks raises `TemplateRenderError`.
 
 `prepare_vars` rewrites the vars first, as promptfoo's `renderPrompt` does before the assertions
 see them: one trailing newline stripped, `{{ name }}` inside a var resolved (`resolveVariables`).
@@ -18,77 +17,29 @@ from typing import Any
 
 from contracts.assertions.jsregex_chars import SPACE
 from contracts.assertions.jsvalues import js_string
+from contracts.assertions.nunjucks import (
+    TemplateError,
+    TemplateRenderError,
+    UnsupportedTemplate,
+    parse,
+    render,
+)
 
-
-class UnsupportedTemplate(ValueError):
-    """The text uses Nunjucks syntax beyond `{{ path }}`."""
-
-
-_NAME = r"[A-Za-z_$][A-Za-z0-9_$]*"
-_STEP = rf"\.{_NAME}|\.[0-9]+|\[[0-9]+\]|\[\"[^\"\\]*\"\]|\['[^'\\]*'\]"
-_PATH = re.compile(rf"({_NAME})((?:{_STEP})*)")
-_STEPS = re.compile(rf"\.({_NAME})|\.([0-9]+)|\[([0-9]+)\]|\[\"([^\"\\]*)\"\]|\['([^'\\]*)'\]")
-_KEYWORDS = frozenset({"true", "false", "none", "null", "and", "or", "not", "in", "is", "if"})
-_WHITESPACE = " \t\n\r\f\v"
-
-
-def _steps(path: str) -> list[str | int]:
-    steps: list[str | int] = []
-    for m in _STEPS.finditer(path):
-        name, dotted_index, index, double, single = m.groups()
-        if index is not None:
-            steps.append(int(index))
-        else:
-            steps.append(next(g for g in (name, dotted_index, double, single) if g is not None))
-    return steps
-
-
-def _lookup(vars: Mapping[str, Any], expression: str) -> Any:
-    m = _PATH.fullmatch(expression)
-    if m is None or m.group(1) in _KEYWORDS:
-        raise UnsupportedTemplate(f"unsupported template expression {{{{ {expression} }}}}")
-    value: Any = vars.get(m.group(1))
-    for step in _steps(m.group(2)):
-        if isinstance(value, dict):
-            value = value.get(str(step)) if isinstance(step, int) else value.get(step)
-        elif isinstance(value, list) and (isinstance(step, int) or step.isdigit()):
-            i = int(step)
-            value = value[i] if i < len(value) else None
-        else:
-            value = None
-    return value
+__all__ = [
+    "TemplateError",
+    "TemplateRenderError",
+    "UnsupportedTemplate",
+    "check_template",
+    "prepare_vars",
+    "render",
+    "render_metric",
+    "render_value",
+]
 
 
 def check_template(text: str) -> None:
-    """Raise `UnsupportedTemplate` if `render` would refuse this text."""
-    render(text, {})
-
-
-def render(text: str, vars: Mapping[str, Any]) -> str:
-    if "{%" in text or "{#" in text:
-        raise UnsupportedTemplate("Nunjucks tags ({% %}) and comments ({# #}) are not supported")
-    out: list[str] = []
-    pos = 0
-    while (start := text.find("{{", pos)) != -1:
-        end = text.find("}}", start + 2)
-        if end == -1:
-            raise UnsupportedTemplate("unclosed {{ in template")
-        inner = text[start + 2 : end]
-        literal = text[pos:start]
-        if inner.startswith("-"):
-            literal, inner = literal.rstrip(_WHITESPACE), inner[1:]
-        trim_after = inner.endswith("-")
-        if trim_after:
-            inner = inner[:-1]
-        out.append(literal)
-        value = _lookup(vars, inner.strip(_WHITESPACE))
-        out.append("" if value is None else js_string(value))
-        pos = end + 2
-        if trim_after:
-            while pos < len(text) and text[pos] in _WHITESPACE:
-                pos += 1
-    out.append(text[pos:])
-    return "".join(out)
+    """Raise `UnsupportedTemplate` if the text is outside the supported Nunjucks subset."""
+    parse(text)
 
 
 _JS_SPACE = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in SPACE)
@@ -155,5 +106,5 @@ def render_metric(metric: str | None, vars: Mapping[str, Any]) -> str | None:
         return metric
     try:
         return render(metric, vars)
-    except UnsupportedTemplate:
+    except TemplateError:
         return metric
