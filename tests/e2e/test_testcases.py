@@ -154,3 +154,25 @@ def test_another_users_test_cases_are_not_found(stack: Stack) -> None:
             bob.delete(f"{base}/{case_id}").status_code,
         ]
     assert answers == [404] * 5
+
+
+def test_cases_are_listed_in_creation_order_across_pages(stack: Stack) -> None:
+    suite = "tests:\n" + "".join(
+        f"  - {{description: case {i}, vars: {{input: 'q{i}'}}}}\n" for i in range(5)
+    )
+    with stack.client() as client:
+        agent_id = new_agent(client)
+        base = f"/api/v1/agents/{agent_id}/test-cases"
+        client.post(f"{base}/import", content=suite, headers={"content-type": "application/yaml"})
+        client.post(base, json={**CASE, "description": "case 5"})
+        pages, cursor = [], None
+        while True:
+            params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+            page = client.get(base, params=params).json()
+            pages.append([c["description"] for c in page["items"]])
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        bad = client.get(base, params={"cursor": "not-a-cursor"})
+    assert pages == [["case 0", "case 1"], ["case 2", "case 3"], ["case 4", "case 5"]]
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_cursor")

@@ -99,6 +99,8 @@ test_cases = sa.Table(
     "test_cases",
     metadata,
     sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    # Creation order, also for cases created in one statement (an import) that share a timestamp.
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False, unique=True),
     sa.Column(
         "agent_id",
         UUID(as_uuid=True),
@@ -112,7 +114,7 @@ test_cases = sa.Table(
     sa.Column("threshold", sa.Float),
     _timestamp("created_at"),
     _timestamp("updated_at"),
-    sa.Index("ix_test_cases_agent_created", "agent_id", "created_at", "id"),
+    sa.Index("ix_test_cases_agent_seq", "agent_id", "seq"),
 )
 
 # The gateway's view of each compilation, kept up to date from the compiler's events.

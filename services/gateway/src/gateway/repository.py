@@ -261,18 +261,14 @@ class TestCaseRepository:
         result = await self._session.execute(
             sa.insert(test_cases).values(rows).returning(*test_cases.c)
         )
-        return sorted(result.all(), key=lambda r: [row["id"] for row in rows].index(r.id))
+        return sorted(result.all(), key=lambda r: r.seq)
 
-    async def list_page(
-        self, agent_id: UUID, limit: int, after: tuple[datetime, UUID] | None
-    ) -> list[Any]:
+    async def list_page(self, agent_id: UUID, limit: int, after_seq: int | None) -> list[Any]:
         t = test_cases
         query = sa.select(t).where(t.c.agent_id == agent_id)
-        if after is not None:
-            query = query.where(sa.tuple_(t.c.created_at, t.c.id) > sa.tuple_(*after))
-        return list(
-            (await self._session.execute(query.order_by(t.c.created_at, t.c.id).limit(limit))).all()
-        )
+        if after_seq is not None:
+            query = query.where(t.c.seq > after_seq)
+        return list((await self._session.execute(query.order_by(t.c.seq).limit(limit))).all())
 
     async def get(self, agent_id: UUID, case_id: UUID) -> sa.Row[Any] | None:
         t = test_cases

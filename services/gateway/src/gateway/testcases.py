@@ -19,7 +19,6 @@ from contracts.testing import TestCaseSpec
 from gateway import schemas
 from gateway.errors import ApiError, not_found
 from gateway.repository import AgentRepository, TestCaseRepository
-from gateway.services import decode_cursor, encode_cursor
 
 
 def check(case: TestCaseSpec, where: str = "assert") -> None:
@@ -75,14 +74,20 @@ async def list_cases(
     session: AsyncSession, user_id: UUID, agent_id: UUID, limit: int, cursor: str | None
 ) -> schemas.TestCasesPublic:
     await _owned(session, user_id, agent_id)
-    rows = await TestCaseRepository(session).list_page(
-        agent_id, limit + 1, decode_cursor(cursor) if cursor else None
-    )
+    rows = await TestCaseRepository(session).list_page(agent_id, limit + 1, _after(cursor))
     page = rows[:limit]
     return schemas.TestCasesPublic(
         items=[_public(r) for r in page],
-        next_cursor=encode_cursor(page[-1].created_at, page[-1].id) if len(rows) > limit else None,
+        next_cursor=str(page[-1].seq) if len(rows) > limit else None,
     )
+
+
+def _after(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API returned")
+    return int(cursor)
 
 
 async def get(
