@@ -11,15 +11,37 @@ from contracts import subjects as s
 from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 from contracts.envelope import Envelope
+from contracts.runs import (
+    AddRunCasesV1,
+    CancelTestRunV1,
+    ExecuteCaseV1,
+    GetTestRunV1,
+    StartTestRunV1,
+    TestRunCancelledV1,
+    TestRunCompletedV1,
+    TestRunStartedV1,
+    TestRunV1,
+)
 
 MODELS: dict[s.Subject, type[BaseModel]] = {
     s.COMPILE_AGENT: CompileAgentV1,
     s.AGENT_COMPILED: AgentCompiledV1,
     s.COMPILATION_FAILED: CompilationFailedV1,
     s.COACH_BLOCK: CoachBlockV1,
+    s.START_TEST_RUN: StartTestRunV1,
+    s.ADD_RUN_CASES: AddRunCasesV1,
+    s.EXECUTE_CASE: ExecuteCaseV1,
+    s.CANCEL_TEST_RUN: CancelTestRunV1,
+    s.TEST_RUN_STARTED: TestRunStartedV1,
+    s.TEST_RUN_COMPLETED: TestRunCompletedV1,
+    s.TEST_RUN_CANCELLED: TestRunCancelledV1,
+    s.GET_TEST_RUN: GetTestRunV1,
 }
 
-REPLIES: dict[s.Subject, type[BaseModel]] = {s.COACH_BLOCK: BlockDraftedV1}
+REPLIES: dict[s.Subject, type[BaseModel]] = {
+    s.COACH_BLOCK: BlockDraftedV1,
+    s.GET_TEST_RUN: TestRunV1,
+}
 """The reply model of each query subject."""
 
 _BY_TYPE: dict[str, s.Subject] = {subject.type: subject for subject in MODELS}

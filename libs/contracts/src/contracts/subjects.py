@@ -107,7 +107,29 @@ AGENT_COMPILED = Subject("compiler", Kind.EVENT, "agent_compiled", 1)
 COMPILATION_FAILED = Subject("compiler", Kind.EVENT, "compilation_failed", 1)
 COACH_BLOCK = Subject("compiler", Kind.QUERY, "coach_block", 1)
 
-ALL_SUBJECTS: tuple[Subject, ...] = (COMPILE_AGENT, AGENT_COMPILED, COMPILATION_FAILED, COACH_BLOCK)
+START_TEST_RUN = Subject("test_runner", Kind.COMMAND, "start_test_run", 1)
+ADD_RUN_CASES = Subject("test_runner", Kind.COMMAND, "add_run_cases", 1)
+EXECUTE_CASE = Subject("test_runner", Kind.COMMAND, "execute_case", 1)
+CANCEL_TEST_RUN = Subject("test_runner", Kind.COMMAND, "cancel_test_run", 1)
+TEST_RUN_STARTED = Subject("test_runner", Kind.EVENT, "test_run_started", 1)
+TEST_RUN_COMPLETED = Subject("test_runner", Kind.EVENT, "test_run_completed", 1)
+TEST_RUN_CANCELLED = Subject("test_runner", Kind.EVENT, "test_run_cancelled", 1)
+GET_TEST_RUN = Subject("test_runner", Kind.QUERY, "get_test_run", 1)
+
+ALL_SUBJECTS: tuple[Subject, ...] = (
+    COMPILE_AGENT,
+    AGENT_COMPILED,
+    COMPILATION_FAILED,
+    COACH_BLOCK,
+    START_TEST_RUN,
+    ADD_RUN_CASES,
+    EXECUTE_CASE,
+    CANCEL_TEST_RUN,
+    TEST_RUN_STARTED,
+    TEST_RUN_COMPLETED,
+    TEST_RUN_CANCELLED,
+    GET_TEST_RUN,
+)
 
 # Streams ---------------------------------------------------------------------------------------
 
@@ -167,7 +189,31 @@ GATEWAY_COMPILER_EVENTS = Durable(
     "gateway", COMPILER_STREAM, "compiler_events", events_of("compiler")
 )
 
-ALL_DURABLES: tuple[Durable, ...] = (COMPILER_COMPILE_AGENT, GATEWAY_COMPILER_EVENTS)
+TEST_RUNNER_START_TEST_RUN = Durable(
+    "test-runner", TEST_RUNNER_STREAM, "start_test_run", START_TEST_RUN.relative
+)
+TEST_RUNNER_ADD_RUN_CASES = Durable(
+    "test-runner", TEST_RUNNER_STREAM, "add_run_cases", ADD_RUN_CASES.relative
+)
+TEST_RUNNER_EXECUTE_CASE = Durable(
+    "test-runner", TEST_RUNNER_STREAM, "execute_case", EXECUTE_CASE.relative
+)
+TEST_RUNNER_CANCEL_TEST_RUN = Durable(
+    "test-runner", TEST_RUNNER_STREAM, "cancel_test_run", CANCEL_TEST_RUN.relative
+)
+GATEWAY_TEST_RUNNER_EVENTS = Durable(
+    "gateway", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
+)
+
+ALL_DURABLES: tuple[Durable, ...] = (
+    COMPILER_COMPILE_AGENT,
+    GATEWAY_COMPILER_EVENTS,
+    TEST_RUNNER_START_TEST_RUN,
+    TEST_RUNNER_ADD_RUN_CASES,
+    TEST_RUNNER_EXECUTE_CASE,
+    TEST_RUNNER_CANCEL_TEST_RUN,
+    GATEWAY_TEST_RUNNER_EVENTS,
+)
 
 
 def relative_subject(full: str, root: str = DEFAULT_ROOT) -> str:

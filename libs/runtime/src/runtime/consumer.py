@@ -5,6 +5,11 @@ What happens to a message that cannot be applied:
 - `TransientError` or an unexpected exception: `nak(delay)`, and on its last delivery the dead-letter stream;
 - no answer at all on every delivery (crashes, ack timeouts): rescued from JetStream's advisory.
 The loop itself never dies on one bad message.
+
+`StagedConsumer` splits a message's work in two, for handlers whose slow part is I/O (an AI call):
+`stage` runs first, outside any transaction and holding no connection; then a single writer records
+the staged values of every message ready at that moment in one transaction (inbox + state + outbox),
+so a burst of results costs one commit, not one each.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -249,3 +255,129 @@ class Consumer:
         while True:
             await asyncio.sleep(self._policy.ack_wait / 3)
             await msg.in_progress()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A message and what its `stage` step produced, waiting to be recorded."""
+
+    envelope: Envelope[Any]
+    value: Any
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `apply` did: messages to emit, each with the message that caused it (its correlation
+    and causation), and what to do once the transaction has committed (best effort)."""
+
+    emitted: Sequence[tuple[Envelope[Any], BaseModel]] = ()
+    after_commit: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class StagedBinding:
+    """A durable whose messages are handled in two steps (see `StagedConsumer`).
+
+    `stage(envelope)` does the slow, side-effect-free work and may be repeated on a redelivery;
+    `apply(session, staged)` records a batch inside one transaction and says what it emits.
+    """
+
+    durable: Durable
+    stage: Callable[[Envelope[Any]], Awaitable[Any]]
+    apply: Callable[[AsyncSession, list[Staged]], Awaitable[Recorded]]
+    max_batch: int = 200
+
+
+class StagedConsumer(Consumer):
+    """The consumer loop with a staging step before, and batched recording after (module doc)."""
+
+    def __init__(self, js: JetStreamContext, binding: StagedBinding, **kwargs: Any) -> None:
+        super().__init__(js, binding.durable, _no_handler, **kwargs)
+        self._binding = binding
+        self._queue: asyncio.Queue[tuple[Staged, asyncio.Future[bool]]] = asyncio.Queue()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        writer = asyncio.create_task(self._write_batches())
+        try:
+            await super().run(stop)  # returns once every in-flight message is settled
+        finally:
+            writer.cancel()
+
+    async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
+        async with asyncio.timeout(self._policy.handler_timeout):
+            value = await self._binding.stage(envelope)
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((Staged(envelope, value), recorded))
+        first_time = await recorded
+        failpoint(f"{self._service}.before_ack")
+        try:
+            await msg.ack_sync(timeout=2.0)
+        except Exception as exc:  # recorded all the same; a redelivery finds the inbox row
+            log.warning("consumer.ack_failed", error=repr(exc))
+        return "ack" if first_time else "duplicate"
+
+    async def _write_batches(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._binding.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                results = await self._record([staged for staged, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:
+                    batch[0][1].set_exception(exc)
+                    continue
+                # One bad item must not hold back the others: record them one by one.
+                log.warning("consumer.batch_failed", size=len(batch), error=repr(exc))
+                for staged, recorded in batch:
+                    try:
+                        recorded.set_result((await self._record([staged]))[0])
+                    except Exception as item_exc:
+                        recorded.set_exception(item_exc)
+                continue
+            for (_, recorded), first_time in zip(batch, results, strict=True):
+                recorded.set_result(first_time)
+
+    async def _record(self, batch: list[Staged]) -> list[bool]:
+        """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
+        recorded = Recorded()
+        async with self._sessionmaker.begin() as session:
+            fresh_ids = await inbox.claim_many(
+                session, self._inbox, [s.envelope.id for s in batch], self._durable.name
+            )
+            fresh = [s for s in batch if s.envelope.id in fresh_ids]
+            if fresh:
+                recorded = await self._binding.apply(session, fresh)
+                await outbox.add(
+                    session,
+                    self._outbox,
+                    [
+                        registry.envelope_for(
+                            data,
+                            source=self._service,
+                            correlation_id=cause.correlation_id,
+                            owner_id=cause.owner_id,
+                            causation_id=cause.id,
+                        )
+                        for cause, data in recorded.emitted
+                    ],
+                )
+            failpoint(f"{self._service}.before_commit")
+        if recorded.emitted:
+            self._relay.nudge()
+        if recorded.after_commit is not None:
+            try:
+                await recorded.after_commit()
+            except Exception as exc:  # e.g. only a live notice is lost; the state is committed
+                log.warning("consumer.after_commit_failed", error=repr(exc))
+        # A message seen twice in one batch counts once: the first occurrence.
+        seen: set[Any] = set()
+        results = []
+        for s in batch:
+            results.append(s.envelope.id in fresh_ids and s.envelope.id not in seen)
+            seen.add(s.envelope.id)
+        return results
+
+
+async def _no_handler(_envelope: Envelope[Any], _session: AsyncSession) -> Sequence[BaseModel]:
+    raise AssertionError("a staged consumer records through its binding's apply")

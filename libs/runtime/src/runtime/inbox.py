@@ -18,3 +18,18 @@ async def claim(session: AsyncSession, inbox: sa.Table, message_id: UUID, consum
         .returning(inbox.c.message_id)
     )
     return result.first() is not None
+
+
+async def claim_many(
+    session: AsyncSession, inbox: sa.Table, message_ids: list[UUID], consumer: str
+) -> set[UUID]:
+    """The ids among `message_ids` that `consumer` sees for the first time (one statement)."""
+    if not message_ids:
+        return set()
+    result = await session.execute(
+        insert(inbox)
+        .values([{"message_id": m, "consumer": consumer} for m in message_ids])
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    return set(result.scalars())

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp
 from contracts.subjects import Durable
 from runtime import broker, db, observability
 from runtime.broker import BrokerUnavailableError, ConsumerPolicy
-from runtime.consumer import Consumer, Handler
+from runtime.consumer import Consumer, Handler, StagedBinding, StagedConsumer
 from runtime.db import DatabaseUnavailableError
 from runtime.health import health_routes
 from runtime.outbox import Relay
@@ -66,8 +66,9 @@ class Service:
         name: str,
         settings: CommonSettings,
         metadata: sa.MetaData,
-        bindings: Sequence[Binding] = (),
+        bindings: Sequence[Binding | StagedBinding] = (),
     ) -> Service:
+        """Connect, and provision the topology `bindings` consume (more with `provision`)."""
         engine = db.create_engine(
             settings.database_url, pool_size=settings.database_pool_size, application_name=name
         )
@@ -76,12 +77,7 @@ class Service:
             await db.check_database(engine, str(metadata.schema))
             nc = await broker.connect(settings.nats_url, name=name)
             js = nc.jetstream(timeout=5)
-            await broker.ensure_topology(
-                js,
-                settings.nats_subject_root,
-                tuple(b.durable for b in bindings),
-                consumer_policy(settings),
-            )
+            await _provision(js, settings, bindings)
         except BaseException:
             if nc is not None:
                 await nc.close()
@@ -95,24 +91,38 @@ class Service:
             name, settings, metadata, engine, sessionmaker, db.create_reader(engine), nc, js, relay
         )
 
-    def consumer(self, binding: Binding) -> Consumer:
-        return Consumer(
-            self.js,
-            binding.durable,
-            binding.handler,
-            service=self.name,
-            root=self.settings.nats_subject_root,
-            sessionmaker=self.sessionmaker,
-            tables=self.metadata,
-            relay=self.relay,
-            policy=consumer_policy(self.settings),
-            concurrency=self.settings.concurrency,
-        )
+    async def provision(self, bindings: Sequence[Binding | StagedBinding]) -> None:
+        await _provision(self.js, self.settings, bindings)
+
+    def consumer(self, binding: Binding | StagedBinding) -> Consumer:
+        common: dict[str, Any] = {
+            "service": self.name,
+            "root": self.settings.nats_subject_root,
+            "sessionmaker": self.sessionmaker,
+            "tables": self.metadata,
+            "relay": self.relay,
+            "policy": consumer_policy(self.settings),
+            "concurrency": self.settings.concurrency,
+        }
+        if isinstance(binding, StagedBinding):
+            return StagedConsumer(self.js, binding, **common)
+        return Consumer(self.js, binding.durable, binding.handler, **common)
 
     async def close(self) -> None:
         with suppress(Exception):
             await self.nc.drain()
         await self.engine.dispose()
+
+
+async def _provision(
+    js: JetStreamContext, settings: CommonSettings, bindings: Sequence[Binding | StagedBinding]
+) -> None:
+    await broker.ensure_topology(
+        js,
+        settings.nats_subject_root,
+        tuple(b.durable for b in bindings),
+        consumer_policy(settings),
+    )
 
 
 def consumer_policy(settings: CommonSettings) -> ConsumerPolicy:
@@ -134,7 +144,9 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 AppFactory = Callable[[Service], ASGIApp]
-AnyBinding = Binding | QueryBinding
+AnyBinding = Binding | StagedBinding | QueryBinding
+BindingsFactory = Callable[[Service], Sequence[AnyBinding]]
+"""Builds a service's bindings once it is connected, for handlers that need its connections."""
 
 
 def health_app(service: Service) -> ASGIApp:
@@ -146,7 +158,7 @@ async def run_service(
     name: str,
     settings: CommonSettings,
     metadata: sa.MetaData,
-    bindings: Sequence[AnyBinding],
+    bindings: Sequence[AnyBinding] | BindingsFactory,
     app_factory: AppFactory = health_app,
 ) -> None:
     """Serve `app_factory(service)` over HTTP and run the consumers and the relay until SIGTERM/SIGINT.
@@ -154,9 +166,15 @@ async def run_service(
     Shutdown: stop taking requests and fetching messages, finish what is in flight (within
     `shutdown_grace_seconds`), then flush the outbox so what was just committed goes out, then drain.
     """
-    durable = [b for b in bindings if isinstance(b, Binding)]
-    service = await Service.start(name, settings, metadata, durable)
-    for query in (b for b in bindings if isinstance(b, QueryBinding)):
+    service = await Service.start(name, settings, metadata)
+    resolved = bindings(service) if callable(bindings) else bindings
+    durable = [b for b in resolved if not isinstance(b, QueryBinding)]
+    try:
+        await service.provision(durable)
+    except BaseException:
+        await service.close()
+        raise
+    for query in (b for b in resolved if isinstance(b, QueryBinding)):
         await answer(
             service.nc,
             query,
@@ -210,10 +228,6 @@ async def _first(signal_wait: Coroutine[Any, Any, Any], server_task: asyncio.Tas
     return "signal" if not server_task.done() else "http server exited"
 
 
-BindingsFactory = Callable[[Any], Sequence[AnyBinding]]
-"""Builds a service's bindings from its settings, for handlers that need configured dependencies."""
-
-
 def serve(
     name: str,
     settings_cls: type[CommonSettings],
@@ -227,9 +241,8 @@ def serve(
     except SettingsError as exc:
         exit_on_settings_error(exc)
     provider = observability.setup(name, log_level=settings.log_level)
-    resolved = bindings(settings) if callable(bindings) else bindings
     try:
-        uvloop.run(run_service(name, settings, metadata, resolved, app_factory))
+        uvloop.run(run_service(name, settings, metadata, bindings, app_factory))
     except (DatabaseUnavailableError, BrokerUnavailableError) as exc:
         log.error(f"{name}.unavailable", reason=str(exc))
         raise SystemExit(f"{name}: {exc}") from None

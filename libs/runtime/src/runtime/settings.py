@@ -38,6 +38,7 @@ class CommonSettings(BaseModel):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     ai_model: str = "gpt-4o-mini"
+    ai_embedding_model: str = "text-embedding-3-small"
     ai_timeout_seconds: float = Field(
         default=30.0, gt=0, le=600, description="Longest one AI provider request may take."
     )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -26,11 +25,12 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import compiler as events
 from contracts.compiler import CompileAgentV1
+from contracts.instructions import RenderError
+from contracts.instructions import render as instructions_render
 from contracts.spec import SpecBlocks, Variable, used_variables
 
 COMPILER_VERSION = "1.0.0"
 BACKBONE = "System Backbone"
-PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class CompileError(ValueError):
@@ -168,26 +168,11 @@ def compile_spec(spec: SpecBlocks, blocks_hash: str) -> Compiled:
 
 
 def render(instructions: str, variables: tuple[Variable, ...], values: Mapping[str, str]) -> str:
-    """Fill `{{name}}` placeholders. Never renders blanks: a required variable with no value, or a
-    placeholder that is not declared, fails with the names."""
-    declared = {v.name: v for v in variables}
-    undeclared = sorted({m for m in PLACEHOLDER.findall(instructions) if m not in declared})
-    if undeclared:
-        raise CompileError(f"variables used but not declared: {', '.join(undeclared)}")
-    missing = sorted(
-        v.name for v in variables if v.required and v.name not in values and v.default is None
-    )
-    if missing:
-        raise CompileError(f"missing values for required variables: {', '.join(missing)}")
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name in values:
-            return str(values[name])
-        default = declared[name].default
-        return "" if default is None else str(default)
-
-    return PLACEHOLDER.sub(value, instructions)
+    """`contracts.instructions.render`, failing with a `CompileError`."""
+    try:
+        return instructions_render(instructions, variables, values)
+    except RenderError as exc:
+        raise CompileError(str(exc)) from None
 
 
 def _backbone(spec: SpecBlocks) -> str:

@@ -22,7 +22,7 @@ from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.queries import QueryBinding
-from runtime.service import Binding, serve
+from runtime.service import Binding, Service, serve
 
 SERVICE = "compiler"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -40,7 +40,8 @@ compilation_cache_hits = Counter(
 )
 
 
-def bindings(settings: CompilerSettings) -> tuple[Binding | QueryBinding, ...]:
+def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
+    settings = service.settings
     count_tokens = token_counter(settings.ai_model)
 
     async def on_compile_agent(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:

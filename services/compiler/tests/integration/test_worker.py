@@ -51,8 +51,9 @@ async def compiler(postgres_url: str, nats_url: str) -> AsyncIterator[RunningCom
             ack_wait_seconds=2,
             max_deliver=3,
         )
-        bound = [b for b in bindings(settings) if isinstance(b, Binding)]
-        service = await Service.start(SERVICE, settings, metadata, bound)
+        service = await Service.start(SERVICE, settings, metadata)
+        bound = [b for b in bindings(service) if isinstance(b, Binding)]
+        await service.provision(bound)
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(service.consumer(bound[0]).run(stop)),

@@ -59,6 +59,9 @@ class FakeProvider:
         raise AssertionError("the coach never streams")
         yield ""
 
+    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+        raise NotImplementedError
+
     async def aclose(self) -> None:
         return None
 

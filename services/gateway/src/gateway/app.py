@@ -16,14 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.envelope import Envelope
-from contracts.subjects import GATEWAY_COMPILER_EVENTS
+from contracts.subjects import GATEWAY_COMPILER_EVENTS, GATEWAY_TEST_RUNNER_EVENTS
 from gateway import handlers
 from gateway.errors import ApiError
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
-from gateway.repository import CompilationRepository
-from gateway.routes import agents, coach, compilations, specs, testcases
+from gateway.repository import CompilationRepository, TestRunRepository
+from gateway.routes import agents, coach, compilations, specs, test_runs, testcases
 from gateway.settings import SERVICE, GatewaySettings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -38,7 +38,14 @@ async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> l
     )
 
 
-BINDINGS = (Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),)
+async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    return await handlers.handle_test_runner_event(envelope.data, runs=TestRunRepository(session))
+
+
+BINDINGS = (
+    Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),
+    Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
+)
 
 
 def create_app(service: Service) -> FastAPI:
@@ -69,6 +76,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(coach.router)
     app.include_router(testcases.router)
     app.include_router(compilations.router)
+    app.include_router(test_runs.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)

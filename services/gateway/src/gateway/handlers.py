@@ -5,7 +5,8 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1
-from gateway.repository import CompilationRepository
+from contracts.runs import RunSummary, TestRunCancelledV1, TestRunCompletedV1, TestRunStartedV1
+from gateway.repository import CompilationRepository, TestRunRepository
 
 
 async def handle_compiler_event(
@@ -31,4 +32,29 @@ async def handle_compiler_event(
         )
     elif isinstance(event, CompilationFailedV1):
         await compilations.complete(event.compilation_id, status="failed", error=event.error)
+    return []
+
+
+async def handle_test_runner_event(event: BaseModel, *, runs: TestRunRepository) -> list[BaseModel]:
+    """Consumes the test-runner's events: `TestRunStartedV1`, `TestRunCompletedV1`,
+    `TestRunCancelledV1`; emits nothing. Keeps the run views' status and outcome (for listing).
+
+    Idempotency key: the run id; each update applies only from the statuses it follows.
+    """
+    if isinstance(event, TestRunStartedV1):
+        await runs.update_from_event(event.run_id, ("queued",), status="running")
+    elif isinstance(event, TestRunCompletedV1 | TestRunCancelledV1):
+        s: RunSummary = event.summary
+        await runs.update_from_event(
+            s.run_id,
+            ("queued", "running"),
+            status=s.status,
+            reason=s.reason,
+            passed=s.passed,
+            failed=s.failed,
+            errored=s.errored,
+            flaky=s.flaky,
+            pass_rate=s.pass_rate,
+            finished_at=s.finished_at,
+        )
     return []

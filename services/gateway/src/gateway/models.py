@@ -144,3 +144,34 @@ compilations = sa.Table(
     _timestamp("completed_at", nullable=True),
     sa.CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status"),
 )
+
+# The gateway's view of each test run: who may see it, and its outcome once the test-runner
+# announces it. Results stay with the test-runner and are read through its query.
+test_runs = sa.Table(
+    "test_runs",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("compilation_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="queued"),
+    sa.Column("reason", sa.Text),
+    sa.Column("total", sa.Integer, nullable=False),
+    sa.Column("repeat", sa.Integer, nullable=False),
+    sa.Column("model", sa.Text),
+    sa.Column("temperature", sa.Float),
+    sa.Column("cache", sa.Boolean, nullable=False),
+    sa.Column("passed", sa.Integer),
+    sa.Column("failed", sa.Integer),
+    sa.Column("errored", sa.Integer),
+    sa.Column("flaky", sa.Integer),
+    sa.Column("pass_rate", sa.Float),
+    _timestamp("created_at"),
+    _timestamp("finished_at", nullable=True),
+    sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'cancelled')", name="status"),
+    sa.Index("ix_test_runs_agent_created", "agent_id", sa.text("created_at DESC"), "id"),
+)

@@ -17,6 +17,7 @@ from gateway.models import (
     spec_revisions,
     specs,
     test_cases,
+    test_runs,
     users,
 )
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED
@@ -297,3 +298,57 @@ class TestCaseRepository:
             sa.delete(t).where(t.c.agent_id == agent_id, t.c.id == case_id).returning(t.c.id)
         )
         return result.first() is not None
+
+    async def all_for_run(self, agent_id: UUID, limit: int) -> list[Any]:
+        """The agent's cases in creation order (at most `limit`), for a run's snapshot."""
+        t = test_cases
+        return list(
+            (
+                await self._session.execute(
+                    sa.select(t).where(t.c.agent_id == agent_id).order_by(t.c.seq).limit(limit)
+                )
+            ).all()
+        )
+
+
+class TestRunRepository:
+    __test__ = False  # not a pytest class
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, **values: Any) -> None:
+        await self._session.execute(sa.insert(test_runs).values(**values))
+
+    async def get(self, owner_id: UUID, agent_id: UUID, run_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(test_runs)
+                .join(agents, agents.c.id == test_runs.c.agent_id)
+                .where(
+                    test_runs.c.id == run_id,
+                    test_runs.c.agent_id == agent_id,
+                    agents.c.owner_id == owner_id,
+                )
+            )
+        ).one_or_none()
+
+    async def list_page(
+        self, agent_id: UUID, limit: int, before: tuple[datetime, UUID] | None
+    ) -> list[Any]:
+        t = test_runs
+        query = sa.select(t).where(t.c.agent_id == agent_id)
+        if before is not None:
+            query = query.where(sa.tuple_(t.c.created_at, t.c.id) < sa.tuple_(*before))
+        query = query.order_by(t.c.created_at.desc(), t.c.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).all())
+
+    async def update_from_event(
+        self, run_id: UUID, from_statuses: tuple[str, ...], **values: Any
+    ) -> None:
+        """Apply an event's news once: only from the statuses it can follow (replays change nothing)."""
+        await self._session.execute(
+            sa.update(test_runs)
+            .where(test_runs.c.id == run_id, test_runs.c.status.in_(from_statuses))
+            .values(**values)
+        )

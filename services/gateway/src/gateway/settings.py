@@ -21,3 +21,9 @@ class GatewaySettings(CommonSettings):
         le=120,
         description="Longest the coach may take before it is unavailable.",
     )
+    query_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="Longest a read answered by another service (e.g. a test run) may take.",
+    )

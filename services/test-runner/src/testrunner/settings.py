@@ -6,4 +6,26 @@ from runtime.settings import CommonSettings
 
 
 class TestRunnerSettings(CommonSettings):
+    __test__ = False
+
     http_port: int = Field(default=8102, ge=0, le=65535)
+    concurrency: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Executions (calls to the AI provider) in flight at once per replica.",
+    )
+    grader_model: str | None = Field(
+        default=None, description="Model that grades llm-rubric assertions (None: AI_MODEL)."
+    )
+    pause_limit_seconds: float = Field(
+        default=240.0,
+        gt=0,
+        description="Longest an execution waits for the provider to recover before it is an error.",
+    )
+    provider_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=20,
+        description="Calls per execution (each with the adapter's own retries) before an error.",
+    )

@@ -1,13 +1,30 @@
-"""The test-runner's entrypoint. It consumes nothing yet: it starts, connects, provisions the topology
-and reports healthy; its consumers arrive with its features."""
+"""The test-runner's entrypoint: binds its consumers and its query to the handlers;
+`migrate` applies its migrations."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import Envelope
+from contracts.runs import RunProgressV1, progress_subject
+from contracts.subjects import (
+    GET_TEST_RUN,
+    TEST_RUNNER_ADD_RUN_CASES,
+    TEST_RUNNER_CANCEL_TEST_RUN,
+    TEST_RUNNER_EXECUTE_CASE,
+    TEST_RUNNER_START_TEST_RUN,
+)
+from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
-from runtime.service import serve
+from runtime.consumer import StagedBinding
+from runtime.queries import QueryBinding
+from runtime.service import AnyBinding, Binding, Service, serve
+from testrunner import handlers
 from testrunner.models import SCHEMA, metadata
 from testrunner.settings import TestRunnerSettings
 
@@ -15,8 +32,55 @@ SERVICE = "test-runner"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def bindings(service: Service) -> tuple[AnyBinding, ...]:
+    settings = service.settings
+    assert isinstance(settings, TestRunnerSettings)
+    root = settings.nats_subject_root
+
+    async def notify(notice: RunProgressV1) -> None:
+        await service.nc.publish(
+            progress_subject(root, notice.run_id), notice.model_dump_json().encode()
+        )
+
+    executor = handlers.Executor(
+        provider=provider_from_settings(settings),
+        grader_model=settings.grader_model,
+        runs=handlers.RunCache(service.reader),
+        reader=service.reader,
+        sessionmaker=service.sessionmaker,
+        notify=notify,
+        pause_limit=settings.pause_limit_seconds,
+        provider_attempts=settings.provider_attempts,
+    )
+
+    async def on_start(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_start_test_run(
+            envelope.data, owner_id=envelope.owner_id, session=session
+        )
+
+    async def on_add_cases(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_add_run_cases(envelope.data, session=session)
+
+    async def on_cancel(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_cancel_test_run(envelope.data, session=session)
+
+    async def on_get_run(envelope: Envelope[Any]) -> BaseModel:
+        async with service.reader() as session:
+            return await handlers.answer_get_test_run(
+                envelope.data, owner_id=envelope.owner_id, session=session
+            )
+
+    return (
+        Binding(TEST_RUNNER_START_TEST_RUN, on_start),
+        Binding(TEST_RUNNER_ADD_RUN_CASES, on_add_cases),
+        Binding(TEST_RUNNER_CANCEL_TEST_RUN, on_cancel),
+        StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, executor.apply),
+        QueryBinding(GET_TEST_RUN, on_get_run),
+    )
+
+
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
         migrate_command(SERVICE, TestRunnerSettings, MIGRATIONS, SCHEMA)
         return
-    serve(SERVICE, TestRunnerSettings, metadata, bindings=())
+    serve(SERVICE, TestRunnerSettings, metadata, bindings)

@@ -47,6 +47,7 @@ def provider_from_settings(settings: CommonSettings) -> AIProvider:
         api_key=settings.openai_api_key.get_secret_value(),
         base_url=settings.openai_base_url,
         model=settings.ai_model,
+        embedding_model=settings.ai_embedding_model,
         timeout=settings.ai_timeout_seconds,
         max_attempts=settings.ai_max_attempts,
         retry_deadline=settings.ai_retry_deadline_seconds,

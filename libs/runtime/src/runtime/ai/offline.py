@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import AsyncGenerator
 from typing import Any
 
-from runtime.ai.base import Completion, Message, ProviderName
+from runtime.ai.base import Completion, Message, ProviderName, ProviderUnavailable
 from runtime.ai.schema import example_for
 
 OFFLINE_MODEL = "offline"
@@ -79,6 +79,10 @@ class OfflineProvider:
         """`complete()`'s text, one word (with its trailing space) per delta."""
         for word in re.findall(r"\S+\s*", draft(messages)):
             yield word
+
+    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:  # noqa: ARG002
+        """Refused: without a model there is no embedding worth comparing."""
+        raise ProviderUnavailable("no AI provider is configured: embeddings need one")
 
     async def aclose(self) -> None:
         return None

@@ -48,6 +48,7 @@ class OpenAIProvider:
         api_key: str,
         base_url: str | None,
         model: str,
+        embedding_model: str = "text-embedding-3-small",
         timeout: float = 30.0,
         max_attempts: int = 4,
         retry_deadline: float = 60.0,
@@ -58,6 +59,7 @@ class OpenAIProvider:
         breaker_name: str = "openai",
     ) -> None:
         self.model = model
+        self.embedding_model = embedding_model
         self.timeout = timeout
         self._client = AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
@@ -152,6 +154,20 @@ class OpenAIProvider:
                     for choice in chunk.choices:
                         if choice.delta.content:
                             yield choice.delta.content
+
+    async def embed(self, texts: list[str], *, model: str | None = None) -> list[list[float]]:
+        """One vector per text, through the same breaker and retries as chat calls."""
+        model = model or self.embedding_model
+        async with self._observed(model):
+            response = await self.retry.run(
+                lambda: self._client.embeddings.create(
+                    input=texts, model=model, encoding_format="float", timeout=self.timeout
+                )
+            )
+            if response.usage is not None:
+                _count_tokens(model, response.usage.prompt_tokens, 0)
+        ordered = sorted(response.data, key=lambda item: item.index)
+        return [list(item.embedding) for item in ordered]
 
     async def aclose(self) -> None:
         await self._client.close()
