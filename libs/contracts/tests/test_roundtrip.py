@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,13 +13,66 @@ from pydantic import BaseModel
 from contracts import registry
 from contracts import subjects as s
 from contracts.coach import CoachBlockV1
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1, Section
+from contracts.compiler import (
+    AgentCompiledV1,
+    CompilationFailedV1,
+    CompileAgentV1,
+    Section,
+    VariableDecl,
+)
+from contracts.runs import (
+    AddRunCasesV1,
+    CancelTestRunV1,
+    ExecuteCaseV1,
+    GetTestRunV1,
+    RunCase,
+    RunSummary,
+    StartTestRunV1,
+    TestRunCancelledV1,
+    TestRunCompletedV1,
+    TestRunStartedV1,
+)
 
 COMPILATION_ID = UUID("3f1c2a7e-0b6d-4c1e-9a55-0c4f7d2b8e01")
 AGENT_ID = UUID("a9d4e6b2-5c3f-4e8a-b1d7-2f6e9c0a4b12")
 CORRELATION_ID = UUID("5e0b7c1d-8a2f-4d6e-93b4-7c1a0e5f2d23")
 CAUSATION_ID = UUID("c2e8f4a6-1b3d-4f5a-8e7c-9d0b2a4c6e34")
 OWNER_ID = UUID("e7a1c3b5-9d2f-4b6e-a0c8-1f3e5d7b9a45")
+
+RUN_ID = UUID("0d9c8b7a-6f5e-4d3c-8b2a-1f0e9d8c7b56")
+CASE = RunCase.model_validate(
+    {
+        "index": 0,
+        "test_case_id": "3f2e1d0c-9b8a-4765-8432-10fedcba9876",
+        "description": "cites the invoice",
+        "input": "Why was I charged twice?",
+        "vars": {"company": "Acme", "plan": {"tier": "pro"}},
+        "assert": [
+            {"type": "contains", "value": "INV-"},
+            {"type": "equals"},
+            {"type": "llm-rubric", "value": "polite", "threshold": 0.7, "metric": "tone"},
+        ],
+        "threshold": 0.5,
+    }
+)
+SUMMARY = RunSummary(
+    run_id=RUN_ID,
+    agent_id=AGENT_ID,
+    compilation_id=COMPILATION_ID,
+    status="completed",
+    total=1,
+    repeat=3,
+    executions=3,
+    executed=3,
+    passed=0,
+    failed=1,
+    errored=0,
+    flaky=1,
+    pass_rate=0.0,
+    created_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
+    started_at=datetime(2026, 11, 25, 17, 0, 1, tzinfo=UTC),
+    finished_at=datetime(2026, 11, 25, 17, 0, 9, tzinfo=UTC),
+)
 
 # One realistic instance per registered model; a new model without one fails the test below.
 EXAMPLES: dict[type[BaseModel], BaseModel] = {
@@ -58,6 +111,29 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         guidance="three steps at most",
         blocks={"mission": {"problem": "Answer invoice questions"}},
     ),
+    StartTestRunV1: StartTestRunV1(
+        run_id=RUN_ID,
+        agent_id=AGENT_ID,
+        compilation_id=COMPILATION_ID,
+        instructions="## System Backbone\nYou answer for {{company}}.",
+        variables=[VariableDecl(name="company")],
+        model="gpt-4o-mini",
+        temperature=0.2,
+        repeat=3,
+        cache=False,
+        total_cases=1,
+    ),
+    AddRunCasesV1: AddRunCasesV1(run_id=RUN_ID, cases=[CASE]),
+    ExecuteCaseV1: ExecuteCaseV1(run_id=RUN_ID, repeat_index=2, case=CASE),
+    CancelTestRunV1: CancelTestRunV1(run_id=RUN_ID, reason="cancelled by its owner"),
+    TestRunStartedV1: TestRunStartedV1(run_id=RUN_ID, agent_id=AGENT_ID, executions=3),
+    TestRunCompletedV1: TestRunCompletedV1(
+        summary=SUMMARY, passed_cases=[], failed_cases=[CASE.test_case_id], errored_cases=[]
+    ),
+    TestRunCancelledV1: TestRunCancelledV1(
+        summary=SUMMARY.model_copy(update={"status": "cancelled"})
+    ),
+    GetTestRunV1: GetTestRunV1(run_id=RUN_ID, results_after=(0, 1), results_limit=50),
 }
 
 
@@ -236,3 +312,12 @@ class TestDecodeRejects:
         assert str(raised.value) == (
             f"envelope type {wrong_type!r} does not match subject 'compiler.evt.compilation_failed.v1'"
         )
+
+
+def test_an_assertion_without_a_value_stays_without_one_across_the_wire() -> None:
+    """promptfoo tells `equals` with no value from `equals: null`; a run must not blur them."""
+    decoded = ExecuteCaseV1.model_validate_json(EXAMPLES[ExecuteCaseV1].model_dump_json())
+    contains, equals, rubric = decoded.case.assertions
+    assert "value" in contains.model_fields_set
+    assert "value" not in equals.model_fields_set
+    assert (rubric.threshold, rubric.metric) == (0.7, "tone")

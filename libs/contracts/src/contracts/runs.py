@@ -9,12 +9,20 @@ for display only; the state they show is always readable through the query.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
-from contracts.assertions import Assertion, AssertionVerdict
+from contracts.assertions import AssertionVerdict
 from contracts.compiler import VariableDecl
 
 CASES_PER_CHUNK = 200
@@ -24,6 +32,28 @@ OUTPUT_MAX = 100_000  # characters of a model's answer kept in a result
 
 RunStatus = Literal["queued", "running", "paused", "completed", "cancelled"]
 CaseOutcome = Literal["passed", "failed", "flaky", "errored"]
+
+
+class RunAssertion(BaseModel):
+    """An assertion inside a run's messages: the API's `Assertion`, read tolerantly. A `value`
+    that was never given stays absent on the wire: promptfoo tells it apart from `null`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    value: Any = None
+    threshold: float | None = None
+    weight: float = 1
+    metric: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_missing_value(
+        self, handler: SerializerFunctionWrapHandler, _info: SerializationInfo
+    ) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if "value" not in self.model_fields_set:
+            data.pop("value", None)
+        return data
 
 
 class RunCase(BaseModel):
@@ -36,7 +66,7 @@ class RunCase(BaseModel):
     description: str | None = None
     input: str
     vars: dict[str, JsonValue] = Field(default_factory=dict)
-    assertions: list[Assertion] = Field(default_factory=list, alias="assert")
+    assertions: list[RunAssertion] = Field(default_factory=list, alias="assert")
     threshold: float | None = None
 
 

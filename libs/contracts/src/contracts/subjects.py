@@ -190,16 +190,16 @@ GATEWAY_COMPILER_EVENTS = Durable(
 )
 
 TEST_RUNNER_START_TEST_RUN = Durable(
-    "test-runner", TEST_RUNNER_STREAM, "start_test_run", START_TEST_RUN.relative
+    "test_runner", TEST_RUNNER_STREAM, "start_test_run", START_TEST_RUN.relative
 )
 TEST_RUNNER_ADD_RUN_CASES = Durable(
-    "test-runner", TEST_RUNNER_STREAM, "add_run_cases", ADD_RUN_CASES.relative
+    "test_runner", TEST_RUNNER_STREAM, "add_run_cases", ADD_RUN_CASES.relative
 )
 TEST_RUNNER_EXECUTE_CASE = Durable(
-    "test-runner", TEST_RUNNER_STREAM, "execute_case", EXECUTE_CASE.relative
+    "test_runner", TEST_RUNNER_STREAM, "execute_case", EXECUTE_CASE.relative
 )
 TEST_RUNNER_CANCEL_TEST_RUN = Durable(
-    "test-runner", TEST_RUNNER_STREAM, "cancel_test_run", CANCEL_TEST_RUN.relative
+    "test_runner", TEST_RUNNER_STREAM, "cancel_test_run", CANCEL_TEST_RUN.relative
 )
 GATEWAY_TEST_RUNNER_EVENTS = Durable(
     "gateway", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
