@@ -20,7 +20,7 @@ from contracts.envelope import Envelope
 from contracts.registry import envelope_for
 from runtime import broker, db, outbox
 from runtime.broker import ConsumerPolicy
-from runtime.consumer import Consumer
+from runtime.consumer import Consumer, Recorded, Staged, StagedBinding, StagedConsumer
 from runtime.errors import TransientError
 from runtime.outbox import Relay
 
@@ -343,3 +343,95 @@ async def test_an_event_newer_than_this_build_is_skipped_not_dead_lettered(bed: 
         await task
     assert seen == [subjects.AGENT_COMPILED.type]
     assert (await bed.js.stream_info(subjects.DEAD_LETTER.full_name(bed.root))).state.messages == 0
+
+
+def staged_consumer(bed: Bed, binding: StagedBinding, concurrency: int = 8) -> StagedConsumer:
+    return StagedConsumer(
+        bed.js,
+        binding,
+        service="test",
+        root=bed.root,
+        sessionmaker=bed.sessionmaker,
+        tables=bed.metadata,
+        relay=bed.relay,
+        policy=POLICY,
+        concurrency=concurrency,
+        fetch_timeout=0.2,
+    )
+
+
+async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None:
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(staged_consumer(bed, binding).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    try:
+        await until(until_check, timeout=15)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_a_staged_consumer_records_a_burst_in_batches_each_message_once(bed: Bed) -> None:
+    batches: list[int] = []
+
+    async def stage(env: Envelope[Any]) -> str:
+        await asyncio.sleep(0.05)  # the slow part (an AI call), outside any transaction
+        return f"staged {env.id}"
+
+    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        batches.append(len(staged))
+        assert all(s.value == f"staged {s.envelope.id}" for s in staged)
+        return Recorded([(s.envelope, compiled_event(s.envelope.data)) for s in staged])
+
+    envelopes = [compile_envelope() for _ in range(40)]
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        await bed.js.publish(subject, envelope.model_dump_json().encode())
+    # The same message again (as after a crash between commit and ack): recorded once.
+    await bed.js.publish(subject, envelopes[0].model_dump_json().encode())
+
+    await run_staged(
+        bed,
+        StagedBinding(DURABLE, stage, apply),
+        lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 40),
+    )
+    assert sum(batches) == 40
+    assert max(batches) > 1  # concurrent results share a transaction
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 40
+    info = await bed.js.consumer_info(subjects.COMPILER_STREAM.full_name(bed.root), DURABLE.name)
+    assert (info.num_pending, info.num_ack_pending) == (0, 0)
+
+
+async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
+    envelopes = [compile_envelope() for _ in range(6)]
+    poison = envelopes[2].id
+    recorded: list[uuid.UUID] = []
+
+    async def stage(env: Envelope[Any]) -> None:
+        await asyncio.sleep(0.05)
+
+    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        if any(s.envelope.id == poison for s in staged):
+            raise RuntimeError("cannot record this one")
+        recorded.extend(s.envelope.id for s in staged)
+        return Recorded()
+
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        await bed.js.publish(subject, envelope.model_dump_json().encode())
+
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def settled() -> bool:
+        dead = (await bed.js.stream_info(dead_letters)).state.messages
+        return len(recorded) == 5 and dead == 1
+
+    await run_staged(bed, StagedBinding(DURABLE, stage, apply), settled)
+    assert sorted(recorded) == sorted(e.id for e in envelopes if e.id != poison)
+    subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
+    dead = await bed.js.get_last_msg(dead_letters, subject)
+    assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
+        "failed 3 deliveries, last: RuntimeError('cannot record this one')"
+    )
