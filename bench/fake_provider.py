@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -55,12 +56,25 @@ def serve(port: int, latency: float) -> None:
     )
 
 
+@dataclass(frozen=True)
+class FakeProvider:
+    base_url: str  # ends in /v1
+    pid: int
+
+
 @contextmanager
-def running_fake_provider(port: int, latency: float) -> Iterator[str]:
-    """Serve the fake provider with `latency` on `port` until the block ends; yields its base URL
-    (ending in /v1)."""
+def running_fake_provider(port: int, latency: float) -> Iterator[FakeProvider]:
+    """Serve the fake provider with `latency` on `port` until the block ends."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench.fake_provider", "--port", str(port), "--latency", str(latency)]
+        [
+            sys.executable,
+            "-m",
+            "bench.fake_provider",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+        ]
     )
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -81,7 +95,7 @@ def running_fake_provider(port: int, latency: float) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the fake provider did not answer within 15 s")
             time.sleep(0.05)
-        yield base_url
+        yield FakeProvider(base_url, proc.pid)
     finally:
         proc.terminate()
         try:

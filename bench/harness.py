@@ -6,7 +6,7 @@ import os
 import platform
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,17 +25,22 @@ def machine() -> str:
 
 
 @contextmanager
-def running_stack() -> Iterator[Stack]:
-    """A gateway and a compiler on a fresh database and subject root of the local servers."""
+def running_stack(
+    services: Sequence[str] = ("compiler", "gateway"), extra_env: Mapping[str, str] | None = None
+) -> Iterator[Stack]:
+    """`services` (by default a compiler and a gateway), started in that order, on a fresh database
+    and subject root of the local servers; `extra_env` goes to every service started by the stack,
+    including those started later with `stack.start`."""
     postgres = os.environ.get("TEST_DATABASE_URL", infra.DEFAULT_TEST_DATABASE_URL)
     nats_url = os.environ.get("TEST_NATS_URL", infra.DEFAULT_TEST_NATS_URL)
     root = f"b{uuid.uuid4().hex[:10]}"
     with infra.fresh_database(postgres) as url, tempfile.TemporaryDirectory() as logs:
         infra.migrate_all(url)
-        stack = Stack(url, nats_url, root, Path(logs), {"LOG_LEVEL": "WARNING"})
+        env = {"LOG_LEVEL": "WARNING", **(extra_env or {})}
+        stack = Stack(url, nats_url, root, Path(logs), env)
         try:
-            stack.start("compiler")
-            stack.start("gateway")
+            for service in services:
+                stack.start(service)
             yield stack
         finally:
             stack.stop_all()
