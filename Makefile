@@ -35,6 +35,7 @@ test-e2e: install ## the services as real processes
 bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.compile_roundtrip
 	$(UV) run python -m bench.compile_spec
+	$(UV) run python -m bench.test_runs
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .
