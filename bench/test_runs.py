@@ -5,7 +5,7 @@ one `contains` assertion each) against the same OpenAI-compatible fake provider,
 process of its own (bench/fake_provider.py) and answers `Answer to: <input>` after a set latency.
 Agent Studio runs as its real processes (gateway, compiler, test-runner) on a fresh database and
 subject root of the local PostgreSQL and NATS; its time is from the POST of the run to reading
-`status: completed` (polling `GET …?limit=0` every 20 ms). promptfoo (pinned in tools/promptfoo,
+the `completed` event of its Server-Sent Events stream (`GET …/events`). promptfoo (pinned in tools/promptfoo,
 run on its pinned Node) is timed as the wall time of its `promptfoo eval` process. A number is only
 printed for a run that graded every case.
 
@@ -52,7 +52,6 @@ from tests.support.processes import ServiceProcess
 SCENARIOS = ("latency", "throughput", "memory", "replicas")
 MODEL = "gpt-4o-mini"
 COMPANY = "Acme"
-POLL_SECONDS = 0.02
 IMPORT_CHUNK = 1000  # the gateway imports at most 1,000 cases per request
 WARM_UP_CASES = 40
 SPEC: dict[str, Any] = {
@@ -210,30 +209,40 @@ class Studio:
         timeout: float = 300,
         measure: Callable[[], Any] | None = None,
     ) -> Outcome:
-        """POST a run, poll until it is completed; fails unless all `n` cases were graded."""
+        """POST a run and follow its Server-Sent Events until `completed` (how a client waits for a
+        run); fails unless all `n` cases were graded. `measure` is called every 100 ms meanwhile."""
         started = time.perf_counter()
         accepted = self.client.post(
             f"/api/v1/agents/{agent_id}/test-runs", json={"compilation_id": compilation_id}
         )
         accepted.raise_for_status()
         url = f"/api/v1/agents/{agent_id}/test-runs/{accepted.json()['id']}"
-        unavailable = 0
-        while True:
-            response = self.client.get(url, params={"limit": 0})
-            if response.status_code == 503:  # the test-runner did not answer the query in time
-                unavailable += 1
-            else:
-                response.raise_for_status()
-                run: dict[str, Any] = response.json()
-                if run["status"] in ("completed", "cancelled"):
-                    break
-            if time.perf_counter() - started > timeout:
-                raise RuntimeError(f"the run did not complete in {timeout:g} s: {response.text}")
-            if measure is not None:
-                measure()
-            time.sleep(POLL_SECONDS)
+        stop = threading.Event()
+        sampler = threading.Thread(target=_every, args=(0.1, measure, stop), daemon=True)
+        if measure is not None:
+            sampler.start()
+        done = False
+        try:
+            with self.client.stream("GET", f"{url}/events", timeout=timeout) as events:
+                events.raise_for_status()
+                for line in events.iter_lines():
+                    if line.startswith("event:") and line.split(":", 1)[1].strip() in (
+                        "completed",
+                        "cancelled",
+                    ):
+                        done = True
+                        break
+                    if time.perf_counter() - started > timeout:
+                        break
+        finally:
+            stop.set()
         seconds = time.perf_counter() - started
         read_at = time.time()
+        if not done:
+            raise RuntimeError(f"the run did not complete in {timeout:g} s")
+        response = self.client.get(url, params={"limit": 0})
+        response.raise_for_status()
+        run: dict[str, Any] = response.json()
         graded = run["passed"] + run["failed"]
         if run["status"] != "completed" or run["total"] != n or graded != n or run["errored"]:
             raise RuntimeError(f"the run did not grade all {n} cases: {run}")
@@ -245,7 +254,7 @@ class Studio:
             f"phases (server clocks) s: created→started {begun - created:.2f}, "
             f"started→finished {finished - begun:.2f}, finished→read {read_at - finished:.2f}"
         )
-        detail = f"{phases}; {unavailable} polls answered 503" if unavailable else phases
+        detail = phases
         return Outcome(seconds, n, run["passed"], run["failed"], detail)
 
     def warm_up(self) -> None:
@@ -261,15 +270,23 @@ def start_test_runner(stack: Stack, concurrency: int) -> ServiceProcess:
     return stack.start("test-runner", TEST_RUNNER_CONCURRENCY=str(concurrency))
 
 
-def execution_stats(process: ServiceProcess) -> tuple[float, float]:
-    """The test-runner's (count, sum) of `test_execution_duration_seconds`, from its /metrics."""
+def execution_stats(process: ServiceProcess) -> tuple[float, float, float, float]:
+    """The test-runner's (count, sum) of `test_execution_duration_seconds` and of its execution
+    consumer's `consumer_batch_size`, from its /metrics."""
     text = httpx.get(f"{process.url}/metrics", timeout=5).text
     values = {}
     for line in text.splitlines():
         for suffix in ("_count", "_sum"):
             if line.startswith(f"test_execution_duration_seconds{suffix} "):
                 values[suffix] = float(line.split()[1])
-    return values.get("_count", 0.0), values.get("_sum", 0.0)
+            if line.startswith(f"consumer_batch_size{suffix}{{") and "execute_case" in line:
+                values[f"batch{suffix}"] = float(line.split()[-1])
+    return (
+        values.get("_count", 0.0),
+        values.get("_sum", 0.0),
+        values.get("batch_count", 0.0),
+        values.get("batch_sum", 0.0),
+    )
 
 
 @contextmanager
@@ -283,6 +300,15 @@ def stage_time(processes: list[ServiceProcess]) -> Iterator[list[str]]:
     total = sum(a[1] - b[1] for a, b in zip(after, before, strict=True))
     if count:
         text.append(f"mean staged execution {1000 * total / count:.0f} ms")
+    batches = sum(a[2] - b[2] for a, b in zip(after, before, strict=True))
+    recorded = sum(a[3] - b[3] for a, b in zip(after, before, strict=True))
+    if batches:
+        text.append(f"{recorded / batches:.1f} results recorded per transaction")
+
+
+def _every(seconds: float, call: Callable[[], Any] | None, stop: threading.Event) -> None:
+    while call is not None and not stop.wait(seconds):
+        call()
 
 
 # promptfoo ---------------------------------------------------------------------------------
@@ -648,7 +674,7 @@ def main() -> None:
                 "(LOG_LEVEL=WARNING), local PostgreSQL and NATS, the fake OpenAI-compatible "
                 "provider in its own process, this client in another; promptfoo --no-cache "
                 "--no-write against the same fake; all on this machine. Agent Studio: POST of "
-                f"the run → `completed` read (poll every {POLL_SECONDS * 1000:.0f} ms); promptfoo: "
+                "the run → its `completed` event (SSE); promptfoo: "
                 "wall time of the `promptfoo eval` process (Node start-up included). One warm-up "
                 "run before each measurement."
             )

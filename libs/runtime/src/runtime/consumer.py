@@ -286,14 +286,20 @@ class StagedBinding:
     stage: Callable[[Envelope[Any]], Awaitable[Any]]
     apply: Callable[[AsyncSession, list[Staged]], Awaitable[Recorded]]
     max_batch: int = 200
+    linger: float = 0.02  # seconds a batch waits for more results once it has one
 
 
 class StagedConsumer(Consumer):
     """The consumer loop with a staging step before, and batched recording after (module doc)."""
 
-    def __init__(self, js: JetStreamContext, binding: StagedBinding, **kwargs: Any) -> None:
-        super().__init__(js, binding.durable, _no_handler, **kwargs)
+    def __init__(
+        self, js: JetStreamContext, binding: StagedBinding, *, concurrency: int = 8, **kwargs: Any
+    ) -> None:
+        # `concurrency` bounds the stages (the AI calls) in flight; twice as many messages may be
+        # held, so that messages waiting for their batch to commit never idle a stage slot.
+        super().__init__(js, binding.durable, _no_handler, concurrency=2 * concurrency, **kwargs)
         self._binding = binding
+        self._stages = asyncio.Semaphore(concurrency)
         self._queue: asyncio.Queue[tuple[Staged, asyncio.Future[bool]]] = asyncio.Queue()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -304,7 +310,7 @@ class StagedConsumer(Consumer):
             writer.cancel()
 
     async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
-        async with asyncio.timeout(self._policy.handler_timeout):
+        async with self._stages, asyncio.timeout(self._policy.handler_timeout):
             value = await self._binding.stage(envelope)
         recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((Staged(envelope, value), recorded))
@@ -319,8 +325,21 @@ class StagedConsumer(Consumer):
     async def _write_batches(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            while len(batch) < self._binding.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            # Linger a moment for results still arriving: under load a commit per handful of
+            # messages costs several times the CPU of one per batch.
+            deadline = asyncio.get_running_loop().time() + self._binding.linger
+            while len(batch) < self._binding.max_batch:
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            obs.batch_size.labels(self._durable.name).observe(len(batch))
             try:
                 results = await self._record([staged for staged, _ in batch])
             except Exception as exc:

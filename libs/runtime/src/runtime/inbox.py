@@ -27,9 +27,7 @@ async def claim_many(
     if not message_ids:
         return set()
     result = await session.execute(
-        insert(inbox)
-        .values([{"message_id": m, "consumer": consumer} for m in message_ids])
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
+        insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id),
+        [{"message_id": m, "consumer": consumer} for m in message_ids],
     )
     return set(result.scalars())

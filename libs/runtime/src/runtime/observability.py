@@ -54,6 +54,12 @@ message_queue_age = Histogram(
     ["consumer"],
     buckets=MESSAGE_BUCKETS,
 )
+batch_size = Histogram(
+    "consumer_batch_size",
+    "Messages a staged consumer recorded per transaction.",
+    ["consumer"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 messages_in_flight = Gauge("messages_in_flight", "Messages being handled now.", ["consumer"])
 outbox_pending = Gauge("outbox_pending", "Outbox messages not yet acknowledged by JetStream.")
 outbox_oldest_pending_age = Gauge(

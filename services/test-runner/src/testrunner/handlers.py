@@ -214,8 +214,8 @@ class Executor:
         except RenderError as exc:
             return execution.failed_to_run(f"cannot render the instructions: {exc}")
         msgs = domain.messages(system, cmd.case)
-        key = domain.cache_key(run.model, run.temperature, msgs)
         use_cache = domain.cacheable(cmd.case, cache=run.cache, repeat=run.repeat)
+        key = domain.cache_key(run.model, run.temperature, msgs) if use_cache else ""
         latency: float | None
         if use_cache and (hit := await self._cached(key)) is not None:
             output, execution.cached, latency = hit.output, True, None
@@ -401,7 +401,9 @@ async def answer_get_test_run(
         return TestRunV1(found=False)
     if run.status in ("completed", "cancelled"):
         counts = repo.stored_counts(run)
-    else:
+    elif run.repeat == 1:
+        counts = repo.execution_counts(run)
+    else:  # a case's outcome depends on all its repeats so far
         counts = domain.count([o for _, o in await repo.case_outcomes(session, query.run_id)])
     results: list[CaseResult] = []
     next_after: tuple[int, int] | None = None

@@ -34,6 +34,10 @@ runs = sa.Table(
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("reason", sa.Text),
     sa.Column("executed", sa.Integer, nullable=False, server_default="0"),
+    # Executions by verdict: with repeat 1 these are the cases' live counts.
+    sa.Column("executions_passed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("executions_failed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("executions_errored", sa.Integer, nullable=False, server_default="0"),
     # Case verdicts, filled when the run completes (or is cancelled).
     sa.Column("passed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("failed", sa.Integer, nullable=False, server_default="0"),

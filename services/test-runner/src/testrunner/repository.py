@@ -120,19 +120,22 @@ async def record(session: AsyncSession, run_id: UUID, executions: list[Execution
         for k, o, p, c in (e.cache_entry for e in executions if e.cache_entry is not None)
     ]
     if cache_rows:
-        await session.execute(insert(response_cache).values(cache_rows).on_conflict_do_nothing())
+        await session.execute(insert(response_cache).on_conflict_do_nothing(), cache_rows)
+    # A list of parameters (not one multi-row VALUES): the statement compiles once and is cached.
     inserted = (
         await session.execute(
             insert(results)
-            .values([e.row() for e in executions])
             .on_conflict_do_nothing()
-            .returning(results.c.error)
+            .returning(results.c.error, results.c["pass"]),
+            [e.row() for e in executions],
         )
     ).all()
     if not inserted:
         return None
-    provider_ok = any(
-        not (row.error or "").startswith(domain.PROVIDER_ERROR_PREFIX) for row in inserted
+    errored = [row for row in inserted if row.error is not None]
+    passed = sum(1 for row in inserted if row.error is None and row[1])
+    provider_ok = len(errored) < len(inserted) or any(
+        not row.error.startswith(domain.PROVIDER_ERROR_PREFIX) for row in errored
     )
     resume = sa.and_(runs.c.status == "paused", sa.literal(provider_ok))
     return (
@@ -141,6 +144,10 @@ async def record(session: AsyncSession, run_id: UUID, executions: list[Execution
             .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
             .values(
                 executed=runs.c.executed + len(inserted),
+                executions_passed=runs.c.executions_passed + passed,
+                executions_failed=runs.c.executions_failed
+                + (len(inserted) - passed - len(errored)),
+                executions_errored=runs.c.executions_errored + len(errored),
                 status=sa.case((resume, "running"), else_=runs.c.status),
                 reason=sa.case((resume, None), else_=runs.c.reason),
             )
@@ -229,6 +236,11 @@ def summary(run: Any, counts: Counts) -> RunSummary:
 
 def stored_counts(run: Any) -> Counts:
     return Counts(run.passed, run.failed, run.errored, run.flaky)
+
+
+def execution_counts(run: Any) -> Counts:
+    """The cases' live counts of a run without repeats (each case is one execution)."""
+    return Counts(run.executions_passed, run.executions_failed, run.executions_errored, 0)
 
 
 def variables_of(run: Any) -> list[VariableDecl]:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import httpx2
 import openai
 import structlog
 from tenacity import (
@@ -36,7 +37,8 @@ log = structlog.get_logger()
 def retry_reason(exc: BaseException | None) -> str | None:
     """The `ai_retries_total` reason for a failure worth retrying, or None when it is not."""
     if isinstance(exc, openai.APITimeoutError):
-        return "timeout"
+        # The aiohttp transport reports a refused connection as a connect timeout.
+        return "connection" if isinstance(exc.__cause__, httpx2.ConnectTimeout) else "timeout"
     if isinstance(exc, openai.APIConnectionError):
         return "connection"
     if isinstance(exc, openai.APIStatusError):
