@@ -31,3 +31,13 @@ async def claim_many(
         [{"message_id": m, "consumer": consumer} for m in message_ids],
     )
     return set(result.scalars())
+
+
+async def seen(session: AsyncSession, inbox: sa.Table, message_id: UUID, consumer: str) -> bool:
+    """Whether `consumer` has already applied `message_id`."""
+    found = await session.scalar(
+        sa.select(sa.literal(True)).where(
+            inbox.c.message_id == message_id, inbox.c.consumer == consumer
+        )
+    )
+    return bool(found)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,6 +59,8 @@ class Service:
     nc: Client
     js: JetStreamContext
     relay: Relay
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Run at shutdown before the connections close (e.g. the AI provider's HTTP client)."""
 
     @classmethod
     async def start(
@@ -109,6 +111,9 @@ class Service:
         return Consumer(self.js, binding.durable, binding.handler, **common)
 
     async def close(self) -> None:
+        for closer in self.closers:
+            with suppress(Exception):
+                await closer()
         with suppress(Exception):
             await self.nc.drain()
         await self.engine.dispose()

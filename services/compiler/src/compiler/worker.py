@@ -61,6 +61,7 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
         return emitted
 
     provider = provider_from_settings(settings)
+    service.closers.append(provider.aclose)
 
     async def on_coach_block(envelope: Envelope[Any]) -> BaseModel:
         return await handlers.handle_coach_block(envelope.data, provider=provider)

@@ -331,7 +331,7 @@ class Executor:
                 if completed is not None:
                     emitted.append((items[-1][0], completed))
                     status, reason = "completed", None
-            if status == "running":
+            if status != "paused":
                 self._paused_at.pop(run_id, None)
             notices.append(_progress(run_id, status, reason, run, executions))
         notify = self._notify

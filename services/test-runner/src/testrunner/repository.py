@@ -121,15 +121,7 @@ async def record(session: AsyncSession, run_id: UUID, executions: list[Execution
     ]
     if cache_rows:
         await session.execute(insert(response_cache).on_conflict_do_nothing(), cache_rows)
-    # A list of parameters (not one multi-row VALUES): the statement compiles once and is cached.
-    inserted = (
-        await session.execute(
-            insert(results)
-            .on_conflict_do_nothing()
-            .returning(results.c.error, results.c["pass"]),
-            [e.row() for e in executions],
-        )
-    ).all()
+    inserted = (await session.execute(_INSERT_RESULTS, [e.row() for e in executions])).all()
     if not inserted:
         return None
     errored = [row for row in inserted if row.error is not None]
@@ -137,23 +129,37 @@ async def record(session: AsyncSession, run_id: UUID, executions: list[Execution
     provider_ok = len(errored) < len(inserted) or any(
         not row.error.startswith(domain.PROVIDER_ERROR_PREFIX) for row in errored
     )
-    resume = sa.and_(runs.c.status == "paused", sa.literal(provider_ok))
-    return (
-        await session.execute(
-            sa.update(runs)
-            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
-            .values(
-                executed=runs.c.executed + len(inserted),
-                executions_passed=runs.c.executions_passed + passed,
-                executions_failed=runs.c.executions_failed
-                + (len(inserted) - passed - len(errored)),
-                executions_errored=runs.c.executions_errored + len(errored),
-                status=sa.case((resume, "running"), else_=runs.c.status),
-                reason=sa.case((resume, None), else_=runs.c.reason),
-            )
-            .returning(*runs.c)
-        )
-    ).first()
+    params = {
+        "b_run": run_id,
+        "b_executed": len(inserted),
+        "b_passed": passed,
+        "b_failed": len(inserted) - passed - len(errored),
+        "b_errored": len(errored),
+        "b_provider_ok": provider_ok,
+    }
+    return (await session.execute(_COUNT_RESULTS, params)).first()
+
+
+# Built once: the hot path's statements skip construction and cache-key generation per call.
+# A list of parameters (not one multi-row VALUES) compiles once whatever the batch's size.
+_INSERT_RESULTS = (
+    insert(results).on_conflict_do_nothing().returning(results.c.error, results.c["pass"])
+)
+_RESUME = sa.and_(runs.c.status == "paused", sa.bindparam("b_provider_ok", type_=sa.Boolean))
+_COUNT_RESULTS = (
+    sa.update(runs)
+    .where(runs.c.id == sa.bindparam("b_run"), runs.c.status.in_(ACTIVE))
+    .values(
+        executed=runs.c.executed + sa.bindparam("b_executed", type_=sa.Integer),
+        executions_passed=runs.c.executions_passed + sa.bindparam("b_passed", type_=sa.Integer),
+        executions_failed=runs.c.executions_failed + sa.bindparam("b_failed", type_=sa.Integer),
+        executions_errored=runs.c.executions_errored + sa.bindparam("b_errored", type_=sa.Integer),
+        # A result that reached the provider ends a pause.
+        status=sa.case((_RESUME, "running"), else_=runs.c.status),
+        reason=sa.case((_RESUME, sa.null()), else_=runs.c.reason),
+    )
+    .returning(*runs.c)
+)
 
 
 async def case_outcomes(session: AsyncSession, run_id: UUID) -> list[tuple[UUID, CaseOutcome]]:

@@ -42,8 +42,10 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             progress_subject(root, notice.run_id), notice.model_dump_json().encode()
         )
 
+    provider = provider_from_settings(settings)
+    service.closers.append(provider.aclose)
     executor = handlers.Executor(
-        provider=provider_from_settings(settings),
+        provider=provider,
         grader_model=settings.grader_model,
         runs=handlers.RunCache(service.reader),
         reader=service.reader,
