@@ -162,7 +162,9 @@ def delete_streams(nats_url: str, root: str) -> None:
         nc = await nats.connect(nats_url)
         js = nc.jetstream()
         for info in await js.streams_info():
-            if info.config.name and info.config.name.startswith(f"{root.upper()}_"):
+            if info.config.name and info.config.name.startswith(
+                (f"{root.upper()}_", f"KV_{root.upper()}_")
+            ):
                 await js.delete_stream(info.config.name)
         await nc.close()
 

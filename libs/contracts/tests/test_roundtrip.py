@@ -20,6 +20,20 @@ from contracts.compiler import (
     Section,
     VariableDecl,
 )
+from contracts.publishing import (
+    ChannelMove,
+    ChannelMovedV1,
+    ChannelMoveRefusedV1,
+    GetChannelHistoryV1,
+    GetVersionV1,
+    ListVersionsV1,
+    ModelSettings,
+    MoveChannelV1,
+    PublishRefusedV1,
+    PublishVersionV1,
+    VersionPublishedV1,
+    VersionSummary,
+)
 from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
@@ -72,6 +86,31 @@ SUMMARY = RunSummary(
     created_at=datetime(2026, 11, 25, 17, 0, tzinfo=UTC),
     started_at=datetime(2026, 11, 25, 17, 0, 1, tzinfo=UTC),
     finished_at=datetime(2026, 11, 25, 17, 0, 9, tzinfo=UTC),
+)
+
+PUBLISH_ID = UUID("7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c21")
+VERSION = VersionSummary(
+    agent_id=AGENT_ID,
+    number=2,
+    compilation_id=COMPILATION_ID,
+    test_run_id=RUN_ID,
+    spec_revision=3,
+    notes="friendlier tone",
+    forced=False,
+    force_reason=None,
+    overridden=None,
+    published_by=OWNER_ID,
+    published_at=datetime(2026, 11, 25, 18, 0, tzinfo=UTC),
+)
+MOVE = ChannelMove(
+    seq=7,
+    agent_id=AGENT_ID,
+    channel="production",
+    from_version=1,
+    to_version=2,
+    moved_by=OWNER_ID,
+    reason="promote",
+    moved_at=datetime(2026, 11, 25, 18, 1, tzinfo=UTC),
 )
 
 # One realistic instance per registered model; a new model without one fails the test below.
@@ -134,6 +173,45 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         summary=SUMMARY.model_copy(update={"status": "cancelled"})
     ),
     GetTestRunV1: GetTestRunV1(run_id=RUN_ID, results_after=(0, 1), results_limit=50),
+    PublishVersionV1: PublishVersionV1(
+        publish_id=PUBLISH_ID,
+        agent_id=AGENT_ID,
+        compilation_id=COMPILATION_ID,
+        test_run_id=RUN_ID,
+        spec_revision=3,
+        spec={"persona": {"role": "billing agent for {{company}}"}},
+        instructions="## System Backbone\nRole: billing agent for {{company}}",
+        variables=[VariableDecl(name="company")],
+        settings=ModelSettings(model="gpt-4o-mini", temperature=0.2),
+        notes="friendlier tone",
+        channel="staging",
+        force=True,
+        reason="the failing case is being rewritten",
+        min_pass_rate=0.9,
+        published_by=OWNER_ID,
+    ),
+    MoveChannelV1: MoveChannelV1(
+        move_id=PUBLISH_ID, agent_id=AGENT_ID, channel="production", version=2, moved_by=OWNER_ID
+    ),
+    VersionPublishedV1: VersionPublishedV1(
+        publish_id=PUBLISH_ID, version=VERSION, channel="staging"
+    ),
+    PublishRefusedV1: PublishRefusedV1(
+        publish_id=PUBLISH_ID,
+        agent_id=AGENT_ID,
+        reason="1 case(s) that passed in the run behind production (version 1) fail now",
+        regressions=[CASE.test_case_id],
+    ),
+    ChannelMovedV1: ChannelMovedV1(move_id=None, move=MOVE),
+    ChannelMoveRefusedV1: ChannelMoveRefusedV1(
+        move_id=PUBLISH_ID,
+        agent_id=AGENT_ID,
+        channel="production",
+        reason="version 9 does not exist",
+    ),
+    ListVersionsV1: ListVersionsV1(agent_id=AGENT_ID, before=5, limit=10),
+    GetVersionV1: GetVersionV1(agent_id=AGENT_ID, number=2),
+    GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
 }
 
 

@@ -11,6 +11,20 @@ from contracts import subjects as s
 from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 from contracts.envelope import Envelope
+from contracts.publishing import (
+    ChannelHistoryV1,
+    ChannelMovedV1,
+    ChannelMoveRefusedV1,
+    GetChannelHistoryV1,
+    GetVersionV1,
+    ListVersionsV1,
+    MoveChannelV1,
+    PublishRefusedV1,
+    PublishVersionV1,
+    VersionPublishedV1,
+    VersionsV1,
+    VersionV1,
+)
 from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
@@ -36,11 +50,23 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.TEST_RUN_COMPLETED: TestRunCompletedV1,
     s.TEST_RUN_CANCELLED: TestRunCancelledV1,
     s.GET_TEST_RUN: GetTestRunV1,
+    s.PUBLISH_VERSION: PublishVersionV1,
+    s.MOVE_CHANNEL: MoveChannelV1,
+    s.VERSION_PUBLISHED: VersionPublishedV1,
+    s.PUBLISH_REFUSED: PublishRefusedV1,
+    s.CHANNEL_MOVED: ChannelMovedV1,
+    s.CHANNEL_MOVE_REFUSED: ChannelMoveRefusedV1,
+    s.LIST_VERSIONS: ListVersionsV1,
+    s.GET_VERSION: GetVersionV1,
+    s.GET_CHANNEL_HISTORY: GetChannelHistoryV1,
 }
 
 REPLIES: dict[s.Subject, type[BaseModel]] = {
     s.COACH_BLOCK: BlockDraftedV1,
     s.GET_TEST_RUN: TestRunV1,
+    s.LIST_VERSIONS: VersionsV1,
+    s.GET_VERSION: VersionV1,
+    s.GET_CHANNEL_HISTORY: ChannelHistoryV1,
 }
 """The reply model of each query subject."""
 

@@ -115,6 +115,15 @@ TEST_RUN_STARTED = Subject("test_runner", Kind.EVENT, "test_run_started", 1)
 TEST_RUN_COMPLETED = Subject("test_runner", Kind.EVENT, "test_run_completed", 1)
 TEST_RUN_CANCELLED = Subject("test_runner", Kind.EVENT, "test_run_cancelled", 1)
 GET_TEST_RUN = Subject("test_runner", Kind.QUERY, "get_test_run", 1)
+PUBLISH_VERSION = Subject("publisher", Kind.COMMAND, "publish_version", 1)
+MOVE_CHANNEL = Subject("publisher", Kind.COMMAND, "move_channel", 1)
+VERSION_PUBLISHED = Subject("publisher", Kind.EVENT, "version_published", 1)
+PUBLISH_REFUSED = Subject("publisher", Kind.EVENT, "publish_refused", 1)
+CHANNEL_MOVED = Subject("publisher", Kind.EVENT, "channel_moved", 1)
+CHANNEL_MOVE_REFUSED = Subject("publisher", Kind.EVENT, "channel_move_refused", 1)
+LIST_VERSIONS = Subject("publisher", Kind.QUERY, "list_versions", 1)
+GET_VERSION = Subject("publisher", Kind.QUERY, "get_version", 1)
+GET_CHANNEL_HISTORY = Subject("publisher", Kind.QUERY, "get_channel_history", 1)
 
 ALL_SUBJECTS: tuple[Subject, ...] = (
     COMPILE_AGENT,
@@ -129,6 +138,15 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     TEST_RUN_COMPLETED,
     TEST_RUN_CANCELLED,
     GET_TEST_RUN,
+    PUBLISH_VERSION,
+    MOVE_CHANNEL,
+    VERSION_PUBLISHED,
+    PUBLISH_REFUSED,
+    CHANNEL_MOVED,
+    CHANNEL_MOVE_REFUSED,
+    LIST_VERSIONS,
+    GET_VERSION,
+    GET_CHANNEL_HISTORY,
 )
 
 # Streams ---------------------------------------------------------------------------------------
@@ -205,6 +223,20 @@ GATEWAY_TEST_RUNNER_EVENTS = Durable(
     "gateway", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
 )
 
+PUBLISHER_PUBLISH_VERSION = Durable(
+    "publisher", PUBLISHER_STREAM, "publish_version", PUBLISH_VERSION.relative
+)
+PUBLISHER_MOVE_CHANNEL = Durable(
+    "publisher", PUBLISHER_STREAM, "move_channel", MOVE_CHANNEL.relative
+)
+PUBLISHER_TEST_RUNNER_EVENTS = Durable(
+    "publisher", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
+)
+PUBLISHER_READ_MODEL = Durable("publisher", PUBLISHER_STREAM, "read_model", events_of("publisher"))
+GATEWAY_PUBLISHER_EVENTS = Durable(
+    "gateway", PUBLISHER_STREAM, "publisher_events", events_of("publisher")
+)
+
 ALL_DURABLES: tuple[Durable, ...] = (
     COMPILER_COMPILE_AGENT,
     GATEWAY_COMPILER_EVENTS,
@@ -213,6 +245,11 @@ ALL_DURABLES: tuple[Durable, ...] = (
     TEST_RUNNER_EXECUTE_CASE,
     TEST_RUNNER_CANCEL_TEST_RUN,
     GATEWAY_TEST_RUNNER_EVENTS,
+    PUBLISHER_PUBLISH_VERSION,
+    PUBLISHER_MOVE_CHANNEL,
+    PUBLISHER_TEST_RUNNER_EVENTS,
+    PUBLISHER_READ_MODEL,
+    GATEWAY_PUBLISHER_EVENTS,
 )
 
 

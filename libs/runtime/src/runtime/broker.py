@@ -9,9 +9,18 @@ import nats
 import structlog
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BucketNotFoundError
 
 from contracts import subjects as s
+from contracts.publishing import published_bucket
 
 log = structlog.get_logger()
 
@@ -119,6 +128,7 @@ async def ensure_topology(
             max_age=DEAD_LETTER_MAX_AGE_SECONDS,
         ),
     )
+    await _ensure_bucket(js, published_bucket(root))
     for durable in durables:
         await js.add_consumer(
             s.EXHAUSTED.full_name(root),
@@ -151,3 +161,13 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     except nats.js.errors.BadRequestError:
         # The stream exists with another configuration: bring it to the one in code.
         await js.update_stream(config)
+
+
+async def _ensure_bucket(js: JetStreamContext, bucket: str) -> None:
+    """The published read model: one value per key (history 1), kept on disk."""
+    try:
+        await js.key_value(bucket)
+    except BucketNotFoundError:
+        await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+        )

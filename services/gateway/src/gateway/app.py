@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,15 +17,31 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.envelope import Envelope
-from contracts.subjects import GATEWAY_COMPILER_EVENTS, GATEWAY_TEST_RUNNER_EVENTS
+from contracts.publishing import published_bucket
+from contracts.subjects import (
+    GATEWAY_COMPILER_EVENTS,
+    GATEWAY_PUBLISHER_EVENTS,
+    GATEWAY_TEST_RUNNER_EVENTS,
+)
 from gateway import handlers
 from gateway.errors import ApiError
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
-from gateway.repository import CompilationRepository, TestRunRepository
-from gateway.routes import agents, coach, compilations, specs, test_runs, testcases
+from gateway.published import PublishedCache
+from gateway.repository import CompilationRepository, PublishRepository, TestRunRepository
+from gateway.routes import (
+    agents,
+    coach,
+    compilations,
+    openai_compat,
+    specs,
+    test_runs,
+    testcases,
+    versions,
+)
 from gateway.settings import SERVICE, GatewaySettings
+from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
@@ -42,9 +59,14 @@ async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -
     return await handlers.handle_test_runner_event(envelope.data, runs=TestRunRepository(session))
 
 
+async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    return await handlers.handle_publisher_event(envelope.data, requests=PublishRepository(session))
+
+
 BINDINGS = (
     Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),
     Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
+    Binding(GATEWAY_PUBLISHER_EVENTS, on_publisher_event),
 )
 
 
@@ -54,11 +76,16 @@ def create_app(service: Service) -> FastAPI:
         raise TypeError("the gateway app needs GatewaySettings")
     tokens = TokenCache()
     notifications = Notifications(settings.database_url, tokens)
+    published = PublishedCache(service.js, published_bucket(settings.nats_subject_root))
+    provider = provider_from_settings(settings)
+    service.closers.append(provider.aclose)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         notifications.start()
+        mirror = asyncio.create_task(published.run())
         yield
+        mirror.cancel()
         await notifications.stop()
 
     app = FastAPI(
@@ -71,12 +98,16 @@ def create_app(service: Service) -> FastAPI:
     app.state.settings = settings
     app.state.tokens = tokens
     app.state.notifications = notifications
+    app.state.published = published
+    app.state.provider = provider
     app.include_router(agents.router)
     app.include_router(specs.router)
     app.include_router(coach.router)
     app.include_router(testcases.router)
     app.include_router(compilations.router)
     app.include_router(test_runs.router)
+    app.include_router(versions.router)
+    app.include_router(openai_compat.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)

@@ -14,8 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import auth
 from gateway.errors import ApiError
 from gateway.notifications import Notifications, TokenCache
+from gateway.published import PublishedCache
 from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
+from runtime.ai import AIProvider
 from runtime.outbox import Relay
 from runtime.service import Service
 
@@ -50,7 +52,19 @@ async def get_notifications(request: Request) -> Notifications:
     return notifications
 
 
+async def get_published(request: Request) -> PublishedCache:
+    published: PublishedCache = request.app.state.published
+    return published
+
+
+async def get_provider(request: Request) -> AIProvider:
+    provider: AIProvider = request.app.state.provider
+    return provider
+
+
 Db = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
+PublishedDep = Annotated[PublishedCache, Depends(get_published)]
+ProviderDep = Annotated[AIProvider, Depends(get_provider)]
 Reader = Annotated[async_sessionmaker[AsyncSession], Depends(get_reader)]
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]

@@ -5,8 +5,14 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1
+from contracts.publishing import (
+    ChannelMovedV1,
+    ChannelMoveRefusedV1,
+    PublishRefusedV1,
+    VersionPublishedV1,
+)
 from contracts.runs import RunSummary, TestRunCancelledV1, TestRunCompletedV1, TestRunStartedV1
-from gateway.repository import CompilationRepository, TestRunRepository
+from gateway.repository import CompilationRepository, PublishRepository, TestRunRepository
 
 
 async def handle_compiler_event(
@@ -57,4 +63,29 @@ async def handle_test_runner_event(event: BaseModel, *, runs: TestRunRepository)
             pass_rate=s.pass_rate,
             finished_at=s.finished_at,
         )
+    return []
+
+
+async def handle_publisher_event(
+    event: BaseModel, *, requests: PublishRepository
+) -> list[BaseModel]:
+    """Consumes the publisher's events: the outcomes of the publishes and moves asked for here.
+
+    Idempotency key: the request id (`publish_id`, `move_id`); only a pending view completes.
+    """
+    if isinstance(event, VersionPublishedV1):
+        await requests.complete(
+            event.publish_id, status="done", version=event.version.number, channel=event.channel
+        )
+    elif isinstance(event, PublishRefusedV1):
+        await requests.complete(
+            event.publish_id,
+            status="refused",
+            reason=event.reason,
+            regressions=[str(c) for c in event.regressions],
+        )
+    elif isinstance(event, ChannelMovedV1) and event.move_id is not None:
+        await requests.complete(event.move_id, status="done", seq=event.move.seq)
+    elif isinstance(event, ChannelMoveRefusedV1):
+        await requests.complete(event.move_id, status="refused", reason=event.reason)
     return []

@@ -58,6 +58,8 @@ agents = sa.Table(
     ),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("description", sa.Text, nullable=False, server_default=""),
+    # The publish gate's bar: a test run's pass rate below it refuses the publish.
+    sa.Column("min_pass_rate", sa.Float, nullable=False, server_default="1.0"),
     _timestamp("created_at"),
     _timestamp("updated_at"),
     sa.Index("ix_agents_owner_created", "owner_id", sa.text("created_at DESC"), sa.text("id DESC")),
@@ -174,4 +176,30 @@ test_runs = sa.Table(
     _timestamp("finished_at", nullable=True),
     sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'cancelled')", name="status"),
     sa.Index("ix_test_runs_agent_created", "agent_id", sa.text("created_at DESC"), "id"),
+)
+
+# The gateway's view of each publish and channel move it asked for, kept from the publisher's
+# events: what a client waits on after its 202.
+publishes = sa.Table(
+    "publishes",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column(
+        "agent_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("agents.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="pending"),
+    sa.Column("channel", sa.Text),
+    sa.Column("version", sa.Integer),
+    sa.Column("seq", sa.BigInteger),
+    sa.Column("reason", sa.Text),
+    sa.Column("regressions", JSONB),
+    _timestamp("created_at"),
+    _timestamp("completed_at", nullable=True),
+    sa.CheckConstraint("kind IN ('publish', 'move')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'done', 'refused')", name="status"),
 )

@@ -14,6 +14,7 @@ from gateway.models import (
     agents,
     api_tokens,
     compilations,
+    publishes,
     spec_revisions,
     specs,
     test_cases,
@@ -74,12 +75,20 @@ class AgentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, owner_id: UUID, name: str, description: str) -> sa.Row[Any]:
+    async def add(
+        self, owner_id: UUID, name: str, description: str, min_pass_rate: float = 1.0
+    ) -> sa.Row[Any]:
         agent_id = uuid4()
         row = (
             await self._session.execute(
                 sa.insert(agents)
-                .values(id=agent_id, owner_id=owner_id, name=name, description=description)
+                .values(
+                    id=agent_id,
+                    owner_id=owner_id,
+                    name=name,
+                    description=description,
+                    min_pass_rate=min_pass_rate,
+                )
                 .returning(*agents.c)
             )
         ).one()
@@ -352,3 +361,42 @@ class TestRunRepository:
             .where(test_runs.c.id == run_id, test_runs.c.status.in_(from_statuses))
             .values(**values)
         )
+
+
+class PublishRepository:
+    """The gateway's view of the publishes and channel moves it asked the publisher for."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, **values: Any) -> None:
+        await self._session.execute(sa.insert(publishes).values(**values))
+
+    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(publishes)
+                .join(agents, agents.c.id == publishes.c.agent_id)
+                .where(
+                    publishes.c.id == request_id,
+                    publishes.c.agent_id == agent_id,
+                    agents.c.owner_id == owner_id,
+                )
+            )
+        ).one_or_none()
+
+    async def complete(self, request_id: UUID, **values: Any) -> None:
+        """Record the outcome once (a pending request only: a replayed event changes nothing)."""
+        await self._session.execute(
+            sa.update(publishes)
+            .where(publishes.c.id == request_id, publishes.c.status == "pending")
+            .values(**values, completed_at=sa.func.now())
+        )
+
+    async def spec_blocks(self, agent_id: UUID, revision: int) -> dict[str, Any]:
+        blocks = await self._session.scalar(
+            sa.select(spec_revisions.c.blocks).where(
+                spec_revisions.c.agent_id == agent_id, spec_revisions.c.revision == revision
+            )
+        )
+        return dict(blocks or {})

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from contracts.coach import BlockName
+from contracts.publishing import CHANNEL_PATTERN
 from contracts.runs import REPEAT_MAX
 from contracts.spec import SpecBlocks, Variable
 from contracts.testing import TestCaseSpec
@@ -17,11 +18,17 @@ AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 
 
+MinPassRate = Annotated[float, Field(ge=0, le=1)]
+
+
 class AgentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: AgentName
     description: AgentDescription = ""
+    min_pass_rate: MinPassRate = Field(
+        default=1.0, description="A publish whose test run passes less than this is refused."
+    )
 
 
 class AgentUpdate(BaseModel):
@@ -29,12 +36,14 @@ class AgentUpdate(BaseModel):
 
     name: AgentName | None = None
     description: AgentDescription | None = None
+    min_pass_rate: MinPassRate | None = None
 
 
 class AgentPublic(BaseModel):
     id: UUID
     name: str
     description: str
+    min_pass_rate: float
     created_at: datetime
     updated_at: datetime
 
@@ -291,3 +300,102 @@ class TestRunsPublic(BaseModel):
 
     items: list[TestRunSummaryPublic]
     next_cursor: str | None
+
+
+class VersionCreate(BaseModel):
+    """Publish the next version from a compilation, judged by one of its test runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    compilation_id: UUID
+    test_run_id: UUID | None = Field(
+        default=None, description="A completed run of this compilation; the gate needs one."
+    )
+    notes: str = Field(default="", max_length=1000)
+    channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)] | None = Field(
+        default=None, description="Point this channel at the new version."
+    )
+    force: bool = Field(default=False, description="Publish even if the gate refuses.")
+    reason: str | None = Field(
+        default=None, min_length=1, max_length=1000, description="Required with `force`."
+    )
+
+
+class PublishRequestPublic(BaseModel):
+    """A publish or channel move asked of the publisher, and its outcome once known."""
+
+    id: UUID
+    kind: Literal["publish", "move"]
+    status: Literal["pending", "done", "refused"]
+    version: int | None
+    channel: str | None
+    reason: str | None = Field(description="Why it was refused.")
+    regressions: list[UUID] = Field(
+        description="Cases that passed in the run behind production and fail now."
+    )
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class VersionSummaryPublic(BaseModel):
+    number: int
+    compilation_id: UUID
+    test_run_id: UUID | None
+    spec_revision: int
+    notes: str
+    forced: bool
+    force_reason: str | None
+    overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
+    published_by: UUID
+    published_at: datetime
+
+
+class VersionsPublic(BaseModel):
+    items: list[VersionSummaryPublic]
+    next_cursor: str | None
+
+
+class ModelSettingsPublic(BaseModel):
+    model: str | None
+    temperature: float | None
+
+
+class VersionPublic(VersionSummaryPublic):
+    spec: dict[str, JsonValue]
+    instructions: str
+    variables: list[Variable]
+    settings: ModelSettingsPublic
+
+
+class ChannelMoveCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(ge=1)
+    reason: str = Field(default="", max_length=1000)
+
+
+class ChannelMovePublic(BaseModel):
+    seq: int
+    channel: str
+    from_version: int | None
+    to_version: int
+    moved_by: UUID
+    reason: str
+    moved_at: datetime
+
+
+class ChannelHistoryPublic(BaseModel):
+    items: list[ChannelMovePublic]
+    next_cursor: str | None
+
+
+class PublishedPublic(BaseModel):
+    """What serving a published agent needs; render `{{variables}}` into `instructions`."""
+
+    agent_id: UUID
+    version: int
+    channel: str | None
+    instructions: str
+    variables: list[Variable]
+    settings: ModelSettingsPublic
+    published_at: datetime

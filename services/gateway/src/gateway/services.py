@@ -44,7 +44,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 async def create_agent(
     session: AsyncSession, user_id: UUID, body: schemas.AgentCreate
 ) -> schemas.AgentPublic:
-    row = await AgentRepository(session).add(user_id, body.name, body.description)
+    row = await AgentRepository(session).add(
+        user_id, body.name, body.description, body.min_pass_rate
+    )
     return schemas.AgentPublic.model_validate(row._mapping)
 
 

@@ -1,22 +1,76 @@
-"""The publisher's entrypoint. It consumes nothing yet: it starts, connects, provisions the topology
-and reports healthy; its consumers arrive with its features."""
+"""The publisher's entrypoint: binds its consumers and queries to the handlers; `migrate` applies
+its migrations."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import Envelope
+from contracts.publishing import published_bucket
+from contracts.subjects import (
+    GET_CHANNEL_HISTORY,
+    GET_VERSION,
+    LIST_VERSIONS,
+    PUBLISHER_MOVE_CHANNEL,
+    PUBLISHER_PUBLISH_VERSION,
+    PUBLISHER_READ_MODEL,
+    PUBLISHER_TEST_RUNNER_EVENTS,
+)
+from publisher import handlers
 from publisher.models import SCHEMA, metadata
 from publisher.settings import PublisherSettings
 from runtime.cli import migrate_command
-from runtime.service import serve
+from runtime.queries import QueryBinding
+from runtime.service import AnyBinding, Binding, Service, serve
 
 SERVICE = "publisher"
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def bindings(service: Service) -> tuple[AnyBinding, ...]:
+    bucket = published_bucket(service.settings.nats_subject_root)
+
+    async def on_test_runner_event(
+        envelope: Envelope[Any], session: AsyncSession
+    ) -> list[BaseModel]:
+        return await handlers.handle_test_runner_event(envelope.data, session=session)
+
+    async def on_publish(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_publish_version(envelope.data, session=session)
+
+    async def on_move(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_move_channel(envelope.data, session=session)
+
+    async def on_own_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        kv = await service.js.key_value(bucket)
+        return await handlers.project(envelope.data, session=session, kv=kv)
+
+    def query(answer: Any) -> Any:
+        async def on_query(envelope: Envelope[Any]) -> BaseModel:
+            async with service.reader() as session:
+                reply: BaseModel = await answer(envelope.data, session=session)
+                return reply
+
+        return on_query
+
+    return (
+        Binding(PUBLISHER_TEST_RUNNER_EVENTS, on_test_runner_event),
+        Binding(PUBLISHER_PUBLISH_VERSION, on_publish),
+        Binding(PUBLISHER_MOVE_CHANNEL, on_move),
+        Binding(PUBLISHER_READ_MODEL, on_own_event),
+        QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),
+        QueryBinding(GET_VERSION, query(handlers.answer_get_version)),
+        QueryBinding(GET_CHANNEL_HISTORY, query(handlers.answer_channel_history)),
+    )
 
 
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
         migrate_command(SERVICE, PublisherSettings, MIGRATIONS, SCHEMA)
         return
-    serve(SERVICE, PublisherSettings, metadata, bindings=())
+    serve(SERVICE, PublisherSettings, metadata, bindings)

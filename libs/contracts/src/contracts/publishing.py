@@ -1,0 +1,235 @@
+"""Messages of publishing: the gateway asks the publisher for a version or a channel move; the
+publisher answers with events, keeps the published read model (a NATS key-value bucket, keys in
+`published_key`) and answers version reads as queries.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+
+from contracts.compiler import VariableDecl
+
+CHANNEL_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
+DEFAULT_CHANNELS = ("production", "staging")
+ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+Reason = Annotated[str, StringConstraints(max_length=1000)]
+
+
+class ModelSettings(BaseModel):
+    """How a published agent is called: None means the gateway's configured default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+
+
+class PublishVersionV1(BaseModel):
+    """Command: make the next version of an agent from this snapshot, if its test run allows."""
+
+    model_config = ConfigDict(frozen=True)
+
+    publish_id: UUID
+    agent_id: UUID
+    compilation_id: UUID
+    test_run_id: UUID | None = None
+    spec_revision: int
+    spec: dict[str, JsonValue]
+    instructions: str
+    variables: list[VariableDecl] = Field(default_factory=list)
+    settings: ModelSettings = Field(default_factory=ModelSettings)
+    notes: Reason = ""
+    channel: ChannelName | None = None
+    force: bool = False
+    reason: Reason | None = Field(
+        default=None, description="Why a forced publish overrides the gate."
+    )
+    min_pass_rate: float = Field(ge=0, le=1)
+    published_by: UUID
+
+
+class VersionSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    number: int
+    compilation_id: UUID
+    test_run_id: UUID | None
+    spec_revision: int
+    notes: str
+    forced: bool
+    force_reason: str | None
+    overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
+    published_by: UUID
+    published_at: datetime
+
+
+class VersionPublishedV1(BaseModel):
+    """Event: a version exists (and, if asked, a channel points at it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    publish_id: UUID
+    version: VersionSummary
+    channel: str | None = None
+
+
+class PublishRefusedV1(BaseModel):
+    """Event: the gate refused a publish; `reason` says why for a person, `regressions` lists the
+    cases that passed in the run behind production and fail now."""
+
+    model_config = ConfigDict(frozen=True)
+
+    publish_id: UUID
+    agent_id: UUID
+    reason: str
+    regressions: list[UUID] = Field(default_factory=list)
+
+
+class MoveChannelV1(BaseModel):
+    """Command: point a channel at a version (promote or roll back)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    move_id: UUID
+    agent_id: UUID
+    channel: ChannelName
+    version: int = Field(ge=1)
+    moved_by: UUID
+    reason: Reason = ""
+
+
+class ChannelMove(BaseModel):
+    """One entry of a channel's history, never edited."""
+
+    model_config = ConfigDict(frozen=True)
+
+    seq: int = Field(description="Orders every move of every channel.")
+    agent_id: UUID
+    channel: str
+    from_version: int | None
+    to_version: int
+    moved_by: UUID
+    reason: str
+    moved_at: datetime
+
+
+class ChannelMovedV1(BaseModel):
+    """Event: a channel points at another version (a move, or a publish that named it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    move_id: UUID | None = Field(description="None when the move came with a publish.")
+    move: ChannelMove
+
+
+class ChannelMoveRefusedV1(BaseModel):
+    """Event: a channel move was refused; `reason` says why (e.g. no such version)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    move_id: UUID
+    agent_id: UUID
+    channel: str
+    reason: str
+
+
+class VersionDetail(VersionSummary):
+    spec: dict[str, JsonValue]
+    instructions: str
+    variables: list[VariableDecl]
+    settings: ModelSettings
+
+
+class ListVersionsV1(BaseModel):
+    """Query: an agent's versions, newest first (below `before`, if given)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    before: int | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class VersionsV1(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[VersionSummary]
+    next_before: int | None
+
+
+class GetVersionV1(BaseModel):
+    """Query: one version, whole."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    number: int
+
+
+class VersionV1(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    version: VersionDetail | None
+
+
+class GetChannelHistoryV1(BaseModel):
+    """Query: a channel's moves, newest first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    channel: str
+    before: int | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+
+
+class ChannelHistoryV1(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[ChannelMove]
+    next_before: int | None
+
+
+class PublishedVersion(BaseModel):
+    """The read model's value for a version: what serving needs, nothing more."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    number: int
+    instructions: str
+    variables: list[VariableDecl]
+    settings: ModelSettings
+    published_at: datetime
+
+
+class PublishedChannel(BaseModel):
+    """The read model's value for a channel; `seq` orders moves, so a late write never wins."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int
+    seq: int
+
+
+def published_bucket(root: str) -> str:
+    return f"{root.upper()}_PUBLISHED"
+
+
+def version_key(agent_id: UUID | str, number: int) -> str:
+    return f"{agent_id}.v{number}"
+
+
+def channel_key(agent_id: UUID | str, channel: str) -> str:
+    return f"{agent_id}.channel.{channel}"
+
+
+KEY_PATTERN = re.compile(
+    r"^(?P<agent>[0-9a-f-]{36})\.(?:v(?P<number>\d+)|channel\.(?P<channel>[a-z][a-z0-9_-]*))$"
+)

@@ -1,0 +1,255 @@
+"""Publishing: versions and channel moves are asked of the publisher through the outbox; version
+reads are its queries; serving reads come from the published read model (`published.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID, uuid4
+
+from nats.aio.client import Client
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from contracts.compiler import VariableDecl
+from contracts.publishing import (
+    ChannelHistoryV1,
+    GetChannelHistoryV1,
+    GetVersionV1,
+    ListVersionsV1,
+    ModelSettings,
+    MoveChannelV1,
+    PublishVersionV1,
+    VersionSummary,
+    VersionsV1,
+    VersionV1,
+)
+from contracts.registry import envelope_for
+from contracts.spec import Variable
+from gateway import schemas
+from gateway.errors import ApiError, not_found
+from gateway.published import PublishedCache
+from gateway.repository import (
+    AgentRepository,
+    CompilationRepository,
+    PublishRepository,
+    TestRunRepository,
+)
+from gateway.services import OUTBOX
+from gateway.settings import SERVICE, GatewaySettings
+from runtime import outbox
+from runtime.queries import QueryFailed, ask
+
+
+async def _owned_agent(session: AsyncSession, user_id: UUID, agent_id: UUID) -> Any:
+    agent = await AgentRepository(session).get(user_id, agent_id)
+    if agent is None:
+        raise not_found("agent", agent_id)
+    return agent
+
+
+async def _send(
+    session: AsyncSession, command: BaseModel, user_id: UUID, correlation_id: UUID
+) -> None:
+    await outbox.add(
+        session,
+        OUTBOX,
+        [envelope_for(command, source=SERVICE, correlation_id=correlation_id, owner_id=user_id)],
+    )
+
+
+async def request_publish(
+    session: AsyncSession,
+    user_id: UUID,
+    agent_id: UUID,
+    body: schemas.VersionCreate,
+    correlation_id: UUID,
+) -> schemas.PublishRequestPublic:
+    """Check what the gateway knows, then ask the publisher (which applies the test gate)."""
+    agent = await _owned_agent(session, user_id, agent_id)
+    if body.force and not body.reason:
+        raise ApiError(422, "reason_required", "reason: a forced publish needs a written reason")
+    compilation = await CompilationRepository(session).get(user_id, agent_id, body.compilation_id)
+    if compilation is None:
+        raise not_found("compilation", body.compilation_id)
+    if compilation.status != "succeeded":
+        raise ApiError(
+            409,
+            "compilation_not_succeeded",
+            f"compilation {body.compilation_id} is {compilation.status}; only a succeeded "
+            "compilation can be published",
+        )
+    settings = ModelSettings()
+    if body.test_run_id is not None:
+        run = await TestRunRepository(session).get(user_id, agent_id, body.test_run_id)
+        if run is None:
+            raise not_found("test run", body.test_run_id)
+        settings = ModelSettings(model=run.model, temperature=run.temperature)
+    requests = PublishRepository(session)
+    publish_id = uuid4()
+    await requests.add(id=publish_id, agent_id=agent_id, kind="publish", channel=body.channel)
+    command = PublishVersionV1(
+        publish_id=publish_id,
+        agent_id=agent_id,
+        compilation_id=body.compilation_id,
+        test_run_id=body.test_run_id,
+        spec_revision=compilation.spec_revision,
+        spec=await requests.spec_blocks(agent_id, compilation.spec_revision),
+        instructions=compilation.instructions,
+        variables=[VariableDecl.model_validate(v) for v in compilation.variables or []],
+        settings=settings,
+        notes=body.notes,
+        channel=body.channel,
+        force=body.force,
+        reason=body.reason,
+        min_pass_rate=agent.min_pass_rate,
+        published_by=user_id,
+    )
+    await _send(session, command, user_id, correlation_id)
+    view = await requests.get(user_id, agent_id, publish_id)
+    return request_public(view)
+
+
+async def request_move(
+    session: AsyncSession,
+    user_id: UUID,
+    agent_id: UUID,
+    channel: str,
+    body: schemas.ChannelMoveCreate,
+    correlation_id: UUID,
+) -> UUID:
+    await _owned_agent(session, user_id, agent_id)
+    move_id = uuid4()
+    await PublishRepository(session).add(
+        id=move_id, agent_id=agent_id, kind="move", channel=channel, version=body.version
+    )
+    command = MoveChannelV1(
+        move_id=move_id,
+        agent_id=agent_id,
+        channel=channel,
+        version=body.version,
+        moved_by=user_id,
+        reason=body.reason,
+    )
+    await _send(session, command, user_id, correlation_id)
+    return move_id
+
+
+async def wait_for_request(
+    reader: async_sessionmaker[AsyncSession],
+    cache: PublishedCache,
+    user_id: UUID,
+    agent_id: UUID,
+    request_id: UUID,
+    timeout: float,
+) -> schemas.PublishRequestPublic:
+    """The request once it is done and visible to serving reads here, or as it stands at
+    `timeout`. A move counts as visible when the read model shows it (or a later one)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        async with reader() as session:
+            view = await PublishRepository(session).get(user_id, agent_id, request_id)
+        if view is None:
+            raise not_found("publish request", request_id)
+        if view.status == "refused" or (view.status == "done" and _visible(cache, view)):
+            return request_public(view)
+        if asyncio.get_running_loop().time() >= deadline:
+            return request_public(view)
+        await asyncio.sleep(0.02)
+
+
+def _visible(cache: PublishedCache, view: Any) -> bool:
+    if view.kind == "publish":
+        return view.version is None or cache.version(view.agent_id, view.version) is not None
+    pointer = cache.channel(view.agent_id, view.channel)
+    return pointer is not None and pointer.seq >= (view.seq or 0)
+
+
+def request_public(view: Any) -> schemas.PublishRequestPublic:
+    return schemas.PublishRequestPublic(
+        id=view.id,
+        kind=view.kind,
+        status=view.status,
+        version=view.version,
+        channel=view.channel,
+        reason=view.reason,
+        regressions=[UUID(c) for c in view.regressions or []],
+        created_at=view.created_at,
+        completed_at=view.completed_at,
+    )
+
+
+class Versions:
+    """Version reads, answered by the publisher's queries for a user already checked to own the
+    agent."""
+
+    def __init__(
+        self, nc: Client, settings: GatewaySettings, user_id: UUID, correlation_id: UUID
+    ) -> None:
+        self._nc = nc
+        self._settings = settings
+        self._user_id = user_id
+        self._correlation_id = correlation_id
+
+    async def _ask(self, query: BaseModel) -> BaseModel:
+        try:
+            return await ask(
+                self._nc,
+                query,
+                root=self._settings.nats_subject_root,
+                source=SERVICE,
+                owner_id=self._user_id,
+                correlation_id=self._correlation_id,
+                timeout=self._settings.query_timeout_seconds,
+            )
+        except QueryFailed as exc:
+            raise ApiError(503, "publisher_unavailable", f"cannot read versions: {exc}") from None
+
+    async def page(self, agent_id: UUID, before: int | None, limit: int) -> schemas.VersionsPublic:
+        reply = await self._ask(ListVersionsV1(agent_id=agent_id, before=before, limit=limit))
+        assert isinstance(reply, VersionsV1)
+        return schemas.VersionsPublic(
+            items=[_summary(v) for v in reply.items],
+            next_cursor=None if reply.next_before is None else str(reply.next_before),
+        )
+
+    async def one(self, agent_id: UUID, number: int) -> schemas.VersionPublic:
+        reply = await self._ask(GetVersionV1(agent_id=agent_id, number=number))
+        assert isinstance(reply, VersionV1)
+        if reply.version is None:
+            raise not_found("version", number)
+        v = reply.version
+        return schemas.VersionPublic(
+            **_summary(v).model_dump(),
+            spec=v.spec,
+            instructions=v.instructions,
+            variables=[Variable.model_validate(x.model_dump()) for x in v.variables],
+            settings=schemas.ModelSettingsPublic(**v.settings.model_dump()),
+        )
+
+    async def history(
+        self, agent_id: UUID, channel: str, before: int | None, limit: int
+    ) -> schemas.ChannelHistoryPublic:
+        reply = await self._ask(
+            GetChannelHistoryV1(agent_id=agent_id, channel=channel, before=before, limit=limit)
+        )
+        assert isinstance(reply, ChannelHistoryV1)
+        return schemas.ChannelHistoryPublic(
+            items=[
+                schemas.ChannelMovePublic.model_validate(m.model_dump(exclude={"agent_id"}))
+                for m in reply.items
+            ],
+            next_cursor=None if reply.next_before is None else str(reply.next_before),
+        )
+
+
+def _summary(v: VersionSummary) -> schemas.VersionSummaryPublic:
+    return schemas.VersionSummaryPublic.model_validate(v.model_dump(exclude={"agent_id"}))
+
+
+def parse_number_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise ApiError(422, "invalid_cursor", "cursor is not one this API returned")
+    return int(cursor)
