@@ -174,6 +174,7 @@ def test_the_gate_versions_channels_and_serving(
         listed = client.get(f"/api/v1/agents/{agent_id}/versions").json()
         version_2 = client.get(f"/api/v1/agents/{agent_id}/versions/2").json()
         staging = published(client, agent_id, channel="staging")
+        diff = client.get(f"/api/v1/agents/{agent_id}/versions/1/diff/2").json()
 
     assert (v1["status"], v1["version"], v1["channel"]) == ("done", 1, "production")
     assert read.status_code == 200
@@ -220,6 +221,49 @@ def test_the_gate_versions_channels_and_serving(
     assert history["items"][0]["reason"] == "refund complaints"
     assert [v["number"] for v in listed["items"]] == [2, 1]
     assert staging.status_code == 404
+    assert diff["instructions"].startswith("--- v1\n+++ v2\n")
+    assert any(
+        line.startswith("+") and "refunds" in line for line in diff["instructions"].splitlines()
+    )
+    assert [(c["block"], c["change"]) for c in diff["spec"]] == [("constraints", "added")]
+
+
+def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
+    token = stack.new_token()
+    with stack.client(token) as client:
+        agent_id, compilation_id = compiled_agent(client, spec=SPEC_V1)
+        import_cases(client, agent_id, CASES)
+        run = completed_run(client, agent_id, compilation_id)
+        publish(client, agent_id, compilation_id=compilation_id, test_run_id=run["id"],
+                channel="staging", notes="first")  # fmt: skip
+        publish(client, agent_id, compilation_id=compilation_id, force=True, reason="again",
+                channel="production")  # fmt: skip
+        client.put(f"/api/v1/agents/{agent_id}/channels/production", json={"version": 1})
+        exported = client.get(f"/api/v1/agents/{agent_id}/export")
+        imported = client.post("/api/v1/agents/import", json=exported.json())
+        copy_id = imported.json()["id"]
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            history = client.get(f"/api/v1/agents/{copy_id}/channels/production/history").json()
+            if len(history["items"]) == 2:
+                break
+            time.sleep(0.1)
+        again = client.get(f"/api/v1/agents/{copy_id}/export")
+        served = published(client, copy_id).json()
+
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    assert [v["number"] for v in document["versions"]] == [1, 2]
+    assert [(m["channel"], m["to_version"]) for m in document["channel_history"]] == [
+        ("staging", 1),
+        ("production", 2),
+        ("production", 1),
+    ]
+    assert len(document["test_cases"]) == 2
+    assert imported.status_code == 201, imported.text
+    assert copy_id != agent_id
+    assert again.json() == document  # lossless
+    assert served["version"] == 1
 
 
 def test_ten_concurrent_publishes_are_numbered_one_to_ten(stack: Stack) -> None:

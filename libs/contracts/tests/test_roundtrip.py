@@ -26,11 +26,14 @@ from contracts.publishing import (
     ChannelMoveRefusedV1,
     GetChannelHistoryV1,
     GetVersionV1,
+    ImportAgentVersionsV1,
+    ImportedMove,
     ListVersionsV1,
     ModelSettings,
     MoveChannelV1,
     PublishRefusedV1,
     PublishVersionV1,
+    VersionDetail,
     VersionPublishedV1,
     VersionSummary,
 )
@@ -212,6 +215,19 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     ListVersionsV1: ListVersionsV1(agent_id=AGENT_ID, before=5, limit=10),
     GetVersionV1: GetVersionV1(agent_id=AGENT_ID, number=2),
     GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
+    ImportAgentVersionsV1: ImportAgentVersionsV1(
+        agent_id=AGENT_ID,
+        versions=[
+            VersionDetail(
+                **VERSION.model_dump(),
+                spec={"persona": {"role": "billing agent"}},
+                instructions="## System Backbone\nRole: billing agent",
+                variables=[],
+                settings=ModelSettings(),
+            )
+        ],
+        moves=[ImportedMove(**MOVE.model_dump(exclude={"seq", "agent_id"}))],
+    ),
 }
 
 

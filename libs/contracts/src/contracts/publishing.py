@@ -146,6 +146,30 @@ class VersionDetail(VersionSummary):
     settings: ModelSettings
 
 
+class ImportedMove(BaseModel):
+    """A channel move as exported: everything but its place in this installation's sequence."""
+
+    model_config = ConfigDict(frozen=True)
+
+    channel: ChannelName
+    from_version: int | None
+    to_version: int
+    moved_by: UUID
+    reason: str
+    moved_at: datetime
+
+
+class ImportAgentVersionsV1(BaseModel):
+    """Command: give a newly imported agent its exported versions and channel history, as they
+    were (numbers, authors, times, overrides)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    versions: list[VersionDetail]
+    moves: list[ImportedMove] = Field(description="Oldest first.")
+
+
 class ListVersionsV1(BaseModel):
     """Query: an agent's versions, newest first (below `before`, if given)."""
 
@@ -179,12 +203,12 @@ class VersionV1(BaseModel):
 
 
 class GetChannelHistoryV1(BaseModel):
-    """Query: a channel's moves, newest first."""
+    """Query: a channel's moves (every channel's, with no `channel`), newest first."""
 
     model_config = ConfigDict(frozen=True)
 
     agent_id: UUID
-    channel: str
+    channel: str | None = None
     before: int | None = None
     limit: int = Field(default=50, ge=1, le=200)
 

@@ -117,6 +117,7 @@ TEST_RUN_CANCELLED = Subject("test_runner", Kind.EVENT, "test_run_cancelled", 1)
 GET_TEST_RUN = Subject("test_runner", Kind.QUERY, "get_test_run", 1)
 PUBLISH_VERSION = Subject("publisher", Kind.COMMAND, "publish_version", 1)
 MOVE_CHANNEL = Subject("publisher", Kind.COMMAND, "move_channel", 1)
+IMPORT_AGENT_VERSIONS = Subject("publisher", Kind.COMMAND, "import_agent_versions", 1)
 VERSION_PUBLISHED = Subject("publisher", Kind.EVENT, "version_published", 1)
 PUBLISH_REFUSED = Subject("publisher", Kind.EVENT, "publish_refused", 1)
 CHANNEL_MOVED = Subject("publisher", Kind.EVENT, "channel_moved", 1)
@@ -140,6 +141,7 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     GET_TEST_RUN,
     PUBLISH_VERSION,
     MOVE_CHANNEL,
+    IMPORT_AGENT_VERSIONS,
     VERSION_PUBLISHED,
     PUBLISH_REFUSED,
     CHANNEL_MOVED,
@@ -229,6 +231,9 @@ PUBLISHER_PUBLISH_VERSION = Durable(
 PUBLISHER_MOVE_CHANNEL = Durable(
     "publisher", PUBLISHER_STREAM, "move_channel", MOVE_CHANNEL.relative
 )
+PUBLISHER_IMPORT_AGENT_VERSIONS = Durable(
+    "publisher", PUBLISHER_STREAM, "import_agent_versions", IMPORT_AGENT_VERSIONS.relative
+)
 PUBLISHER_TEST_RUNNER_EVENTS = Durable(
     "publisher", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
 )
@@ -247,6 +252,7 @@ ALL_DURABLES: tuple[Durable, ...] = (
     GATEWAY_TEST_RUNNER_EVENTS,
     PUBLISHER_PUBLISH_VERSION,
     PUBLISHER_MOVE_CHANNEL,
+    PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_TEST_RUNNER_EVENTS,
     PUBLISHER_READ_MODEL,
     GATEWAY_PUBLISHER_EVENTS,

@@ -106,6 +106,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(testcases.router)
     app.include_router(compilations.router)
     app.include_router(test_runs.router)
+    app.include_router(versions.imports)
     app.include_router(versions.router)
     app.include_router(openai_compat.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

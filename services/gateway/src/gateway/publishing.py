@@ -4,11 +4,12 @@ reads are its queries; serving reads come from the published read model (`publis
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import difflib
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from nats.aio.client import Client
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.compiler import VariableDecl
@@ -16,23 +17,28 @@ from contracts.publishing import (
     ChannelHistoryV1,
     GetChannelHistoryV1,
     GetVersionV1,
+    ImportAgentVersionsV1,
+    ImportedMove,
     ListVersionsV1,
     ModelSettings,
     MoveChannelV1,
     PublishVersionV1,
+    VersionDetail,
     VersionSummary,
     VersionsV1,
     VersionV1,
 )
 from contracts.registry import envelope_for
-from contracts.spec import Variable
-from gateway import schemas
+from contracts.spec import SpecBlocks, Variable
+from gateway import schemas, specs, testcases
 from gateway.errors import ApiError, not_found
 from gateway.published import PublishedCache
 from gateway.repository import (
     AgentRepository,
     CompilationRepository,
     PublishRepository,
+    SpecRepository,
+    TestCaseRepository,
     TestRunRepository,
 )
 from gateway.services import OUTBOX
@@ -228,7 +234,7 @@ class Versions:
         )
 
     async def history(
-        self, agent_id: UUID, channel: str, before: int | None, limit: int
+        self, agent_id: UUID, channel: str | None, before: int | None, limit: int
     ) -> schemas.ChannelHistoryPublic:
         reply = await self._ask(
             GetChannelHistoryV1(agent_id=agent_id, channel=channel, before=before, limit=limit)
@@ -253,3 +259,135 @@ def parse_number_cursor(cursor: str | None) -> int | None:
     if not cursor.isdigit():
         raise ApiError(422, "invalid_cursor", "cursor is not one this API returned")
     return int(cursor)
+
+
+def diff_versions(a: schemas.VersionPublic, b: schemas.VersionPublic) -> schemas.VersionDiffPublic:
+    """A unified diff of the instructions and, block by block, what changed in the spec."""
+    instructions = "".join(
+        difflib.unified_diff(
+            a.instructions.splitlines(keepends=True),
+            b.instructions.splitlines(keepends=True),
+            fromfile=f"v{a.number}",
+            tofile=f"v{b.number}",
+        )
+    )
+    blocks = []
+    for name in sorted(set(a.spec) | set(b.spec)):
+        before, after = a.spec.get(name), b.spec.get(name)
+        if before == after:
+            continue
+        change: Literal["added", "removed", "changed"] = (
+            "added" if name not in a.spec else "removed" if name not in b.spec else "changed"
+        )
+        blocks.append(schemas.BlockChange(block=name, change=change, before=before, after=after))
+    settings_changed = a.settings != b.settings
+    return schemas.VersionDiffPublic(
+        from_version=a.number,
+        to_version=b.number,
+        instructions=instructions,
+        spec=blocks,
+        settings=schemas.SettingsChange(before=a.settings, after=b.settings)
+        if settings_changed
+        else None,
+    )
+
+
+async def export_agent(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, versions: Versions
+) -> schemas.AgentExport:
+    """Everything needed to recreate the agent: spec, test cases, every version and every move."""
+    agent = await _owned_agent(session, user_id, agent_id)
+    spec = await SpecRepository(session).get(user_id, agent_id)
+    cases = await TestCaseRepository(session).all_for_run(agent_id, limit=None)
+    numbers: list[int] = []
+    before: int | None = None
+    while True:
+        page = await versions.page(agent_id, before, 100)
+        numbers.extend(v.number for v in page.items)
+        if page.next_cursor is None:
+            break
+        before = int(page.next_cursor)
+    moves: list[schemas.ChannelMovePublic] = []
+    before = None
+    while True:
+        history = await versions.history(agent_id, None, before, 200)
+        moves.extend(history.items)
+        if history.next_cursor is None:
+            break
+        before = int(history.next_cursor)
+    return schemas.AgentExport(
+        agent=schemas.ExportedAgent(
+            name=agent.name, description=agent.description, min_pass_rate=agent.min_pass_rate
+        ),
+        spec=dict(spec.blocks) if spec is not None else {},
+        test_cases=[testcases.spec_of(row) for row in cases],
+        versions=[await versions.one(agent_id, n) for n in sorted(numbers)],
+        channel_history=[
+            schemas.ExportedMove.model_validate(m.model_dump(exclude={"seq"}))
+            for m in sorted(moves, key=lambda m: m.seq)
+        ],
+    )
+
+
+IMPORT_BYTES_MAX = 900 * 1024  # the versions travel to the publisher in one message
+
+
+async def import_agent(
+    session: AsyncSession,
+    user_id: UUID,
+    document: schemas.AgentExport,
+    correlation_id: UUID,
+    max_spec_bytes: int,
+) -> schemas.AgentPublic:
+    """A new agent of the caller's from an export: its spec, cases, versions and channel history."""
+    for i, case in enumerate(document.test_cases):
+        testcases.check(case, where=f"test_cases.{i}.assert")
+    command_versions = [
+        VersionDetail(
+            agent_id=uuid4(),  # replaced below, once the agent exists
+            **v.model_dump(exclude={"variables", "settings"}),
+            variables=[VariableDecl.model_validate(x.model_dump()) for x in v.variables],
+            settings=ModelSettings(**v.settings.model_dump()),
+        )
+        for v in document.versions
+    ]
+    numbers = [v.number for v in command_versions]
+    if sorted(numbers) != list(range(1, len(numbers) + 1)):
+        raise ApiError(422, "invalid_export", "versions: numbers must run 1, 2, 3… without gaps")
+    for i, move in enumerate(document.channel_history):
+        if move.to_version not in numbers:
+            raise ApiError(
+                422,
+                "invalid_export",
+                f"channel_history.{i}: version {move.to_version} is not in the export",
+            )
+    agent = await AgentRepository(session).add(
+        user_id,
+        document.agent.name,
+        document.agent.description,
+        document.agent.min_pass_rate,
+    )
+    if document.spec:
+        try:
+            blocks = SpecBlocks.model_validate(document.spec)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid_export", f"spec: {exc.errors()[0]['msg']}") from None
+        await specs.save_spec(session, user_id, agent.id, blocks, None, max_spec_bytes)
+    await TestCaseRepository(session).add_many(
+        agent.id, [testcases.row_of(case) for case in document.test_cases]
+    )
+    if command_versions:
+        command = ImportAgentVersionsV1(
+            agent_id=agent.id,
+            versions=[v.model_copy(update={"agent_id": agent.id}) for v in command_versions],
+            moves=[ImportedMove.model_validate(m.model_dump()) for m in document.channel_history],
+        )
+        if len(command.model_dump_json()) > IMPORT_BYTES_MAX:
+            raise ApiError(
+                413,
+                "export_too_large",
+                f"the versions of this export exceed {IMPORT_BYTES_MAX} bytes, the most one "
+                "import carries",
+            )
+        await _send(session, command, user_id, correlation_id)
+    return schemas.AgentPublic.model_validate(agent._mapping)

@@ -308,16 +308,13 @@ class TestCaseRepository:
         )
         return result.first() is not None
 
-    async def all_for_run(self, agent_id: UUID, limit: int) -> list[Any]:
+    async def all_for_run(self, agent_id: UUID, limit: int | None) -> list[Any]:
         """The agent's cases in creation order (at most `limit`), for a run's snapshot."""
         t = test_cases
-        return list(
-            (
-                await self._session.execute(
-                    sa.select(t).where(t.c.agent_id == agent_id).order_by(t.c.seq).limit(limit)
-                )
-            ).all()
-        )
+        query = sa.select(t).where(t.c.agent_id == agent_id).order_by(t.c.seq)
+        if limit is not None:
+            query = query.limit(limit)
+        return list((await self._session.execute(query)).all())
 
 
 class TestRunRepository:

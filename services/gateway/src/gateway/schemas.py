@@ -399,3 +399,49 @@ class PublishedPublic(BaseModel):
     variables: list[Variable]
     settings: ModelSettingsPublic
     published_at: datetime
+
+
+class BlockChange(BaseModel):
+    block: str
+    change: Literal["added", "removed", "changed"]
+    before: JsonValue = None
+    after: JsonValue = None
+
+
+class SettingsChange(BaseModel):
+    before: ModelSettingsPublic
+    after: ModelSettingsPublic
+
+
+class VersionDiffPublic(BaseModel):
+    from_version: int
+    to_version: int
+    instructions: str = Field(description="A unified diff; empty when they are identical.")
+    spec: list[BlockChange] = Field(description="The blocks that differ, with both values.")
+    settings: SettingsChange | None = Field(description="Set when the model settings differ.")
+
+
+class ExportedAgent(BaseModel):
+    name: AgentName
+    description: AgentDescription = ""
+    min_pass_rate: MinPassRate = 1.0
+
+
+class ExportedMove(BaseModel):
+    channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
+    from_version: int | None
+    to_version: int
+    moved_by: UUID
+    reason: str
+    moved_at: datetime
+
+
+class AgentExport(BaseModel):
+    """An agent whole: spec, test cases, every version and the history of every channel."""
+
+    format: Literal["agent-studio.agent.v1"] = "agent-studio.agent.v1"
+    agent: ExportedAgent
+    spec: dict[str, JsonValue]
+    test_cases: list[TestCaseSpec]
+    versions: list[VersionPublic] = Field(description="Oldest first.")
+    channel_history: list[ExportedMove] = Field(description="Oldest first.")

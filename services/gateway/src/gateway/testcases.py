@@ -31,6 +31,23 @@ def check(case: TestCaseSpec, where: str = "assert") -> None:
             raise ApiError(422, "invalid_assertion", f"{where}.{i}{label}: {exc}") from None
 
 
+def spec_of(row: Any) -> TestCaseSpec:
+    """A stored case as written (for export)."""
+    return TestCaseSpec.model_validate(
+        {
+            "description": row.description,
+            "input": row.input,
+            "vars": row.vars,
+            "assert": row.assertions,
+            "threshold": row.threshold,
+        }
+    )
+
+
+def row_of(case: TestCaseSpec) -> dict[str, Any]:
+    return _row(case)
+
+
 def _row(case: TestCaseSpec) -> dict[str, Any]:
     return {
         "description": case.description,

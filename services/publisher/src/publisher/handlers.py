@@ -15,6 +15,7 @@ from contracts.publishing import (
     ChannelMoveRefusedV1,
     GetChannelHistoryV1,
     GetVersionV1,
+    ImportAgentVersionsV1,
     ListVersionsV1,
     MoveChannelV1,
     PublishedChannel,
@@ -121,6 +122,28 @@ async def handle_move_channel(cmd: MoveChannelV1, *, session: AsyncSession) -> l
         session, cmd.agent_id, cmd.channel, cmd.version, cmd.moved_by, cmd.reason
     )
     return [ChannelMovedV1(move_id=cmd.move_id, move=move)]
+
+
+async def handle_import_agent_versions(
+    cmd: ImportAgentVersionsV1, *, session: AsyncSession
+) -> list[BaseModel]:
+    """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version and
+    `ChannelMovedV1` per move, as they were exported (numbers, authors, times).
+
+    Idempotency key: the agent: an agent that already has versions is left as it is.
+    """
+    await repo.lock_agent(session, cmd.agent_id)
+    if await repo.has_versions(session, cmd.agent_id):
+        log.warning("publisher.import_skipped", agent_id=str(cmd.agent_id), reason="has versions")
+        return []
+    emitted: list[BaseModel] = []
+    for version in sorted(cmd.versions, key=lambda v: v.number):
+        row = await repo.import_version(session, cmd.agent_id, version)
+        emitted.append(VersionPublishedV1(publish_id=row.publish_id, version=repo.summary_of(row)))
+    for move in cmd.moves:
+        entry = await repo.import_move(session, cmd.agent_id, move)
+        emitted.append(ChannelMovedV1(move_id=None, move=entry))
+    return emitted
 
 
 class KeyValue(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.compiler import VariableDecl
 from contracts.publishing import (
     ChannelMove,
+    ImportedMove,
     ModelSettings,
     PublishedVersion,
     PublishVersionV1,
@@ -217,10 +218,73 @@ async def list_versions(
 
 
 async def history(
-    session: AsyncSession, agent_id: UUID, name: str, before: int | None, limit: int
+    session: AsyncSession, agent_id: UUID, name: str | None, before: int | None, limit: int
 ) -> list[Any]:
     h = channel_history
-    query = sa.select(h).where(h.c.agent_id == agent_id, h.c.channel == name)
+    query = sa.select(h).where(h.c.agent_id == agent_id)
+    if name is not None:
+        query = query.where(h.c.channel == name)
     if before is not None:
         query = query.where(h.c.seq < before)
     return list((await session.execute(query.order_by(h.c.seq.desc()).limit(limit))).all())
+
+
+async def has_versions(session: AsyncSession, agent_id: UUID) -> bool:
+    found = await session.scalar(
+        sa.select(versions.c.number).where(versions.c.agent_id == agent_id).limit(1)
+    )
+    return found is not None
+
+
+async def import_version(session: AsyncSession, agent_id: UUID, v: VersionDetail) -> Any:
+    return (
+        await session.execute(
+            sa.insert(versions)
+            .values(
+                agent_id=agent_id,
+                number=v.number,
+                publish_id=uuid4(),
+                compilation_id=v.compilation_id,
+                test_run_id=v.test_run_id,
+                spec_revision=v.spec_revision,
+                spec=v.spec,
+                instructions=v.instructions,
+                variables=[x.model_dump(mode="json") for x in v.variables],
+                settings=v.settings.model_dump(mode="json"),
+                notes=v.notes,
+                forced=v.forced,
+                force_reason=v.force_reason,
+                overridden=v.overridden,
+                published_by=v.published_by,
+                published_at=v.published_at,
+            )
+            .returning(*versions.c)
+        )
+    ).one()
+
+
+async def import_move(session: AsyncSession, agent_id: UUID, move: ImportedMove) -> ChannelMove:
+    entry = (
+        await session.execute(
+            sa.insert(channel_history)
+            .values(
+                agent_id=agent_id,
+                channel=move.channel,
+                from_version=move.from_version,
+                to_version=move.to_version,
+                moved_by=move.moved_by,
+                reason=move.reason,
+                moved_at=move.moved_at,
+            )
+            .returning(*channel_history.c)
+        )
+    ).one()
+    await session.execute(
+        insert(channels)
+        .values(agent_id=agent_id, name=move.channel, version=move.to_version, seq=entry.seq)
+        .on_conflict_do_update(
+            index_elements=[channels.c.agent_id, channels.c.name],
+            set_={"version": move.to_version, "seq": entry.seq},
+        )
+    )
+    return move_of(entry)

@@ -16,6 +16,7 @@ from contracts.subjects import (
     GET_CHANNEL_HISTORY,
     GET_VERSION,
     LIST_VERSIONS,
+    PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_MOVE_CHANNEL,
     PUBLISHER_PUBLISH_VERSION,
     PUBLISHER_READ_MODEL,
@@ -46,6 +47,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
     async def on_move(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_move_channel(envelope.data, session=session)
 
+    async def on_import(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_import_agent_versions(envelope.data, session=session)
+
     async def on_own_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         kv = await service.js.key_value(bucket)
         return await handlers.project(envelope.data, session=session, kv=kv)
@@ -62,6 +66,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         Binding(PUBLISHER_TEST_RUNNER_EVENTS, on_test_runner_event),
         Binding(PUBLISHER_PUBLISH_VERSION, on_publish),
         Binding(PUBLISHER_MOVE_CHANNEL, on_move),
+        Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, on_import),
         Binding(PUBLISHER_READ_MODEL, on_own_event),
         QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),
         QueryBinding(GET_VERSION, query(handlers.answer_get_version)),

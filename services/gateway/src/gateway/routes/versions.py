@@ -94,6 +94,28 @@ async def get_version(
     return await versions.one(agent_id, number)
 
 
+@router.get(
+    "/versions/{a}/diff/{b}", response_model=schemas.VersionDiffPublic, responses=UNAVAILABLE
+)
+async def diff_versions(
+    agent_id: UUID,
+    a: Annotated[int, Path(ge=1)],
+    b: Annotated[int, Path(ge=1)],
+    tx: ReadTx,
+    service: ServiceDep,
+    settings: SettingsDep,
+    correlation_id: CorrelationId,
+) -> schemas.VersionDiffPublic:
+    """What changed from version `a` to version `b`: instructions as a unified diff, the spec
+    block by block, and the model settings."""
+    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
+        raise not_found("agent", agent_id)
+    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
+    return publishing.diff_versions(
+        await versions.one(agent_id, a), await versions.one(agent_id, b)
+    )
+
+
 @router.put(
     "/channels/{channel}",
     response_model=schemas.PublishRequestPublic,
@@ -177,3 +199,36 @@ async def published_agent(
         published_at=found.published_at,
     )
     return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag})
+
+
+@router.get("/export", response_model=schemas.AgentExport, responses=UNAVAILABLE)
+async def export_agent(
+    agent_id: UUID,
+    tx: ReadTx,
+    service: ServiceDep,
+    settings: SettingsDep,
+    correlation_id: CorrelationId,
+) -> schemas.AgentExport:
+    """Every version (spec, instructions, settings), the channels' history and the test cases, as
+    one document that `POST /api/v1/agents/import` turns back into an agent."""
+    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
+    return await publishing.export_agent(tx.session, tx.user_id, agent_id, versions)
+
+
+imports = APIRouter(prefix="/api/v1/agents", tags=["versions"])
+
+
+@imports.post("/import", status_code=201, response_model=schemas.AgentPublic)
+async def import_agent(
+    body: schemas.AgentExport,
+    tx: Tx,
+    relay: RelayDep,
+    settings: SettingsDep,
+    correlation_id: CorrelationId,
+) -> schemas.AgentPublic:
+    """A new agent from an export; its versions and channels appear as the publisher takes them."""
+    agent = await publishing.import_agent(
+        tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
+    )
+    tx.after_commit(relay.nudge)
+    return agent
