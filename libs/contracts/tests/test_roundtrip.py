@@ -192,6 +192,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
         reason="the failing case is being rewritten",
         min_pass_rate=0.9,
         published_by=OWNER_ID,
+        owner_id=OWNER_ID,
     ),
     MoveChannelV1: MoveChannelV1(
         move_id=PUBLISH_ID, agent_id=AGENT_ID, channel="production", version=2, moved_by=OWNER_ID
@@ -217,6 +218,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
     ImportAgentVersionsV1: ImportAgentVersionsV1(
         agent_id=AGENT_ID,
+        owner_id=OWNER_ID,
         versions=[
             VersionDetail(
                 **VERSION.model_dump(),

@@ -51,6 +51,7 @@ class PublishVersionV1(BaseModel):
     )
     min_pass_rate: float = Field(ge=0, le=1)
     published_by: UUID
+    owner_id: UUID = Field(description="The agent's owner: serving checks callers against it.")
 
 
 class VersionSummary(BaseModel):
@@ -166,6 +167,7 @@ class ImportAgentVersionsV1(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     agent_id: UUID
+    owner_id: UUID
     versions: list[VersionDetail]
     moves: list[ImportedMove] = Field(description="Oldest first.")
 
@@ -226,6 +228,7 @@ class PublishedVersion(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     agent_id: UUID
+    owner_id: UUID
     number: int
     instructions: str
     variables: list[VariableDecl]

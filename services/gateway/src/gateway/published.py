@@ -8,6 +8,7 @@ current; it starts with every key's latest value and then follows each change as
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from uuid import UUID
 
 import structlog
@@ -24,6 +25,7 @@ class PublishedCache:
         self._js = js
         self._bucket = bucket
         self._versions: dict[tuple[UUID, int], PublishedVersion] = {}
+        self._bodies: dict[tuple[UUID, int, str | None], bytes] = {}
         self._channels: dict[tuple[UUID, str], PublishedChannel] = {}
         self.ready = asyncio.Event()
 
@@ -43,6 +45,16 @@ class PublishedCache:
                 return None
             number = pointer.version
         return self.version(agent_id, number)
+
+    def body(
+        self, version: PublishedVersion, channel: str | None, render: Callable[[], bytes]
+    ) -> bytes:
+        """The response body of a published read, rendered once per version and channel."""
+        key = (version.agent_id, version.number, channel)
+        found = self._bodies.get(key)
+        if found is None:
+            found = self._bodies[key] = render()
+        return found
 
     async def run(self) -> None:
         """Mirror the bucket until cancelled, re-watching after any failure."""
@@ -73,6 +85,7 @@ class PublishedCache:
                 self._versions.pop(key, None)
             else:
                 self._versions[key] = PublishedVersion.model_validate_json(entry.value or b"")
+            self._bodies = {k: v for k, v in self._bodies.items() if k[:2] != key}
             return
         channel_key = (agent_id, str(match["channel"]))
         if deleted:

@@ -110,6 +110,7 @@ async def request_publish(
         reason=body.reason,
         min_pass_rate=agent.min_pass_rate,
         published_by=user_id,
+        owner_id=user_id,
     )
     await _send(session, command, user_id, correlation_id)
     view = await requests.get(user_id, agent_id, publish_id)
@@ -379,6 +380,7 @@ async def import_agent(
     if command_versions:
         command = ImportAgentVersionsV1(
             agent_id=agent.id,
+            owner_id=user_id,
             versions=[v.model_copy(update={"agent_id": agent.id}) for v in command_versions],
             moves=[ImportedMove.model_validate(m.model_dump()) for m in document.channel_history],
         )

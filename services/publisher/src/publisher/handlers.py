@@ -138,7 +138,7 @@ async def handle_import_agent_versions(
         return []
     emitted: list[BaseModel] = []
     for version in sorted(cmd.versions, key=lambda v: v.number):
-        row = await repo.import_version(session, cmd.agent_id, version)
+        row = await repo.import_version(session, cmd.agent_id, cmd.owner_id, version)
         emitted.append(VersionPublishedV1(publish_id=row.publish_id, version=repo.summary_of(row)))
     for move in cmd.moves:
         entry = await repo.import_move(session, cmd.agent_id, move)

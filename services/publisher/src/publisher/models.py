@@ -41,6 +41,7 @@ versions = sa.Table(
     sa.Column("agent_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True),
     sa.Column("publish_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("owner_id", UUID(as_uuid=True), nullable=False),
     sa.Column("compilation_id", UUID(as_uuid=True), nullable=False),
     sa.Column("test_run_id", UUID(as_uuid=True)),
     sa.Column("spec_revision", sa.Integer, nullable=False),

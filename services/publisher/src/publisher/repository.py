@@ -108,6 +108,7 @@ async def add_version(
                 agent_id=cmd.agent_id,
                 number=number,
                 publish_id=cmd.publish_id,
+                owner_id=cmd.owner_id,
                 compilation_id=cmd.compilation_id,
                 test_run_id=cmd.test_run_id,
                 spec_revision=cmd.spec_revision,
@@ -198,6 +199,7 @@ def detail_of(row: Any) -> VersionDetail:
 def published_of(row: Any) -> PublishedVersion:
     return PublishedVersion(
         agent_id=row.agent_id,
+        owner_id=row.owner_id,
         number=row.number,
         instructions=row.instructions,
         variables=[VariableDecl.model_validate(v) for v in row.variables],
@@ -236,7 +238,9 @@ async def has_versions(session: AsyncSession, agent_id: UUID) -> bool:
     return found is not None
 
 
-async def import_version(session: AsyncSession, agent_id: UUID, v: VersionDetail) -> Any:
+async def import_version(
+    session: AsyncSession, agent_id: UUID, owner_id: UUID, v: VersionDetail
+) -> Any:
     return (
         await session.execute(
             sa.insert(versions)
@@ -244,6 +248,7 @@ async def import_version(session: AsyncSession, agent_id: UUID, v: VersionDetail
                 agent_id=agent_id,
                 number=v.number,
                 publish_id=uuid4(),
+                owner_id=owner_id,
                 compilation_id=v.compilation_id,
                 test_run_id=v.test_run_id,
                 spec_revision=v.spec_revision,

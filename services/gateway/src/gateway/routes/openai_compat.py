@@ -22,8 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.instructions import RenderError, render
-from gateway.deps import CurrentUser, ProviderDep, PublishedDep, Reader
-from gateway.repository import AgentRepository
+from gateway.deps import CurrentUser, ProviderDep, PublishedDep
 from runtime.ai import ProviderRejected, ProviderUnavailable
 
 router = APIRouter(tags=["openai-compatible"])
@@ -56,7 +55,6 @@ def openai_error(
 async def chat_completions(
     request: Request,
     user: CurrentUser,
-    reader: Reader,
     published: PublishedDep,
     provider: ProviderDep,
 ) -> Response:
@@ -79,11 +77,9 @@ async def chat_completions(
             "model",
         )
     agent_id = UUID(match["agent"])
-    async with reader() as session:
-        owned = await AgentRepository(session).get(user, agent_id) is not None
     number = int(match["number"]) if match["number"] else None
-    found = published.resolve(agent_id, channel=match["channel"], number=number) if owned else None
-    if found is None:
+    found = published.resolve(agent_id, channel=match["channel"], number=number)
+    if found is None or found.owner_id != user:  # the read model knows each agent's owner
         where = f"version {number}" if number else f"channel {match['channel'] or 'production'}"
         return openai_error(
             404,

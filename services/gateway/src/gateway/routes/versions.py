@@ -171,34 +171,45 @@ async def channel_history(
 async def published_agent(
     agent_id: UUID,
     request: Request,
-    tx: ReadTx,
+    user: CurrentUser,
     published: PublishedDep,
     channel: Annotated[str | None, Query(pattern=CHANNEL_PATTERN)] = None,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """The published instructions and settings of a channel (default `production`) or a version,
-    with an ETag; served from the read model, whether or not the publisher is up."""
+    with an ETag; served from the read model (which knows each agent's owner), so it touches
+    neither the database nor the publisher."""
     if channel is not None and version is not None:
         raise ApiError(422, "validation_error", "give channel or version, not both")
-    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
     found = published.resolve(agent_id, channel=channel, number=version)
-    if found is None:
+    if found is None or found.owner_id != user:
         what = f"version {version}" if version is not None else f"channel {channel or 'production'}"
         raise ApiError(404, "not_published", f"agent {agent_id} has nothing published on {what}")
     etag = f'"{agent_id}.v{found.number}"'
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers={"ETag": etag})
-    body = schemas.PublishedPublic(
-        agent_id=agent_id,
-        version=found.number,
-        channel=None if version is not None else (channel or "production"),
-        instructions=found.instructions,
-        variables=[Variable.model_validate(v.model_dump()) for v in found.variables],
-        settings=schemas.ModelSettingsPublic(**found.settings.model_dump()),
-        published_at=found.published_at,
+    shown = None if version is not None else (channel or "production")
+
+    def render() -> bytes:
+        return (
+            schemas.PublishedPublic(
+                agent_id=agent_id,
+                version=found.number,
+                channel=shown,
+                instructions=found.instructions,
+                variables=[Variable.model_validate(v.model_dump()) for v in found.variables],
+                settings=schemas.ModelSettingsPublic(**found.settings.model_dump()),
+                published_at=found.published_at,
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    return Response(
+        published.body(found, shown, render),
+        media_type="application/json",
+        headers={"ETag": etag},
     )
-    return JSONResponse(body.model_dump(mode="json"), headers={"ETag": etag})
 
 
 @router.get("/export", response_model=schemas.AgentExport, responses=UNAVAILABLE)

@@ -58,6 +58,7 @@ def upgrade() -> None:
     sa.Column('agent_id', sa.UUID(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('publish_id', sa.UUID(), nullable=False),
+    sa.Column('owner_id', sa.UUID(), nullable=False),
     sa.Column('compilation_id', sa.UUID(), nullable=False),
     sa.Column('test_run_id', sa.UUID(), nullable=True),
     sa.Column('spec_revision', sa.Integer(), nullable=False),
