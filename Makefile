@@ -36,6 +36,7 @@ bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.compile_roundtrip
 	$(UV) run python -m bench.compile_spec
 	$(UV) run python -m bench.test_runs
+	$(UV) run python -m bench.published
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .

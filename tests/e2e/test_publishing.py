@@ -266,6 +266,29 @@ def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
     assert served["version"] == 1
 
 
+def test_a_deleted_agent_is_no_longer_served(stack: Stack) -> None:
+    token = stack.new_token()
+    with stack.client(token) as client:
+        agent_id, compilation_id = compiled_agent(client, spec=SPEC_V1)
+        publish(client, agent_id, compilation_id=compilation_id, force=True, reason="r",
+                channel="production")  # fmt: skip
+        served = published(client, agent_id)
+        deleted = client.delete(f"/api/v1/agents/{agent_id}")
+        deadline = time.monotonic() + 10
+        while published(client, agent_id).status_code != 404 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = published(client, agent_id)
+    with pytest.raises(openai.NotFoundError):
+        sdk(stack, token).chat.completions.create(
+            model=f"agent:{agent_id}",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"variables": {"company": "Acme"}},
+        )
+    assert served.status_code == 200
+    assert deleted.status_code == 204
+    assert after.status_code == 404
+
+
 def test_ten_concurrent_publishes_are_numbered_one_to_ten(stack: Stack) -> None:
     token = stack.new_token()
     with stack.client(token) as client:

@@ -21,6 +21,7 @@ from contracts.compiler import (
     VariableDecl,
 )
 from contracts.publishing import (
+    AgentDeletedV1,
     ChannelMove,
     ChannelMovedV1,
     ChannelMoveRefusedV1,
@@ -216,6 +217,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     ListVersionsV1: ListVersionsV1(agent_id=AGENT_ID, before=5, limit=10),
     GetVersionV1: GetVersionV1(agent_id=AGENT_ID, number=2),
     GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
+    AgentDeletedV1: AgentDeletedV1(agent_id=AGENT_ID),
     ImportAgentVersionsV1: ImportAgentVersionsV1(
         agent_id=AGENT_ID,
         owner_id=OWNER_ID,

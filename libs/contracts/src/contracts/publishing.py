@@ -172,6 +172,15 @@ class ImportAgentVersionsV1(BaseModel):
     moves: list[ImportedMove] = Field(description="Oldest first.")
 
 
+class AgentDeletedV1(BaseModel):
+    """Event (the gateway's): an agent and everything of it is gone; its published versions must
+    stop being served."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+
+
 class ListVersionsV1(BaseModel):
     """Query: an agent's versions, newest first (below `before`, if given)."""
 

@@ -12,6 +12,7 @@ from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 from contracts.envelope import Envelope
 from contracts.publishing import (
+    AgentDeletedV1,
     ChannelHistoryV1,
     ChannelMovedV1,
     ChannelMoveRefusedV1,
@@ -61,6 +62,7 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.LIST_VERSIONS: ListVersionsV1,
     s.GET_VERSION: GetVersionV1,
     s.GET_CHANNEL_HISTORY: GetChannelHistoryV1,
+    s.AGENT_DELETED: AgentDeletedV1,
 }
 
 REPLIES: dict[s.Subject, type[BaseModel]] = {

@@ -125,6 +125,7 @@ CHANNEL_MOVE_REFUSED = Subject("publisher", Kind.EVENT, "channel_move_refused", 
 LIST_VERSIONS = Subject("publisher", Kind.QUERY, "list_versions", 1)
 GET_VERSION = Subject("publisher", Kind.QUERY, "get_version", 1)
 GET_CHANNEL_HISTORY = Subject("publisher", Kind.QUERY, "get_channel_history", 1)
+AGENT_DELETED = Subject("gateway", Kind.EVENT, "agent_deleted", 1)
 
 ALL_SUBJECTS: tuple[Subject, ...] = (
     COMPILE_AGENT,
@@ -149,6 +150,7 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     LIST_VERSIONS,
     GET_VERSION,
     GET_CHANNEL_HISTORY,
+    AGENT_DELETED,
 )
 
 # Streams ---------------------------------------------------------------------------------------
@@ -237,6 +239,9 @@ PUBLISHER_IMPORT_AGENT_VERSIONS = Durable(
 PUBLISHER_TEST_RUNNER_EVENTS = Durable(
     "publisher", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
 )
+PUBLISHER_GATEWAY_EVENTS = Durable(
+    "publisher", GATEWAY_STREAM, "gateway_events", events_of("gateway")
+)
 PUBLISHER_READ_MODEL = Durable("publisher", PUBLISHER_STREAM, "read_model", events_of("publisher"))
 GATEWAY_PUBLISHER_EVENTS = Durable(
     "gateway", PUBLISHER_STREAM, "publisher_events", events_of("publisher")
@@ -255,6 +260,7 @@ ALL_DURABLES: tuple[Durable, ...] = (
     PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_TEST_RUNNER_EVENTS,
     PUBLISHER_READ_MODEL,
+    PUBLISHER_GATEWAY_EVENTS,
     GATEWAY_PUBLISHER_EVENTS,
 )
 

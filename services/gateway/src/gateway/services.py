@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.compiler import CompileAgentV1
+from contracts.publishing import AgentDeletedV1
 from contracts.registry import envelope_for
 from gateway import schemas
 from gateway.errors import ApiError, not_found
@@ -81,9 +82,18 @@ async def update_agent(
     return schemas.AgentPublic.model_validate(row._mapping)
 
 
-async def delete_agent(session: AsyncSession, user_id: UUID, agent_id: UUID) -> None:
+async def delete_agent(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, correlation_id: UUID
+) -> None:
+    """Delete the agent with everything of it; the publisher stops serving it on the event."""
     if not await AgentRepository(session).delete(user_id, agent_id):
         raise not_found("agent", agent_id)
+    event = AgentDeletedV1(agent_id=agent_id)
+    await outbox.add(
+        session,
+        OUTBOX,
+        [envelope_for(event, source=SERVICE, correlation_id=correlation_id, owner_id=user_id)],
+    )
 
 
 async def request_compilation(

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import (
+    AgentDeletedV1,
     ChannelHistoryV1,
     ChannelMovedV1,
     ChannelMoveRefusedV1,
@@ -146,6 +147,24 @@ async def handle_import_agent_versions(
     return emitted
 
 
+async def handle_gateway_event(
+    event: BaseModel, *, session: AsyncSession, kv: KeyValue
+) -> list[BaseModel]:
+    """Consumes the gateway's events: on `AgentDeletedV1`, the agent's versions, channels and
+    history are deleted and its keys leave the read model, so nothing of it is served any more.
+
+    Idempotent: deleting what is already gone changes nothing.
+    """
+    if isinstance(event, AgentDeletedV1):
+        await repo.lock_agent(session, event.agent_id)
+        numbers, names = await repo.delete_agent(session, event.agent_id)
+        for name in names:
+            await kv.delete(channel_key(event.agent_id, name))
+        for number in numbers:
+            await kv.delete(version_key(event.agent_id, number))
+    return []
+
+
 class KeyValue(Protocol):
     """The part of a NATS key-value bucket the read model uses."""
 
@@ -153,6 +172,7 @@ class KeyValue(Protocol):
     async def put(self, key: str, value: bytes) -> int: ...
     async def create(self, key: str, value: bytes) -> int: ...
     async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
+    async def delete(self, key: str) -> bool: ...
 
 
 async def project(event: BaseModel, *, session: AsyncSession, kv: KeyValue) -> list[BaseModel]:

@@ -293,3 +293,27 @@ async def import_move(session: AsyncSession, agent_id: UUID, move: ImportedMove)
         )
     )
     return move_of(entry)
+
+
+async def delete_agent(session: AsyncSession, agent_id: UUID) -> tuple[list[int], list[str]]:
+    """Remove an agent's versions, channels and history; returns what the read model must drop."""
+    numbers = list(
+        (
+            await session.scalars(
+                sa.delete(versions)
+                .where(versions.c.agent_id == agent_id)
+                .returning(versions.c.number)
+            )
+        ).all()
+    )
+    names = list(
+        (
+            await session.scalars(
+                sa.delete(channels)
+                .where(channels.c.agent_id == agent_id)
+                .returning(channels.c.name)
+            )
+        ).all()
+    )
+    await session.execute(sa.delete(channel_history).where(channel_history.c.agent_id == agent_id))
+    return numbers, names

@@ -16,6 +16,7 @@ from contracts.subjects import (
     GET_CHANNEL_HISTORY,
     GET_VERSION,
     LIST_VERSIONS,
+    PUBLISHER_GATEWAY_EVENTS,
     PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_MOVE_CHANNEL,
     PUBLISHER_PUBLISH_VERSION,
@@ -54,6 +55,10 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         kv = await service.js.key_value(bucket)
         return await handlers.project(envelope.data, session=session, kv=kv)
 
+    async def on_gateway_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        kv = await service.js.key_value(bucket)
+        return await handlers.handle_gateway_event(envelope.data, session=session, kv=kv)
+
     def query(answer: Any) -> Any:
         async def on_query(envelope: Envelope[Any]) -> BaseModel:
             async with service.reader() as session:
@@ -68,6 +73,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         Binding(PUBLISHER_MOVE_CHANNEL, on_move),
         Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, on_import),
         Binding(PUBLISHER_READ_MODEL, on_own_event),
+        Binding(PUBLISHER_GATEWAY_EVENTS, on_gateway_event),
         QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),
         QueryBinding(GET_VERSION, query(handlers.answer_get_version)),
         QueryBinding(GET_CHANNEL_HISTORY, query(handlers.answer_channel_history)),

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from gateway import schemas, services
-from gateway.deps import ReadTx, Tx
+from gateway.deps import CorrelationId, ReadTx, RelayDep, Tx
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -38,6 +38,10 @@ async def update_agent(agent_id: UUID, body: schemas.AgentUpdate, tx: Tx) -> sch
 
 
 @router.delete("/{agent_id}", status_code=204)
-async def delete_agent(agent_id: UUID, tx: Tx) -> Response:
-    await services.delete_agent(tx.session, tx.user_id, agent_id)
+async def delete_agent(
+    agent_id: UUID, tx: Tx, relay: RelayDep, correlation_id: CorrelationId
+) -> Response:
+    """Deletes the agent with its spec, cases and runs; its published versions stop being served."""
+    await services.delete_agent(tx.session, tx.user_id, agent_id, correlation_id)
+    tx.after_commit(relay.nudge)
     return Response(status_code=204)
