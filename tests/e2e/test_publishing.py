@@ -336,6 +336,12 @@ def test_bad_requests_are_refused_with_reasons(stack: Stack) -> None:
         sdk(stack, token).chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "x"}]
         )
+    with pytest.raises(openai.BadRequestError) as unsupported:
+        sdk(stack, token).chat.completions.create(
+            model=f"agent:{agent_id}",
+            messages=[{"role": "user", "content": "x"}],
+            tools=[{"type": "function", "function": {"name": "f", "parameters": {}}}],
+        )
     with pytest.raises(openai.AuthenticationError):
         sdk(stack, "sa_not_a_token").chat.completions.create(
             model=f"agent:{agent_id}", messages=[{"role": "user", "content": "x"}]
@@ -351,6 +357,7 @@ def test_bad_requests_are_refused_with_reasons(stack: Stack) -> None:
     assert nothing_published.status_code == 404
     assert unknown.value.body["code"] == "model_not_found"  # type: ignore[index]
     assert "is not an agent" in not_an_agent.value.message
+    assert "tools: not supported by agent endpoints" in unsupported.value.message
 
 
 def test_serving_survives_the_publisher_and_publishes_wait_for_it(stack: Stack) -> None:

@@ -32,13 +32,18 @@ MODEL = re.compile(
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """The parameters an agent endpoint honours; any other (tools, response_format, n…) is
+    refused by name rather than silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     model: str
     messages: list[dict[str, Any]] = Field(min_length=1, max_length=500)
     stream: bool = False
+    stream_options: dict[str, Any] | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1)
+    user: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -63,9 +68,12 @@ async def chat_completions(
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        return openai_error(
-            400, f"{field}: {err['msg']}", "invalid_request_error", "invalid_request", field
+        message = (
+            f"{field}: not supported by agent endpoints"
+            if err["type"] == "extra_forbidden"
+            else f"{field}: {err['msg']}"
         )
+        return openai_error(400, message, "invalid_request_error", "invalid_request", field)
     match = MODEL.match(body.model)
     if match is None:
         return openai_error(
