@@ -249,6 +249,9 @@ def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
                 break
             time.sleep(0.1)
         again = client.get(f"/api/v1/agents/{copy_id}/export")
+        # The read model follows the publisher's events: it serves the copy moments later.
+        while published(client, copy_id).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
         served = published(client, copy_id).json()
 
     assert exported.status_code == 200, exported.text

@@ -166,9 +166,13 @@ async def wait_for_request(
 
 
 def _visible(cache: PublishedCache, view: Any) -> bool:
+    """Whether serving reads here see the request's outcome: the new version (and the channel it
+    named pointing at it, or at a later one), or the move."""
+    pointer = cache.channel(view.agent_id, view.channel) if view.channel else None
     if view.kind == "publish":
-        return view.version is None or cache.version(view.agent_id, view.version) is not None
-    pointer = cache.channel(view.agent_id, view.channel)
+        if view.version is None or cache.version(view.agent_id, view.version) is None:
+            return False
+        return view.channel is None or (pointer is not None and pointer.version >= view.version)
     return pointer is not None and pointer.seq >= (view.seq or 0)
 
 
