@@ -291,7 +291,7 @@ def sse_events(client: httpx.Client, url: str, timeout: float = 30) -> list[tupl
 def test_progress_streams_as_server_sent_events_and_results_export_as_junit(
     runner_stack: Stack, fake: FakeOpenAI
 ) -> None:
-    fake.latency = 0.05
+    fake.latency = 0.3  # the run outlasts opening the stream, so every result is streamed
     tests = numbered_cases(6, text="Answer")
     tests[2]["assert"] = [{"type": "contains", "value": "<missing & absent>"}]
     with runner_stack.client() as client:
