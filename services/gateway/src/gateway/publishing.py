@@ -8,7 +8,6 @@ import difflib
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from nats.aio.client import Client
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +32,7 @@ from contracts.spec import SpecBlocks, Variable
 from gateway import schemas, specs, testcases
 from gateway.errors import ApiError, not_found
 from gateway.published import PublishedCache
+from gateway.reads import QueryReads
 from gateway.repository import (
     AgentRepository,
     CompilationRepository,
@@ -42,9 +42,8 @@ from gateway.repository import (
     TestRunRepository,
 )
 from gateway.services import OUTBOX
-from gateway.settings import SERVICE, GatewaySettings
+from gateway.settings import SERVICE
 from runtime import outbox
-from runtime.queries import QueryFailed, ask
 
 
 async def _owned_agent(session: AsyncSession, user_id: UUID, agent_id: UUID) -> Any:
@@ -93,7 +92,9 @@ async def request_publish(
         settings = ModelSettings(model=run.model, temperature=run.temperature)
     requests = PublishRepository(session)
     publish_id = uuid4()
-    await requests.add(id=publish_id, agent_id=agent_id, kind="publish", channel=body.channel)
+    view = await requests.add(
+        id=publish_id, agent_id=agent_id, kind="publish", channel=body.channel
+    )
     command = PublishVersionV1(
         publish_id=publish_id,
         agent_id=agent_id,
@@ -113,7 +114,6 @@ async def request_publish(
         owner_id=user_id,
     )
     await _send(session, command, user_id, correlation_id)
-    view = await requests.get(user_id, agent_id, publish_id)
     return request_public(view)
 
 
@@ -190,31 +190,11 @@ def request_public(view: Any) -> schemas.PublishRequestPublic:
     )
 
 
-class Versions:
-    """Version reads, answered by the publisher's queries for a user already checked to own the
-    agent."""
+class Versions(QueryReads):
+    """Version reads, answered by the publisher's queries."""
 
-    def __init__(
-        self, nc: Client, settings: GatewaySettings, user_id: UUID, correlation_id: UUID
-    ) -> None:
-        self._nc = nc
-        self._settings = settings
-        self._user_id = user_id
-        self._correlation_id = correlation_id
-
-    async def _ask(self, query: BaseModel) -> BaseModel:
-        try:
-            return await ask(
-                self._nc,
-                query,
-                root=self._settings.nats_subject_root,
-                source=SERVICE,
-                owner_id=self._user_id,
-                correlation_id=self._correlation_id,
-                timeout=self._settings.query_timeout_seconds,
-            )
-        except QueryFailed as exc:
-            raise ApiError(503, "publisher_unavailable", f"cannot read versions: {exc}") from None
+    unavailable_code = "publisher_unavailable"
+    reading = "read versions"
 
     async def page(self, agent_id: UUID, before: int | None, limit: int) -> schemas.VersionsPublic:
         reply = await self._ask(ListVersionsV1(agent_id=agent_id, before=before, limit=limit))

@@ -24,6 +24,22 @@ from gateway.models import (
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED
 
 
+async def owned_row(
+    session: AsyncSession, table: sa.Table, owner_id: UUID, agent_id: UUID, row_id: UUID
+) -> sa.Row[Any] | None:
+    """The row `row_id` of `table` if it belongs to agent `agent_id` of owner `owner_id`: another
+    owner's row is simply not found."""
+    return (
+        await session.execute(
+            sa.select(table)
+            .join(agents, agents.c.id == table.c.agent_id)
+            .where(
+                table.c.id == row_id, table.c.agent_id == agent_id, agents.c.owner_id == owner_id
+            )
+        )
+    ).one_or_none()
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -228,17 +244,7 @@ class CompilationRepository:
         )
 
     async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> sa.Row[Any] | None:
-        return (
-            await self._session.execute(
-                sa.select(compilations)
-                .join(agents, agents.c.id == compilations.c.agent_id)
-                .where(
-                    compilations.c.id == compilation_id,
-                    compilations.c.agent_id == agent_id,
-                    agents.c.owner_id == owner_id,
-                )
-            )
-        ).one_or_none()
+        return await owned_row(self._session, compilations, owner_id, agent_id, compilation_id)
 
     async def complete(self, compilation_id: UUID, **values: Any) -> bool:
         """Record the outcome once: a pending compilation only, so a replayed event changes nothing.
@@ -327,17 +333,7 @@ class TestRunRepository:
         await self._session.execute(sa.insert(test_runs).values(**values))
 
     async def get(self, owner_id: UUID, agent_id: UUID, run_id: UUID) -> sa.Row[Any] | None:
-        return (
-            await self._session.execute(
-                sa.select(test_runs)
-                .join(agents, agents.c.id == test_runs.c.agent_id)
-                .where(
-                    test_runs.c.id == run_id,
-                    test_runs.c.agent_id == agent_id,
-                    agents.c.owner_id == owner_id,
-                )
-            )
-        ).one_or_none()
+        return await owned_row(self._session, test_runs, owner_id, agent_id, run_id)
 
     async def list_page(
         self, agent_id: UUID, limit: int, before: tuple[datetime, UUID] | None
@@ -366,21 +362,15 @@ class PublishRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, **values: Any) -> None:
-        await self._session.execute(sa.insert(publishes).values(**values))
-
-    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> sa.Row[Any] | None:
+    async def add(self, **values: Any) -> sa.Row[Any]:
         return (
             await self._session.execute(
-                sa.select(publishes)
-                .join(agents, agents.c.id == publishes.c.agent_id)
-                .where(
-                    publishes.c.id == request_id,
-                    publishes.c.agent_id == agent_id,
-                    agents.c.owner_id == owner_id,
-                )
+                sa.insert(publishes).values(**values).returning(*publishes.c)
             )
-        ).one_or_none()
+        ).one()
+
+    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> sa.Row[Any] | None:
+        return await owned_row(self._session, publishes, owner_id, agent_id, request_id)
 
     async def complete(self, request_id: UUID, **values: Any) -> None:
         """Record the outcome once (a pending request only: a replayed event changes nothing)."""

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID, uuid4
 from xml.sax.saxutils import escape, quoteattr
 
-from nats.aio.client import Client
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,6 +30,7 @@ from contracts.runs import (
 )
 from gateway import schemas
 from gateway.errors import ApiError, not_found
+from gateway.reads import QueryReads
 from gateway.repository import (
     AgentRepository,
     CompilationRepository,
@@ -38,9 +38,8 @@ from gateway.repository import (
     TestRunRepository,
 )
 from gateway.services import OUTBOX, decode_cursor, encode_cursor
-from gateway.settings import SERVICE, GatewaySettings
+from gateway.settings import SERVICE
 from runtime import outbox
-from runtime.queries import QueryFailed, ask
 
 CHUNK_BYTES = 512 * 1024  # a chunk's cases, well under NATS's 1 MB message limit
 CASE_BYTES_MAX = 900 * 1024
@@ -182,37 +181,19 @@ async def owned_view(session: AsyncSession, user_id: UUID, agent_id: UUID, run_i
     return view
 
 
-class TestRunReader:
-    """Reads a run from the test-runner (its query), on behalf of a user already checked to own it."""
+class TestRunReader(QueryReads):
+    """Reads a run from the test-runner (its query)."""
 
     __test__ = False
-
-    def __init__(
-        self, nc: Client, settings: GatewaySettings, user_id: UUID, correlation_id: UUID
-    ) -> None:
-        self._nc = nc
-        self._settings = settings
-        self._user_id = user_id
-        self._correlation_id = correlation_id
+    unavailable_code = "test_runner_unavailable"
+    reading = "read the test run"
 
     async def get(
         self, run_id: UUID, after: tuple[int, int] | None = None, limit: int = 100
     ) -> TestRunV1:
-        query = GetTestRunV1(run_id=run_id, results_after=after, results_limit=limit)
-        try:
-            reply = await ask(
-                self._nc,
-                query,
-                root=self._settings.nats_subject_root,
-                source=SERVICE,
-                owner_id=self._user_id,
-                correlation_id=self._correlation_id,
-                timeout=self._settings.query_timeout_seconds,
-            )
-        except QueryFailed as exc:
-            raise ApiError(
-                503, "test_runner_unavailable", f"cannot read the test run: {exc}"
-            ) from None
+        reply = await self._ask(
+            GetTestRunV1(run_id=run_id, results_after=after, results_limit=limit)
+        )
         assert isinstance(reply, TestRunV1)
         return reply
 

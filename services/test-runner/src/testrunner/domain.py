@@ -89,10 +89,6 @@ class Execution:
     cache_entry: tuple[str, str, int, int] | None = None  # key, output, tokens: stored if new
     skipped: bool = False
 
-    @property
-    def provider_failed(self) -> bool:
-        return self.error is not None and self.error.startswith(PROVIDER_ERROR_PREFIX)
-
     def judged(self, verdict: CaseVerdict) -> Execution:
         self.pass_ = verdict.pass_
         self.error = verdict.error

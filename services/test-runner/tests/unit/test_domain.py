@@ -99,10 +99,8 @@ def test_a_judged_execution_records_the_verdict_and_a_bounded_output() -> None:
     assert len(row["output"]) == OUTPUT_MAX
 
 
-def test_an_execution_that_could_not_run_is_an_error_and_knows_whether_the_provider_failed() -> (
-    None
-):
+def test_an_execution_that_could_not_run_is_an_error_with_no_verdict() -> None:
     failed = Execution(uuid.uuid4(), case(), 0).failed_to_run("AI provider: rejected (400)")
-    assert (failed.pass_, failed.error, failed.score) == (False, "AI provider: rejected (400)", 0)
-    assert failed.provider_failed
-    assert not Execution(uuid.uuid4(), case(), 0).failed_to_run("cannot render").provider_failed
+    row = failed.row()
+    assert (row["pass"], row["error"], row["score"]) == (False, "AI provider: rejected (400)", 0)
+    assert row["assertions"] == []
