@@ -48,6 +48,8 @@ from contracts.runs import (
     StartTestRunV1,
     TestRunCancelledV1,
     TestRunCompletedV1,
+    TestRunPausedV1,
+    TestRunResumedV1,
     TestRunStartedV1,
 )
 
@@ -175,6 +177,14 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     ),
     TestRunCancelledV1: TestRunCancelledV1(
         summary=SUMMARY.model_copy(update={"status": "cancelled"})
+    ),
+    TestRunPausedV1: TestRunPausedV1(
+        run_id=RUN_ID,
+        reason="AI provider unavailable: circuit open",
+        at=datetime(2026, 11, 25, 17, 0, 5, tzinfo=UTC),
+    ),
+    TestRunResumedV1: TestRunResumedV1(
+        run_id=RUN_ID, at=datetime(2026, 11, 25, 17, 0, 7, tzinfo=UTC)
     ),
     GetTestRunV1: GetTestRunV1(run_id=RUN_ID, results_after=(0, 1), results_limit=50),
     PublishVersionV1: PublishVersionV1(

@@ -35,6 +35,8 @@ from contracts.runs import (
     StartTestRunV1,
     TestRunCancelledV1,
     TestRunCompletedV1,
+    TestRunPausedV1,
+    TestRunResumedV1,
     TestRunStartedV1,
     TestRunV1,
 )
@@ -51,6 +53,8 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.TEST_RUN_STARTED: TestRunStartedV1,
     s.TEST_RUN_COMPLETED: TestRunCompletedV1,
     s.TEST_RUN_CANCELLED: TestRunCancelledV1,
+    s.TEST_RUN_PAUSED: TestRunPausedV1,
+    s.TEST_RUN_RESUMED: TestRunResumedV1,
     s.GET_TEST_RUN: GetTestRunV1,
     s.PUBLISH_VERSION: PublishVersionV1,
     s.MOVE_CHANNEL: MoveChannelV1,

@@ -155,6 +155,28 @@ class TestRunStartedV1(BaseModel):
     executions: int
 
 
+class TestRunPausedV1(BaseModel):
+    """Event: a run waits for the AI provider (its circuit breaker is open); nothing is lost and it
+    resumes by itself. `at` orders it against `TestRunResumedV1`, which may be handled first."""
+
+    __test__ = False
+    model_config = ConfigDict(frozen=True)
+
+    run_id: UUID
+    reason: str
+    at: datetime
+
+
+class TestRunResumedV1(BaseModel):
+    """Event: a paused run's executions reach the AI provider again."""
+
+    __test__ = False
+    model_config = ConfigDict(frozen=True)
+
+    run_id: UUID
+    at: datetime
+
+
 class TestRunCompletedV1(BaseModel):
     """Event: the last execution of a run landed; exactly one per run. Lists the cases by outcome
     (what a publish gate compares between runs)."""

@@ -114,6 +114,8 @@ CANCEL_TEST_RUN = Subject("test_runner", Kind.COMMAND, "cancel_test_run", 1)
 TEST_RUN_STARTED = Subject("test_runner", Kind.EVENT, "test_run_started", 1)
 TEST_RUN_COMPLETED = Subject("test_runner", Kind.EVENT, "test_run_completed", 1)
 TEST_RUN_CANCELLED = Subject("test_runner", Kind.EVENT, "test_run_cancelled", 1)
+TEST_RUN_PAUSED = Subject("test_runner", Kind.EVENT, "test_run_paused", 1)
+TEST_RUN_RESUMED = Subject("test_runner", Kind.EVENT, "test_run_resumed", 1)
 GET_TEST_RUN = Subject("test_runner", Kind.QUERY, "get_test_run", 1)
 PUBLISH_VERSION = Subject("publisher", Kind.COMMAND, "publish_version", 1)
 MOVE_CHANNEL = Subject("publisher", Kind.COMMAND, "move_channel", 1)
@@ -139,6 +141,8 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     TEST_RUN_STARTED,
     TEST_RUN_COMPLETED,
     TEST_RUN_CANCELLED,
+    TEST_RUN_PAUSED,
+    TEST_RUN_RESUMED,
     GET_TEST_RUN,
     PUBLISH_VERSION,
     MOVE_CHANNEL,

@@ -174,7 +174,11 @@ test_runs = sa.Table(
     sa.Column("pass_rate", sa.Float),
     _timestamp("created_at"),
     _timestamp("finished_at", nullable=True),
-    sa.CheckConstraint("status IN ('queued', 'running', 'completed', 'cancelled')", name="status"),
+    # When the last pause or resumption applied happened: those events may arrive out of order.
+    _timestamp("paused_changed_at", nullable=True),
+    sa.CheckConstraint(
+        "status IN ('queued', 'running', 'paused', 'completed', 'cancelled')", name="status"
+    ),
     sa.Index("ix_test_runs_agent_created", "agent_id", sa.text("created_at DESC"), "id"),
 )
 

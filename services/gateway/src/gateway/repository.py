@@ -355,6 +355,20 @@ class TestRunRepository:
             .values(**values)
         )
 
+    async def update_pause(
+        self, run_id: UUID, at: datetime, *, status: str, reason: str | None
+    ) -> None:
+        """Pause or resume an active run, unless a later pause or resumption was applied already."""
+        await self._session.execute(
+            sa.update(test_runs)
+            .where(
+                test_runs.c.id == run_id,
+                test_runs.c.status.in_(("running", "paused")),
+                sa.or_(test_runs.c.paused_changed_at.is_(None), test_runs.c.paused_changed_at < at),
+            )
+            .values(status=status, reason=reason, paused_changed_at=at)
+        )
+
 
 class PublishRepository:
     """The gateway's view of the publishes and channel moves it asked the publisher for."""

@@ -13,6 +13,7 @@ import time
 from collections import OrderedDict, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -35,6 +36,8 @@ from contracts.runs import (
     StartTestRunV1,
     TestRunCancelledV1,
     TestRunCompletedV1,
+    TestRunPausedV1,
+    TestRunResumedV1,
     TestRunStartedV1,
     TestRunV1,
 )
@@ -56,6 +59,9 @@ log = structlog.get_logger()
 
 REPLY_BUDGET_BYTES = 800_000  # a query reply stays under NATS's default 1 MB max payload
 Notify = Callable[[RunProgressV1], Awaitable[None]]
+# Marks a run paused and emits the event, in a transaction of its own (a stage holds none); True
+# when this call paused it.
+RecordPause = Callable[[Envelope[Any], TestRunPausedV1], Awaitable[bool]]
 
 
 # Building and cancelling runs ------------------------------------------------------------------
@@ -180,7 +186,7 @@ class Executor:
         grader_model: str | None,
         runs: RunCache,
         reader: async_sessionmaker[AsyncSession],
-        sessionmaker: async_sessionmaker[AsyncSession],
+        record_pause: RecordPause,
         notify: Notify,
         pause_limit: float,
         provider_attempts: int,
@@ -189,21 +195,21 @@ class Executor:
         self._grader = ProviderGrader(provider, model=grader_model)
         self._runs = runs
         self._reader = reader
-        self._sessionmaker = sessionmaker
+        self._record_pause = record_pause
         self._notify = notify
         self._pause_limit = pause_limit
         self._provider_attempts = provider_attempts
         self._paused_at: dict[UUID, float] = {}
 
     async def stage(self, envelope: Envelope[Any]) -> Execution:
-        cmd: ExecuteCaseV1 = envelope.data
         metrics.queue_lag.observe(max(0.0, time.time() - envelope.time.timestamp()))
         started = time.perf_counter()
-        execution = await self._execute(cmd)
+        execution = await self._execute(envelope)
         metrics.execution_duration.observe(time.perf_counter() - started)
         return execution
 
-    async def _execute(self, cmd: ExecuteCaseV1) -> Execution:
+    async def _execute(self, envelope: Envelope[Any]) -> Execution:
+        cmd: ExecuteCaseV1 = envelope.data
         execution = Execution(cmd.run_id, cmd.case, cmd.repeat_index)
         run = await self._runs.get(cmd.run_id)
         if run is None or run.status == "cancelled":
@@ -224,7 +230,7 @@ class Executor:
                 hit.completion_tokens,
             )
         else:
-            answer = await self._complete(cmd.run_id, msgs, run)
+            answer = await self._complete(envelope, msgs, run)
             if isinstance(answer, str):
                 return execution.failed_to_run(answer)
             if answer is None:
@@ -256,11 +262,12 @@ class Executor:
             return await repo.cached_response(session, key)
 
     async def _complete(
-        self, run_id: UUID, msgs: list[dict[str, Any]], run: RunInfo
+        self, cause: Envelope[Any], msgs: list[dict[str, Any]], run: RunInfo
     ) -> Completion | str | None:
         """The model's answer; or the provider's error (a str) once it is not worth waiting; or
         None when the run was cancelled while waiting. While the breaker is open the execution
         waits (the run shows `paused`) rather than failing: an outage is not the agent's fault."""
+        run_id: UUID = cause.data.run_id
         failures = 0
         paused_since: float | None = None
         while True:
@@ -285,27 +292,31 @@ class Executor:
             paused_since = paused_since or now
             if now - paused_since > self._pause_limit:
                 return f"{domain.PROVIDER_ERROR_PREFIX}unavailable for {self._pause_limit:g} s: {reason}"
-            await self._pause(run_id, run, reason)
+            await self._pause(cause, run, reason)
             await asyncio.sleep(min(wait, 5.0))
             current = await self._runs.get(run_id)
             if current is None or current.status == "cancelled":
                 return None
 
-    async def _pause(self, run_id: UUID, run: RunInfo, reason: str) -> None:
+    async def _pause(self, cause: Envelope[Any], run: RunInfo, reason: str) -> None:
         """Show the run as paused (once every few seconds per replica, not per waiting call)."""
+        run_id: UUID = cause.data.run_id
         now = time.monotonic()
         if now - self._paused_at.get(run_id, 0.0) < 5.0:
             return
         self._paused_at[run_id] = now
-        async with self._sessionmaker.begin() as session:
-            changed = await repo.mark_paused(session, run_id, f"AI provider unavailable: {reason}")
-        if changed:
+        paused = TestRunPausedV1(
+            run_id=run_id,
+            reason=f"AI provider unavailable: {reason}"[:1000],
+            at=datetime.now(UTC),
+        )
+        if await self._record_pause(cause, paused):
             log.warning("test_run.paused", run_id=str(run_id), reason=reason)
             await self._notify(
                 RunProgressV1(
                     run_id=run_id,
                     status="paused",
-                    reason=f"AI provider unavailable: {reason}",
+                    reason=paused.reason,
                     executions=run.executions,
                 )
             )
@@ -326,6 +337,11 @@ class Executor:
             for e in executions:
                 metrics.executions.labels(_outcome(e), str(e.cached).lower()).inc()
             status, reason = run.status, run.reason
+            if run.was_paused and run.status == "running":
+                log.info("test_run.resumed", run_id=str(run_id))
+                emitted.append(
+                    (items[-1][0], TestRunResumedV1(run_id=run_id, at=datetime.now(UTC)))
+                )
             if run.executed >= run.total_cases * run.repeat:
                 completed = await self._complete_run(session, run_id)
                 if completed is not None:

@@ -112,8 +112,9 @@ async def mark_paused(session: AsyncSession, run_id: UUID, reason: str) -> bool:
 async def record(session: AsyncSession, run_id: UUID, executions: list[Execution]) -> Any:
     """Insert the results that are new; count them on the run (resuming it if it was paused).
 
-    Returns the run row after the update, or None when nothing new was recorded or the run is no
-    longer active (cancelled: its late results are kept but not counted).
+    Returns the run row after the update (with `was_paused`, its status before), or None when
+    nothing new was recorded or the run is no longer active (cancelled: its late results are kept
+    but not counted).
     """
     cache_rows = [
         {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c}
@@ -146,6 +147,9 @@ _INSERT_RESULTS = (
     insert(results).on_conflict_do_nothing().returning(results.c.error, results.c["pass"])
 )
 _RESUME = sa.and_(runs.c.status == "paused", sa.bindparam("b_provider_ok", type_=sa.Boolean))
+_STATUS_BEFORE = (
+    sa.select(runs.c.status).where(runs.c.id == sa.bindparam("b_run")).scalar_subquery()
+)
 _COUNT_RESULTS = (
     sa.update(runs)
     .where(runs.c.id == sa.bindparam("b_run"), runs.c.status.in_(ACTIVE))
@@ -158,7 +162,8 @@ _COUNT_RESULTS = (
         status=sa.case((_RESUME, "running"), else_=runs.c.status),
         reason=sa.case((_RESUME, sa.null()), else_=runs.c.reason),
     )
-    .returning(*runs.c)
+    # A subquery in RETURNING reads the statement's snapshot, from before this update.
+    .returning(*runs.c, (_STATUS_BEFORE == "paused").label("was_paused"))
 )
 
 

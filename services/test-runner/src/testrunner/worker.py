@@ -10,8 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts import registry
 from contracts.envelope import Envelope
-from contracts.runs import RunProgressV1, progress_subject
+from contracts.runs import RunProgressV1, TestRunPausedV1, progress_subject
 from contracts.subjects import (
     GET_TEST_RUN,
     TEST_RUNNER_ADD_RUN_CASES,
@@ -19,12 +20,13 @@ from contracts.subjects import (
     TEST_RUNNER_EXECUTE_CASE,
     TEST_RUNNER_START_TEST_RUN,
 )
+from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.consumer import StagedBinding
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
-from testrunner import handlers
+from testrunner import handlers, repository
 from testrunner.models import SCHEMA, metadata
 from testrunner.settings import TestRunnerSettings
 
@@ -42,6 +44,27 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             progress_subject(root, notice.run_id), notice.model_dump_json().encode()
         )
 
+    async def record_pause(cause: Envelope[Any], paused: TestRunPausedV1) -> bool:
+        # A stage runs outside any transaction: the pause gets one of its own, with its event.
+        async with service.sessionmaker.begin() as session:
+            if not await repository.mark_paused(session, paused.run_id, paused.reason):
+                return False
+            await outbox.add(
+                session,
+                metadata.tables[f"{SCHEMA}.outbox"],
+                [
+                    registry.envelope_for(
+                        paused,
+                        source=SERVICE,
+                        correlation_id=cause.correlation_id,
+                        owner_id=cause.owner_id,
+                        causation_id=cause.id,
+                    )
+                ],
+            )
+        service.relay.nudge()
+        return True
+
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
     executor = handlers.Executor(
@@ -49,7 +72,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         grader_model=settings.grader_model,
         runs=handlers.RunCache(service.reader),
         reader=service.reader,
-        sessionmaker=service.sessionmaker,
+        record_pause=record_pause,
         notify=notify,
         pause_limit=settings.pause_limit_seconds,
         provider_attempts=settings.provider_attempts,
