@@ -6,7 +6,6 @@ streams never meet those of `make run` or of another session on the same NATS se
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import nats
@@ -23,6 +22,11 @@ pytest_plugins = ["tests.support.fixtures", "tests.support.fake_openai"]
 def nats_url() -> Iterator[str]:
     with infra.nats_server() as url:
         yield url
+        # Set up first, so checked last: every test cleans up after itself on the shared server.
+        left = infra.streams_left_behind(url)
+        for root in {name.removeprefix("KV_").split("_")[0].lower() for name in left}:
+            infra.delete_streams(url, root)
+        assert not left, f"tests left these streams on the NATS server: {left}"
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +47,7 @@ def database_url(postgres_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def subject_root(nats_url: str) -> Iterator[str]:
     """This session's subject root; its streams are deleted at the end."""
-    root = f"t{uuid.uuid4().hex[:10]}"
+    root = infra.new_root()
     yield root
     infra.delete_streams(nats_url, root)
 

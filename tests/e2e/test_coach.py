@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 import httpx
@@ -12,13 +11,14 @@ import pytest
 from contracts.spec import SpecBlocks
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import Stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
 
 def test_the_offline_coach_drafts_a_valid_block_and_saves_nothing(stack: Stack) -> None:
     blocks = {"mission": {"problem": "Help small shops answer questions about their invoices"}}
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "Coached"}).json()["id"]
         client.put(f"/api/v1/agents/{agent_id}/spec", json={"blocks": blocks})
         drafted = client.post(
@@ -41,14 +41,14 @@ def test_the_offline_coach_drafts_a_valid_block_and_saves_nothing(stack: Stack) 
 
 
 def test_coaching_another_users_agent_is_not_found(stack: Stack) -> None:
-    with stack.client() as alice, stack.client() as bob:
+    with stack.new_user() as alice, stack.new_user() as bob:
         agent_id = alice.post("/api/v1/agents", json={"name": "Private"}).json()["id"]
         response = bob.post(f"/api/v1/agents/{agent_id}/spec/coach", json={"block": "persona"})
     assert response.status_code == 404
 
 
 def test_an_unknown_block_is_refused_naming_it(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "x"}).json()["id"]
         response = client.post(f"/api/v1/agents/{agent_id}/spec/coach", json={"block": "colour"})
     assert response.status_code == 422
@@ -81,7 +81,7 @@ def test_a_rate_limited_provider_is_retried_after_its_retry_after(
     stack.start("gateway")
     fake_openai.fail(429, headers={"Retry-After": "1"})
     fake_openai.reply_with(json.dumps(DRAFT))
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "Coached"}).json()["id"]
         response = coach(client, agent_id)
     assert response.status_code == 200, response.text
@@ -103,14 +103,19 @@ def test_five_failures_open_the_breaker_the_coach_degrades_then_recovers(
     stack.start("gateway")
     fake_openai.fail(500, times=5)
     fake_openai.reply_with(json.dumps(DRAFT))
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "Coached"}).json()["id"]
         failing = [coach(client, agent_id) for _ in range(5)]
         reached = len(fake_openai.chat_requests)
         while_open = coach(client, agent_id)
         after_open = len(fake_openai.chat_requests)
-        time.sleep(2.1)  # the breaker's reset timeout: it lets one probe through
-        recovered = coach(client, agent_id)
+        # Once the breaker's reset timeout passes, it lets one probe through, which succeeds.
+        recovered = eventually(
+            lambda: coach(client, agent_id),
+            lambda response: response.status_code != 503,
+            interval=0.2,
+            what="the coach recovering",
+        )
 
     assert [r.status_code for r in failing] == [503] * 5
     assert failing[0].json()["error"]["code"] == "coach_unavailable"

@@ -47,7 +47,7 @@ def create_agent_with_spec(client: httpx.Client, name: str = "Billing helper") -
 
 
 def test_compiled_instructions_start_with_the_system_backbone(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = create_agent_with_spec(client)
         accepted = client.post(f"/api/v1/agents/{agent_id}/compilations")
         assert accepted.status_code == 202, accepted.text
@@ -65,7 +65,7 @@ def test_compiled_instructions_start_with_the_system_backbone(stack: Stack) -> N
 
 
 def test_agents_are_listed_newest_first_across_pages(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         names = [f"agent {i}" for i in range(5)]
         for name in names:
             assert client.post("/api/v1/agents", json={"name": name}).status_code == 201
@@ -83,7 +83,7 @@ def test_agents_are_listed_newest_first_across_pages(stack: Stack) -> None:
 
 
 def test_agent_can_be_renamed_and_deleted(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "Draft"}).json()["id"]
         renamed = client.patch(f"/api/v1/agents/{agent_id}", json={"name": "  Final  "})
         assert renamed.status_code == 200
@@ -107,7 +107,7 @@ def test_agent_can_be_renamed_and_deleted(stack: Stack) -> None:
 def test_invalid_agent_is_refused_with_a_message_naming_the_field(
     stack: Stack, body: dict[str, Any], field: str
 ) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         response = client.post("/api/v1/agents", json=body)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -128,7 +128,7 @@ def test_requests_without_a_valid_token_are_unauthorised(stack: Stack) -> None:
 
 
 def test_another_users_agent_cannot_be_read_changed_or_compiled(stack: Stack) -> None:
-    with stack.client() as alice, stack.client() as bob:
+    with stack.new_user() as alice, stack.new_user() as bob:
         agent_id = create_agent_with_spec(alice)
         base = f"/api/v1/agents/{agent_id}"
         compilation_id = alice.post(f"{base}/compilations").json()["id"]
@@ -164,7 +164,7 @@ def test_health_readiness_metrics_and_openapi_are_served(stack: Stack) -> None:
 def test_the_callers_trace_continues_through_the_command_and_the_event(stack: Stack) -> None:
     trace_id = uuid.uuid4().hex
     traceparent = f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01"
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = create_agent_with_spec(client)
         accepted = client.post(
             f"/api/v1/agents/{agent_id}/compilations", headers={"traceparent": traceparent}
@@ -194,7 +194,7 @@ LARGEST_VALID_BLOCKS = {
 
 
 def test_oversized_bodies_are_refused_before_they_are_stored(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "big"}).json()["id"]
         too_big_spec = client.put(
             f"/api/v1/agents/{agent_id}/spec",
@@ -219,7 +219,7 @@ def test_an_oversized_body_sent_in_chunks_is_refused_too(stack: Stack) -> None:
             yield b"x" * 50_000
         yield b'"]}}}'
 
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = client.post("/api/v1/agents", json={"name": "chunky"}).json()["id"]
         response = client.put(
             f"/api/v1/agents/{agent_id}/spec",

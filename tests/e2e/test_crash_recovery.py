@@ -34,7 +34,7 @@ def test_compiler_killed_mid_compile_completes_exactly_once_after_restart(
     stack = isolated_stack(COMPILER_ACK_WAIT_SECONDS="1")
     stack.start("compiler", STUDIO_FAILPOINTS=failpoint)
     stack.start("gateway")
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = create_agent_with_spec(client)
         compilation_id = client.post(f"/api/v1/agents/{agent_id}/compilations").json()["id"]
 

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 import httpx
@@ -14,6 +13,7 @@ import pytest
 
 from tests.support import infra
 from tests.support.fixtures import Stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -134,17 +134,22 @@ def test_devserver_runs_all_services_and_restarts_one_that_dies(
 
 
 def wait_ready(url: str, timeout: float = 60, after_pid: int | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200 and (
-                after_pid is None or child_pid(url) != after_pid
-            ):
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} was not ready within {timeout} s")
+    """Wait until the service at `url` is ready (and, with `after_pid`, served by a new process)."""
+
+    def ready_pid() -> int | None:
+        if httpx.get(f"{url}/readyz", timeout=1).status_code != 200:
+            return None
+        return child_pid(url) if after_pid is not None else 0
+
+    eventually(
+        ready_pid,
+        lambda pid: pid is not None and pid != after_pid,
+        timeout=timeout,
+        interval=0.1,
+        what=f"{url} being ready",
+        # Between the old process and the new one nothing listens, or `ss` finds no owner yet.
+        tolerate=(httpx.TransportError, IndexError),
+    )
 
 
 def child_pid(url: str) -> int:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from tests.e2e.test_test_runs import (
     compiled_agent,
     import_cases,
+    listed_runs,
     provider_env,
     start_run,
     user_text,
@@ -24,6 +24,7 @@ from tests.e2e.test_test_runs import (
 from tests.support import infra
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
 from tests.support.fixtures import Stack
+from tests.support.waiting import eventually, ok_json
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +55,7 @@ def shared(
 ) -> Iterator[tuple[Stack, FakeOpenAI]]:
     with running_fake_openai() as fake, infra.fresh_database(postgres_url) as url:
         infra.migrate_all(url)
-        root = f"t{uuid.uuid4().hex[:10]}"
+        root = infra.new_root()
         stack = Stack(url, nats_url, root, tmp_path_factory.mktemp("logs"), provider_env(fake))
         try:
             for service in ("compiler", "test-runner", "publisher", "gateway"):
@@ -74,12 +75,11 @@ def stack(shared: tuple[Stack, FakeOpenAI]) -> Stack:
 def completed_run(client: httpx.Client, agent_id: str, compilation_id: str) -> dict[str, Any]:
     run = wait_for_run(client, agent_id, start_run(client, agent_id, compilation_id))
     # The publisher learns of the run from the same event as the gateway's list: wait for it.
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        listed = client.get(f"/api/v1/agents/{agent_id}/test-runs").json()["items"]
-        if any(r["id"] == run["id"] and r["status"] == "completed" for r in listed):
-            break
-        time.sleep(0.05)
+    listed_runs(
+        client,
+        agent_id,
+        lambda items: any(r["id"] == run["id"] and r["status"] == "completed" for r in items),
+    )
     return run
 
 
@@ -242,17 +242,19 @@ def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
         exported = client.get(f"/api/v1/agents/{agent_id}/export")
         imported = client.post("/api/v1/agents/import", json=exported.json())
         copy_id = imported.json()["id"]
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            history = client.get(f"/api/v1/agents/{copy_id}/channels/production/history").json()
-            if len(history["items"]) == 2:
-                break
-            time.sleep(0.1)
+        eventually(
+            lambda: client.get(f"/api/v1/agents/{copy_id}/channels/production/history"),
+            ok_json(lambda history: len(history["items"]) == 2),
+            timeout=15,
+            what="the copy's channel history",
+        )
         again = client.get(f"/api/v1/agents/{copy_id}/export")
         # The read model follows the publisher's events: it serves the copy moments later.
-        while published(client, copy_id).status_code != 200 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        served = published(client, copy_id).json()
+        served = eventually(
+            lambda: published(client, copy_id),
+            lambda response: response.status_code == 200,
+            what="the copy being served",
+        ).json()
 
     assert exported.status_code == 200, exported.text
     document = exported.json()
@@ -277,10 +279,11 @@ def test_a_deleted_agent_is_no_longer_served(stack: Stack) -> None:
                 channel="production")  # fmt: skip
         served = published(client, agent_id)
         deleted = client.delete(f"/api/v1/agents/{agent_id}")
-        deadline = time.monotonic() + 10
-        while published(client, agent_id).status_code != 404 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        after = published(client, agent_id)
+        after = eventually(
+            lambda: published(client, agent_id),
+            lambda response: response.status_code == 404,
+            what="the deleted agent no longer served",
+        )
     with pytest.raises(openai.NotFoundError):
         sdk(stack, token).chat.completions.create(
             model=f"agent:{agent_id}",
@@ -311,7 +314,7 @@ def test_ten_concurrent_publishes_are_numbered_one_to_ten(stack: Stack) -> None:
 
 def test_bad_requests_are_refused_with_reasons(stack: Stack) -> None:
     token = stack.new_token()
-    with stack.client(token) as client, stack.client() as other:
+    with stack.client(token) as client, stack.new_user() as other:
         agent_id, compilation_id = compiled_agent(client, spec=SPEC_V1)
         no_reason = client.post(
             f"/api/v1/agents/{agent_id}/versions",

@@ -46,7 +46,7 @@ def complete_blocks() -> dict[str, Any]:
 
 
 def test_a_saved_spec_comes_back_with_its_score_warnings_and_etag(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         empty = client.get(f"/api/v1/agents/{agent_id}/spec")
         saved = client.put(f"/api/v1/agents/{agent_id}/spec", json={"blocks": complete_blocks()})
@@ -71,7 +71,7 @@ def test_lint_findings_name_the_block_and_what_to_fix(stack: Stack) -> None:
         "mission": {"problem": "Help {{customer}} with orders", "success_criteria": []},
         "constraints": {"must": ["share prices"], "must_not": ["share prices"]},
     }
-    with stack.client() as client:
+    with stack.new_user() as client:
         saved = client.put(
             f"/api/v1/agents/{new_agent(client)}/spec", json={"blocks": blocks}
         ).json()
@@ -95,7 +95,7 @@ def test_lint_findings_name_the_block_and_what_to_fix(stack: Stack) -> None:
 def test_an_invalid_spec_is_refused_naming_the_field(
     stack: Stack, blocks: dict[str, Any], field: str
 ) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         response = client.put(f"/api/v1/agents/{agent_id}/spec", json={"blocks": blocks})
         stored = client.get(f"/api/v1/agents/{agent_id}/spec").json()
@@ -105,7 +105,7 @@ def test_an_invalid_spec_is_refused_naming_the_field(
 
 
 def test_a_save_from_a_stale_revision_gets_412_with_the_current_revision(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         url = f"/api/v1/agents/{agent_id}/spec"
         first = client.put(
@@ -144,7 +144,7 @@ def test_concurrent_saves_from_one_revision_exactly_one_wins(stack: Stack) -> No
 
 
 def test_every_save_is_kept_in_the_history(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         url = f"/api/v1/agents/{agent_id}/spec"
         for role in ("first", "second", "third"):
@@ -162,7 +162,7 @@ def test_every_save_is_kept_in_the_history(stack: Stack) -> None:
 
 
 def test_compiling_reports_tokens_and_reuses_an_identical_spec(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         client.put(f"/api/v1/agents/{agent_id}/spec", json={"blocks": golden_blocks("json_triage")})
         first = client.post(f"/api/v1/agents/{agent_id}/compilations").json()["id"]
@@ -178,7 +178,7 @@ def test_compiling_reports_tokens_and_reuses_an_identical_spec(stack: Stack) -> 
 
 
 def test_a_spec_using_an_undeclared_variable_fails_to_compile_naming_it(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         client.put(
             f"/api/v1/agents/{agent_id}/spec",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -13,10 +12,12 @@ import httpx
 import pytest
 import yaml
 
+from contracts import subjects
 from tests.support import infra
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
 from tests.support.fixtures import Stack
 from tests.support.processes import ServiceProcess
+from tests.support.waiting import eventually, ok_json
 
 pytestmark = pytest.mark.e2e
 
@@ -80,15 +81,33 @@ def wait_for_run(
         run["status"] in ("completed", "cancelled")
     ),
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get(f"/api/v1/agents/{agent_id}/test-runs/{run_id}?limit=1000")
-        assert response.status_code == 200, response.text
-        run: dict[str, Any] = response.json()
-        if until(run):
-            return run
-        assert time.monotonic() < deadline, f"run did not get there in {timeout} s: {run}"
-        time.sleep(0.1)
+    response = eventually(
+        lambda: client.get(f"/api/v1/agents/{agent_id}/test-runs/{run_id}?limit=1000"),
+        ok_json(until),
+        timeout=timeout,
+        what=f"run {run_id} getting there",
+    )
+    run: dict[str, Any] = response.json()
+    return run
+
+
+def listed_runs(
+    client: httpx.Client, agent_id: str, until: Callable[[list[dict[str, Any]]], bool]
+) -> list[dict[str, Any]]:
+    """The agent's run list, once the gateway's view (kept from events) satisfies `until`."""
+    response = eventually(
+        lambda: client.get(f"/api/v1/agents/{agent_id}/test-runs"),
+        ok_json(lambda page: until(page["items"])),
+        what="the run list getting there",
+    )
+    items: list[dict[str, Any]] = response.json()["items"]
+    return items
+
+
+def executions_done(stack: Stack) -> None:
+    """Wait until every execution sent to the test-runners has been recorded and acknowledged."""
+    durable = subjects.TEST_RUNNER_EXECUTE_CASE
+    infra.wait_until_consumed(stack.nats_url, durable.stream.full_name(stack.root), durable.name)
 
 
 def numbered_cases(n: int, text: str = "ok") -> list[dict[str, Any]]:
@@ -124,7 +143,7 @@ def shared(
     """One stack with a test-runner for the tests that do not crash anything."""
     with running_fake_openai() as fake, infra.fresh_database(postgres_url) as url:
         infra.migrate_all(url)
-        root = f"t{uuid.uuid4().hex[:10]}"
+        root = infra.new_root()
         stack = Stack(url, nats_url, root, tmp_path_factory.mktemp("logs"), provider_env(fake))
         try:
             stack.start("compiler")
@@ -164,12 +183,13 @@ def test_a_run_gives_promptfoo_verdicts_on_the_providers_answers(
          "assert": [{"type": "starts-with", "value": "Answer"},
                     {"type": "regex", "value": "\\d+", "weight": 0}]},
     ]  # fmt: skip
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, tests)
         run_id = start_run(client, agent_id, compilation_id, temperature=0.2)
         run = wait_for_run(client, agent_id, run_id)
-        listed = client.get(f"/api/v1/agents/{agent_id}/test-runs").json()
+        # The gateway learns the outcome from the test-runner's completion event.
+        listed = listed_runs(client, agent_id, lambda items: items[0]["status"] == "completed")
 
     assert run["status"] == "completed", run
     assert (run["total"], run["executions"], run["executed"]) == (3, 3, 3)
@@ -191,14 +211,7 @@ def test_a_run_gives_promptfoo_verdicts_on_the_providers_answers(
     assert any("support agent for Acme" in s for s in systems)
     assert any("support agent for Globex" in s for s in systems)
     assert all(r.body["temperature"] == 0.2 for r in requests)
-    # The gateway learned the outcome from the test-runner's completion event.
-    assert listed["items"][0]["id"] == run_id
-    deadline = time.monotonic() + 10
-    while listed["items"][0]["status"] != "completed" and time.monotonic() < deadline:
-        time.sleep(0.1)
-        with runner_stack.client() as client:
-            listed = client.get(f"/api/v1/agents/{agent_id}/test-runs").json()
-    assert (listed["items"][0]["status"], listed["items"][0]["passed"]) == ("completed", 2)
+    assert (listed[0]["id"], listed[0]["passed"], listed[0]["pass_rate"]) == (run_id, 2, 2 / 3)
 
 
 def test_repeats_report_a_case_that_both_passed_and_failed_as_flaky(
@@ -210,7 +223,7 @@ def test_repeats_report_a_case_that_both_passed_and_failed_as_flaky(
         {"description": "stable", "vars": {"company": "A", "input": "steady"},
          "assert": [{"type": "contains", "value": "Answer"}]},
     ]  # fmt: skip
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, tests)
         run = wait_for_run(
@@ -235,7 +248,7 @@ def test_the_response_cache_answers_identical_requests_and_says_so(
         {"description": "timed", "vars": {"company": "C", "input": f"time me {uuid.uuid4()}"},
          "assert": [{"type": "latency", "threshold": 60000}]},
     ]  # fmt: skip
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, tests)
         first = wait_for_run(
@@ -261,7 +274,7 @@ def test_a_provider_refusal_is_an_error_not_a_failure(
 ) -> None:
     tests = [{"description": "refused", "vars": {"company": "R", "input": "hello"},
               "assert": [{"type": "contains", "value": "hello"}]}]  # fmt: skip
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, tests)
         fake.fail(400, message="model gpt-none does not exist")
@@ -294,7 +307,7 @@ def test_progress_streams_as_server_sent_events_and_results_export_as_junit(
     fake.latency = 0.3  # the run outlasts opening the stream, so every result is streamed
     tests = numbered_cases(6, text="Answer")
     tests[2]["assert"] = [{"type": "contains", "value": "<missing & absent>"}]
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client, name="Streamed <agent>")
         import_cases(client, agent_id, tests)
         run_id = start_run(client, agent_id, compilation_id)
@@ -329,20 +342,19 @@ def test_a_cancelled_run_stops_and_cannot_be_cancelled_again(
     runner_stack: Stack, fake: FakeOpenAI
 ) -> None:
     fake.latency = 0.3
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, numbered_cases(60))
         run_id = start_run(client, agent_id, compilation_id)
         wait_for_run(client, agent_id, run_id, until=lambda run: run["executed"] > 0)
         cancel = client.post(f"/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel")
         run = wait_for_run(client, agent_id, run_id)
-        time.sleep(1)  # executions in flight when it was cancelled finish and are not counted
+        # Executions in flight when it was cancelled finish, and are not counted.
+        executions_done(runner_stack)
         after = client.get(f"/api/v1/agents/{agent_id}/test-runs/{run_id}").json()
+        # The gateway's view learns of the cancellation from its event.
+        listed_runs(client, agent_id, lambda items: items[0]["status"] == "cancelled")
         again = client.post(f"/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel")
-        deadline = time.monotonic() + 10
-        while again.status_code != 409 and time.monotonic() < deadline:
-            time.sleep(0.1)  # the gateway's view learns of the cancellation from its event
-            again = client.post(f"/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel")
 
     assert (cancel.status_code, cancel.json()["status"]) == (202, "cancelling")
     assert (run["status"], run["reason"]) == ("cancelled", "cancelled by its owner")
@@ -355,7 +367,7 @@ def test_a_cancelled_run_stops_and_cannot_be_cancelled_again(
 def test_runs_are_private_and_bad_requests_are_refused_with_reasons(
     runner_stack: Stack, fake: FakeOpenAI
 ) -> None:
-    with runner_stack.client() as alice, runner_stack.client() as bob:
+    with runner_stack.new_user() as alice, runner_stack.new_user() as bob:
         agent_id, compilation_id = compiled_agent(alice)
         no_cases = alice.post(
             f"/api/v1/agents/{agent_id}/test-runs", json={"compilation_id": compilation_id}
@@ -401,7 +413,7 @@ def test_a_missing_variable_makes_the_case_an_error_naming_it(
 ) -> None:
     tests = [{"description": "no company", "vars": {"input": "hello"},
               "assert": [{"type": "contains", "value": "hello"}]}]  # fmt: skip
-    with runner_stack.client() as client:
+    with runner_stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, tests)
         run = wait_for_run(client, agent_id, start_run(client, agent_id, compilation_id))
@@ -427,16 +439,25 @@ def test_a_rate_limited_provider_pauses_the_run_which_then_completes_with_no_fai
     for service in ("compiler", "test-runner", "gateway"):
         stack.start(service)
     fake_openai.reply_with(Replies())
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, numbered_cases(20, text="Answer"))
         fake_openai.fail(429, times=14, message="rate limited")
         fake_openai.fail(500, times=4)
         run_id = start_run(client, agent_id, compilation_id)
         paused = wait_for_run(client, agent_id, run_id, until=lambda run: run["status"] == "paused")
+        # The list tells the same truth, from the test-runner's events.
+        [paused_in_list] = listed_runs(
+            client, agent_id, lambda items: items[0]["status"] == "paused"
+        )
         run = wait_for_run(client, agent_id, run_id, timeout=90)
+        [completed_in_list] = listed_runs(
+            client, agent_id, lambda items: items[0]["status"] == "completed"
+        )
 
     assert paused["reason"].startswith("AI provider unavailable: ")
+    assert paused_in_list["reason"].startswith("AI provider unavailable: ")
+    assert (completed_in_list["passed"], completed_in_list["reason"]) == (20, None)
     assert run["status"] == "completed"
     assert (run["passed"], run["failed"], run["errored"]) == (20, 0, 0)
     assert run["reason"] is None
@@ -452,7 +473,7 @@ def test_a_test_runner_killed_mid_run_loses_nothing_and_applies_nothing_twice(
         stack.start(service)
     fake_openai.reply_with(Replies())
     fake_openai.latency = 0.05
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id, compilation_id = compiled_agent(client)
         import_cases(client, agent_id, numbered_cases(500, text="Answer"))
         run_id = start_run(client, agent_id, compilation_id)
@@ -479,7 +500,14 @@ def test_a_test_runner_killed_mid_run_loses_nothing_and_applies_nothing_twice(
         run=run_id,
     )
     assert stored == 500
-    time.sleep(1)
+    # Everything the test-runner will ever emit for this run is in the stream once its executions
+    # are all acknowledged and its outbox is empty.
+    executions_done(stack)
+    eventually(
+        lambda: infra.query(stack.database_url, "SELECT count(*) FROM test_runner.outbox")[0][0],
+        lambda pending: pending == 0,
+        what="the test-runner's outbox emptying",
+    )
     completed = infra.stream_subject_counts(
         stack.nats_url,
         f"{stack.root.upper()}_TEST_RUNNER",
@@ -514,7 +542,7 @@ def test_two_test_runners_share_one_run_and_agree_with_one(
         for i in range(200)
     ]  # fmt: skip
     try:
-        with stack.client() as client:
+        with stack.new_user() as client:
             agent_id, compilation_id = compiled_agent(client)
             import_cases(client, agent_id, tests)
             shared_run = wait_for_run(

@@ -29,7 +29,7 @@ def new_agent(client: httpx.Client) -> str:
 
 
 def test_a_case_is_created_read_replaced_listed_and_deleted(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         base = f"/api/v1/agents/{agent_id}/test-cases"
         created = client.post(base, json=CASE)
@@ -78,7 +78,7 @@ def test_a_case_is_created_read_replaced_listed_and_deleted(stack: Stack) -> Non
 def test_an_assertion_that_cannot_run_is_refused_naming_the_case_and_the_assertion(
     stack: Stack, assertion: dict[str, Any], message: str
 ) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         response = client.post(
             f"/api/v1/agents/{agent_id}/test-cases",
@@ -119,7 +119,7 @@ tests:
 
 
 def test_a_promptfoo_suite_is_imported_with_every_problem_reported(stack: Stack) -> None:
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         report = client.post(
             f"/api/v1/agents/{agent_id}/test-cases/import",
@@ -142,7 +142,7 @@ def test_a_promptfoo_suite_is_imported_with_every_problem_reported(stack: Stack)
 
 
 def test_another_users_test_cases_are_not_found(stack: Stack) -> None:
-    with stack.client() as alice, stack.client() as bob:
+    with stack.new_user() as alice, stack.new_user() as bob:
         agent_id = new_agent(alice)
         case_id = alice.post(f"/api/v1/agents/{agent_id}/test-cases", json=CASE).json()["id"]
         base = f"/api/v1/agents/{agent_id}/test-cases"
@@ -160,7 +160,7 @@ def test_cases_are_listed_in_creation_order_across_pages(stack: Stack) -> None:
     suite = "tests:\n" + "".join(
         f"  - {{description: case {i}, vars: {{input: 'q{i}'}}}}\n" for i in range(5)
     )
-    with stack.client() as client:
+    with stack.new_user() as client:
         agent_id = new_agent(client)
         base = f"/api/v1/agents/{agent_id}/test-cases"
         client.post(f"{base}/import", content=suite, headers={"content-type": "application/yaml"})

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from runtime.ai.schema import example_for
+from tests.support.waiting import eventually
 
 Reply = str | Callable[[dict[str, Any]], str]
 ERROR_TYPES = {
@@ -300,11 +301,13 @@ def running_fake_openai() -> Iterator[FakeOpenAI]:
     )
     thread.start()
     try:
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake OpenAI server did not start")
-            time.sleep(0.005)
+        eventually(
+            lambda: server.started or not thread.is_alive(),
+            interval=0.005,
+            what="the fake OpenAI server starting",
+        )
+        if not server.started:
+            raise RuntimeError("the fake OpenAI server stopped before it started")
         fake.base_url = f"http://127.0.0.1:{port}/v1"
         yield fake
     finally:

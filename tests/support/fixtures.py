@@ -76,9 +76,14 @@ class Stack:
             _create_token(self.database_url, email or f"u{uuid.uuid4().hex[:12]}@example.com")
         )
 
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token or self.new_token()}"}
+    def client(self, token: str) -> httpx.Client:
+        """An API client signed in with `token`: the same user for as long as it is used."""
+        headers = {"Authorization": f"Bearer {token}"}
         return httpx.Client(base_url=self.gateway_url, headers=headers, timeout=10)
+
+    def new_user(self) -> httpx.Client:
+        """An API client for a new user: a new identity, so never the way to read again."""
+        return self.client(self.new_token())
 
 
 async def _create_token(database_url: str, email: str) -> str:
@@ -124,7 +129,7 @@ def isolated_stack(
         def make(**extra_env: str) -> Stack:
             url = cleanup.enter_context(infra.fresh_database(postgres_url))
             infra.migrate_all(url)
-            root = f"t{uuid.uuid4().hex[:10]}"
+            root = infra.new_root()
             made = Stack(url, nats_url, root, tmp_path_factory.mktemp("logs"), dict(extra_env))
             cleanup.callback(made.stop_all)
             cleanup.callback(infra.delete_streams, nats_url, root)

@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sysconfig
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +19,11 @@ from urllib.parse import urlparse
 
 import nats
 import sqlalchemy as sa
+from nats.js import JetStreamContext
 from sqlalchemy.engine import make_url
 
 from runtime import migrations
+from tests.support.waiting import eventually
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_TEST_NATS_URL = "nats://127.0.0.1:4222"
@@ -76,11 +77,7 @@ def nats_server() -> Iterator[str]:
     proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", store])
     url = f"nats://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 10
-        while not listening(url):
-            if time.monotonic() > deadline:
-                raise RuntimeError("nats-server did not start within 10 s")
-            time.sleep(0.05)
+        eventually(lambda: listening(url), what="nats-server listening")
         yield url
     finally:
         proc.terminate()
@@ -157,18 +154,54 @@ def migrate_all(url: str) -> None:
         migrations.upgrade(Path(directory), url, schema)
 
 
+_ROOTS: list[str] = []
+
+
+def new_root() -> str:
+    """A subject root of its own for a test's streams; `streams_left_behind` checks it is cleaned."""
+    root = f"t{uuid.uuid4().hex[:10]}"
+    _ROOTS.append(root)
+    return root
+
+
+def streams_left_behind(nats_url: str) -> list[str]:
+    """The streams (key-value buckets included) of this session's roots still on the server."""
+
+    async def names() -> list[str]:
+        nc = await nats.connect(nats_url)
+        try:
+            return await stream_names(nc.jetstream())
+        finally:
+            await nc.close()
+
+    prefixes = tuple(p for root in _ROOTS for p in (f"{root.upper()}_", f"KV_{root.upper()}_"))
+    return [name for name in asyncio.run(names()) if name.startswith(prefixes)]
+
+
 def delete_streams(nats_url: str, root: str) -> None:
+    """Delete every stream of `root`: its own, and the key-value buckets' (`KV_<ROOT>_…`)."""
+
     async def delete() -> None:
         nc = await nats.connect(nats_url)
-        js = nc.jetstream()
-        for info in await js.streams_info():
-            if info.config.name and info.config.name.startswith(
-                (f"{root.upper()}_", f"KV_{root.upper()}_")
-            ):
-                await js.delete_stream(info.config.name)
-        await nc.close()
+        try:
+            js = nc.jetstream()
+            for name in await stream_names(js):
+                if name.startswith((f"{root.upper()}_", f"KV_{root.upper()}_")):
+                    await js.delete_stream(name)
+        finally:
+            await nc.close()
 
     asyncio.run(delete())
+
+
+async def stream_names(js: JetStreamContext) -> list[str]:
+    """Every stream's name: the server lists them a page (256) at a time."""
+    names: list[str] = []
+    while True:
+        page = await js.streams_info(offset=len(names))
+        names.extend(info.config.name or "" for info in page)
+        if not page:
+            return names
 
 
 def last_message_headers(nats_url: str, stream: str, subject: str) -> dict[str, str]:
@@ -188,16 +221,18 @@ def last_message_headers(nats_url: str, stream: str, subject: str) -> dict[str, 
 def wait_until_consumed(nats_url: str, stream: str, durable: str, timeout: float = 15) -> None:
     """Wait until `durable` has delivered every message of `stream` and had each acknowledged."""
 
-    async def idle() -> bool:
+    async def in_flight() -> tuple[int, int]:
         nc = await nats.connect(nats_url)
         try:
             info = await nc.jetstream().consumer_info(stream, durable)
-            return bool(info.num_pending == 0 and info.num_ack_pending == 0)
+            return int(info.num_pending or 0), int(info.num_ack_pending or 0)
         finally:
             await nc.close()
 
-    deadline = time.monotonic() + timeout
-    while not asyncio.run(idle()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{durable} still has messages in flight after {timeout} s")
-        time.sleep(0.1)
+    eventually(
+        lambda: asyncio.run(in_flight()),
+        lambda counts: counts == (0, 0),
+        timeout=timeout,
+        interval=0.1,
+        what=f"{durable} consuming everything (pending, ack-pending)",
+    )

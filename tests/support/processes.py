@@ -6,10 +6,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from tests.support.waiting import eventually
 
 
 class ServiceProcess:
@@ -35,20 +36,24 @@ class ServiceProcess:
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> httpx.Response:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise RuntimeError(
                     f"{self.package} exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.package} was not ready within {timeout} s:\n{self.log_tail()}")
+            return httpx.get(f"{self.url}/readyz", timeout=1)
+
+        try:
+            eventually(
+                ready,
+                lambda response: response.status_code == 200,
+                timeout=timeout,
+                what=f"{self.package} being ready",
+                tolerate=(httpx.TransportError,),
+            )
+        except AssertionError as exc:
+            raise RuntimeError(f"{exc}\n{self.log_tail()}") from None
 
     def kill(self) -> None:
         """SIGKILL: no clean-up code runs, as in a crash or an OOM kill."""

@@ -24,6 +24,7 @@ from runtime.ai import (
 )
 from runtime.settings import CommonSettings
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.waiting import eventually_async
 
 MESSAGES = [
     {"role": "system", "content": "You are the Agent Studio spec coach. Answer in one sentence."},
@@ -34,13 +35,6 @@ MakeProvider = Callable[..., OpenAIProvider]
 
 def metric(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -218,7 +212,7 @@ async def test_after_the_reset_timeout_one_probe_reaches_the_server_and_closes_t
     assert provider.breaker_state == "open"
     opened = time.monotonic()
 
-    await until(provider.is_available)
+    await eventually_async(provider.is_available, what="the breaker closing")
     assert time.monotonic() - opened >= 0.9
     fake_openai.latency = 0.3  # the probe is still in flight while the others arrive
     results = await asyncio.gather(
@@ -243,7 +237,7 @@ async def test_a_failed_probe_opens_the_breaker_again(
     fake_openai.fail(500, times=2, message="still down")
     with pytest.raises(ProviderUnavailable):
         await provider.complete(MESSAGES)
-    await until(provider.is_available)
+    await eventually_async(provider.is_available, what="the breaker closing")
 
     with pytest.raises(ProviderUnavailable) as caught:
         await provider.complete(MESSAGES)

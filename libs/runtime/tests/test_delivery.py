@@ -23,6 +23,8 @@ from runtime.broker import ConsumerPolicy
 from runtime.consumer import Consumer, Recorded, Staged, StagedBinding, StagedConsumer
 from runtime.errors import TransientError
 from runtime.outbox import Relay
+from tests.support import infra
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +86,7 @@ class Bed:
 async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIterator[Bed]:
     """An outbox and inbox in a schema of their own, and the topology under a root of its own."""
     schema = f"rt_{uuid.uuid4().hex[:8]}"
-    root = f"t{uuid.uuid4().hex[:10]}"
+    root = infra.new_root()
     metadata = db.service_metadata(schema)
     engine = db.create_engine(database_url, pool_size=4)
     async with engine.begin() as conn:
@@ -101,13 +103,7 @@ async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIt
         async with engine.begin() as conn:
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await engine.dispose()
-        names = [stream.full_name(root) for stream in subjects.ALL_STREAMS]
-        for name in [
-            *names,
-            subjects.DEAD_LETTER.full_name(root),
-            subjects.EXHAUSTED.full_name(root),
-        ]:
-            await js.delete_stream(name)
+        await asyncio.to_thread(infra.delete_streams, nats_url, root)
 
 
 def compile_envelope() -> Envelope[Any]:
@@ -127,14 +123,6 @@ def compiled_event(cmd: CompileAgentV1) -> AgentCompiledV1:
         spec_hash="h",
         compiler_version="test",
     )
-
-
-async def until(check: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_relay_publishes_pending_rows_once_and_deletes_them(bed: Bed) -> None:
@@ -202,7 +190,9 @@ async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) ->
     envelope = compile_envelope()
     await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
     try:
-        await until(lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 1))
+        await eventually_async(
+            lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 1), what="the event"
+        )
     finally:
         stop.set()
         await asyncio.gather(*tasks)
@@ -286,7 +276,7 @@ async def run_until_dead_lettered(
         return bool((await bed.js.stream_info(dead_letters)).state.messages == 1)
 
     try:
-        await until(dead_lettered, timeout=15)
+        await eventually_async(dead_lettered, timeout=15, what="a dead letter")
     finally:
         stop.set()
         await task
@@ -337,7 +327,7 @@ async def test_an_event_newer_than_this_build_is_skipped_not_dead_lettered(bed: 
         return bool(info.ack_floor.stream_seq == 2)
 
     try:
-        await until(both_handled)
+        await eventually_async(both_handled, what="both events handled")
     finally:
         stop.set()
         await task
@@ -367,7 +357,7 @@ async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None
         asyncio.create_task(bed.relay.run(stop)),
     ]
     try:
-        await until(until_check, timeout=15)
+        await eventually_async(until_check, timeout=15, what="the staged work")
     finally:
         stop.set()
         await asyncio.gather(*tasks)

@@ -20,6 +20,7 @@ from contracts.compiler import CompileAgentV1
 from contracts.registry import envelope_for
 from runtime.service import Binding, Service
 from tests.support import infra
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +42,7 @@ class RunningCompiler:
 @pytest.fixture
 async def compiler(postgres_url: str, nats_url: str) -> AsyncIterator[RunningCompiler]:
     """The compiler's consumer and relay on a database and subject root of their own."""
-    root = f"t{uuid.uuid4().hex[:10]}"
+    root = infra.new_root()
     with infra.fresh_database(postgres_url) as url:
         infra.migrate_all(url)
         settings = CompilerSettings(
@@ -77,15 +78,6 @@ def compile_command(**blocks: Any) -> CompileAgentV1:
     )
 
 
-async def eventually(check: Any, timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await check()
-        if value or asyncio.get_running_loop().time() > deadline:
-            return value
-        await asyncio.sleep(0.05)
-
-
 async def count_in_stream(js: JetStreamContext, stream: str, subject: str) -> int:
     info = await js.stream_info(stream, subjects_filter=subject)
     return sum((info.state.subjects or {}).values())
@@ -111,10 +103,13 @@ async def test_same_command_twice_and_after_the_dedup_window_compiles_once(
 
     stream = subjects.COMPILER_STREAM.full_name(compiler.root)
     events = compiler.subject(subjects.AGENT_COMPILED)
-    assert await eventually(lambda: count_in_stream(compiler.js, stream, events)) == 1
+    await eventually_async(lambda: count_in_stream(compiler.js, stream, events), what="the event")
     processed = compiler.service.metadata.tables["compiler.processed_messages"]
     # Wait until both deliveries were handled, then check nothing was applied twice.
-    assert await eventually(lambda: _idle(compiler.js, stream, "compiler--compile_agent")) is True
+    await eventually_async(
+        lambda: _idle(compiler.js, stream, "compiler--compile_agent"),
+        what="both deliveries handled",
+    )
     assert await compiler.scalar(sa.select(sa.func.count()).select_from(processed)) == 1
     assert (
         await compiler.scalar(
@@ -146,7 +141,7 @@ async def test_malformed_message_is_dead_lettered_and_good_ones_keep_flowing(
         )
         return bool(found == "succeeded")
 
-    assert await eventually(compiled) is True
+    await eventually_async(compiled, what="the good command compiled")
     dead_letters = subjects.DEAD_LETTER.full_name(compiler.root)
     dead = await compiler.js.get_last_msg(
         dead_letters, subjects.DEAD_LETTER.subject_for(subject, compiler.root)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED, Notifications, TokenCache
 from runtime import db
+from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
@@ -23,12 +24,12 @@ async def test_a_waiter_wakes_when_the_completion_commits_and_not_before(databas
     other = waiters.register(uuid.uuid4())
     completed = waiters.register(compilation_id)
     try:
-        await asyncio.sleep(0.3)  # let the listener connect
+        await eventually_async(lambda: waiters.listening, what="the listener connecting")
         async with engine.connect() as conn:
             await conn.execute(
                 sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, str(compilation_id)))
             )
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)  # a window for a wrong early wake-up to show
             assert completed.is_set() is False  # not committed yet
             await conn.commit()
         await asyncio.wait_for(completed.wait(), timeout=5)
@@ -46,20 +47,12 @@ async def test_a_revocation_notice_empties_the_token_cache(database_url: str) ->
     engine = db.create_engine(database_url, pool_size=1)
     user_id = uuid.uuid4()
     try:
-        for _ in range(100):
-            if notifications.listening:
-                break
-            await asyncio.sleep(0.05)
-        assert notifications.listening is True
+        await eventually_async(lambda: notifications.listening, what="the listener connecting")
         tokens.put(b"hash", user_id)
         assert tokens.get(b"hash") == user_id
         async with engine.begin() as conn:
             await conn.execute(sa.select(sa.func.pg_notify(TOKEN_REVOKED, "")))
-        for _ in range(100):
-            if tokens.get(b"hash") is None:
-                break
-            await asyncio.sleep(0.05)
-        assert tokens.get(b"hash") is None
+        await eventually_async(lambda: tokens.get(b"hash") is None, what="the token cache emptying")
     finally:
         await notifications.stop()
         await engine.dispose()
