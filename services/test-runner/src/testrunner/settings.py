@@ -6,8 +6,6 @@ from runtime.settings import CommonSettings
 
 
 class TestRunnerSettings(CommonSettings):
-    __test__ = False
-
     http_port: int = Field(default=8102, ge=0, le=65535)
     concurrency: int = Field(
         default=16,
