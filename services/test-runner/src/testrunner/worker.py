@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +22,14 @@ from contracts.subjects import (
 )
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
-from runtime.consumer import StagedBinding
+from runtime.consumer import Recorded, Staged, StagedBinding
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
 from testrunner import handlers
+from testrunner.adapters.lookups import StoredLookups
+from testrunner.executor import Executor
 from testrunner.models import SCHEMA, metadata
+from testrunner.repository import RunRepository
 from testrunner.settings import TestRunnerSettings
 
 SERVICE = "test-runner"
@@ -42,14 +46,18 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             progress_subject(root, notice.run_id), notice.model_dump_json().encode()
         )
 
+    async def mark_paused(run_id: UUID, reason: str) -> bool:
+        return await service.write(
+            lambda session: RunRepository(session).mark_paused(run_id, reason)
+        )
+
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
-    executor = handlers.Executor(
+    executor = Executor(
         provider=provider,
         grader_model=settings.grader_model,
-        runs=handlers.RunCache(service.reader),
-        reader=service.reader,
-        sessionmaker=service.sessionmaker,
+        lookups=StoredLookups(service.reader),
+        mark_paused=mark_paused,
         notify=notify,
         pause_limit=settings.pause_limit_seconds,
         provider_attempts=settings.provider_attempts,
@@ -57,26 +65,41 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     async def on_start(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_start_test_run(
-            envelope.data, owner_id=envelope.owner_id, session=session
+            envelope.data, owner_id=envelope.owner_id, runs=RunRepository(session)
         )
 
     async def on_add_cases(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_add_run_cases(envelope.data, session=session)
+        return await handlers.handle_add_run_cases(envelope.data, runs=RunRepository(session))
 
     async def on_cancel(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_cancel_test_run(envelope.data, session=session)
+        return await handlers.handle_cancel_test_run(envelope.data, runs=RunRepository(session))
+
+    async def on_executed(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        recorded = await handlers.handle_executions(
+            [(s.envelope, s.value) for s in staged], runs=RunRepository(session)
+        )
+        for notice in recorded.notices:
+            if notice.status != "paused":
+                executor.resumed(notice.run_id)
+        notices = recorded.notices
+
+        async def announce() -> None:
+            for notice in notices:
+                await notify(notice)
+
+        return Recorded(recorded.emitted, announce if notices else None)
 
     async def on_get_run(envelope: Envelope[Any]) -> BaseModel:
         async with service.reader() as session:
             return await handlers.answer_get_test_run(
-                envelope.data, owner_id=envelope.owner_id, session=session
+                envelope.data, owner_id=envelope.owner_id, runs=RunRepository(session)
             )
 
     return (
         Binding(TEST_RUNNER_START_TEST_RUN, on_start),
         Binding(TEST_RUNNER_ADD_RUN_CASES, on_add_cases),
         Binding(TEST_RUNNER_CANCEL_TEST_RUN, on_cancel),
-        StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, executor.apply),
+        StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),
         QueryBinding(GET_TEST_RUN, on_get_run),
     )
 
