@@ -105,14 +105,7 @@ async def handle_publish_version(
         production=await _production(cmd.agent_id, versions, outcomes),
     )
     if refusal is not None and not (cmd.force and cmd.reason):
-        return [
-            PublishRefusedV1(
-                publish_id=cmd.publish_id,
-                agent_id=cmd.agent_id,
-                reason=refusal.reason,
-                regressions=list(refusal.regressions),
-            )
-        ]
+        return [_refused(cmd, refusal)]
     version = await versions.add(
         cmd, forced=refusal is not None, overridden=refusal.reason if refusal else None
     )
@@ -123,15 +116,21 @@ async def handle_publish_version(
     ]
     if cmd.channel is not None:
         notes = f": {cmd.notes}" if cmd.notes else ""
+        reason = f"published version {version.number}{notes}"
         move = await versions.move_channel(
-            cmd.agent_id,
-            cmd.channel,
-            version.number,
-            cmd.published_by,
-            f"published version {version.number}{notes}",
+            cmd.agent_id, cmd.channel, version.number, cmd.published_by, reason
         )
         emitted.append(ChannelMovedV1(move_id=None, move=move))
     return emitted
+
+
+def _refused(cmd: PublishVersionV1, refusal: domain.Refusal) -> PublishRefusedV1:
+    return PublishRefusedV1(
+        publish_id=cmd.publish_id,
+        agent_id=cmd.agent_id,
+        reason=refusal.reason,
+        regressions=list(refusal.regressions),
+    )
 
 
 async def _production(
