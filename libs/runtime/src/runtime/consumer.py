@@ -188,19 +188,11 @@ class Consumer:
                 # A hung handler must not hold its message (and its lease, kept alive) for ever.
                 async with asyncio.timeout(self._policy.handler_timeout):
                     emitted = await self._handler(envelope, session)
-                await outbox.add(
+                await outbox.add_caused(
                     session,
                     self._outbox,
-                    [
-                        registry.envelope_for(
-                            data,
-                            source=self._service,
-                            correlation_id=envelope.correlation_id,
-                            owner_id=envelope.owner_id,
-                            causation_id=envelope.id,
-                        )
-                        for data in emitted
-                    ],
+                    source=self._service,
+                    caused=[(envelope, data) for data in emitted],
                 )
             failpoint(f"{self._service}.before_commit")
         failpoint(f"{self._service}.before_ack")
@@ -373,19 +365,8 @@ class StagedConsumer(Consumer):
             fresh = [s for s in batch if s.envelope.id in fresh_ids]
             if fresh:
                 recorded = await self._binding.apply(session, fresh)
-                await outbox.add(
-                    session,
-                    self._outbox,
-                    [
-                        registry.envelope_for(
-                            data,
-                            source=self._service,
-                            correlation_id=cause.correlation_id,
-                            owner_id=cause.owner_id,
-                            causation_id=cause.id,
-                        )
-                        for cause, data in recorded.emitted
-                    ],
+                await outbox.add_caused(
+                    session, self._outbox, source=self._service, caused=recorded.emitted
                 )
             failpoint(f"{self._service}.before_commit")
         if recorded.emitted:

@@ -18,8 +18,10 @@ import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from opentelemetry import propagate
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts import registry
 from contracts.envelope import Envelope
 from contracts.registry import subject_for_type
 from runtime import observability as obs
@@ -43,6 +45,31 @@ async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envel
     if rows:
         await session.execute(sa.insert(outbox), rows)
     return len(rows)
+
+
+async def add_caused(
+    session: AsyncSession,
+    outbox: sa.Table,
+    *,
+    source: str,
+    caused: Iterable[tuple[Envelope[Any], BaseModel]],
+) -> int:
+    """Write each message in its envelope, carrying the correlation and owner of the message that
+    caused it (its causation); returns how many."""
+    return await add(
+        session,
+        outbox,
+        [
+            registry.envelope_for(
+                data,
+                source=source,
+                correlation_id=cause.correlation_id,
+                owner_id=cause.owner_id,
+                causation_id=cause.id,
+            )
+            for cause, data in caused
+        ],
+    )
 
 
 class Relay:

@@ -14,7 +14,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -37,6 +37,7 @@ from runtime.queries import QueryBinding, answer
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,19 @@ class Service:
         return cls(
             name, settings, metadata, engine, sessionmaker, db.create_reader(engine), nc, js, relay
         )
+
+    async def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`work` in a short transaction of its own, committed when it returns; what it wrote to
+        the outbox goes out at once. For the rare write no consumed message carries: a staging
+        step showing its run paused while it waits."""
+        async with self.sessionmaker.begin() as session:
+            result = await work(session)
+        self.relay.nudge()
+        return result
+
+    @property
+    def outbox(self) -> sa.Table:
+        return self.metadata.tables[f"{self.metadata.schema}.outbox"]
 
     async def provision(self, bindings: Sequence[Binding | StagedBinding]) -> None:
         await _provision(self.js, self.settings, bindings)

@@ -1,9 +1,14 @@
-"""The publish gate, pure: may this test run stand behind a new version?"""
+"""The publisher's pure rules: the publish gate (may this test run stand behind a new version?),
+the records the handlers work with, and when a channel's read-model value is replaced."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from uuid import UUID
+
+from pydantic import BaseModel
+
+from contracts.publishing import PublishedChannel, PublishedVersion, VersionDetail, VersionSummary
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,29 @@ def gate(
                 regressions,
             )
     return None
+
+
+class Version(VersionDetail):
+    """A stored version: the detail the API shows, plus the publish that made it and the owner."""
+
+    publish_id: UUID
+    owner_id: UUID
+
+    def summary(self) -> VersionSummary:
+        return VersionSummary.model_validate(self._fields_of(VersionSummary))
+
+    def detail(self) -> VersionDetail:
+        return VersionDetail.model_validate(self._fields_of(VersionDetail))
+
+    def published(self) -> PublishedVersion:
+        """The read model's value: what serving needs, nothing more."""
+        return PublishedVersion.model_validate(self._fields_of(PublishedVersion))
+
+    def _fields_of(self, model: type[BaseModel]) -> dict[str, object]:
+        # A plain copy: validating a subclass instance would hand back this very object.
+        return {name: getattr(self, name) for name in model.model_fields}
+
+
+def replaces(current: PublishedChannel | None, new: PublishedChannel) -> bool:
+    """A channel's read-model value is replaced only by a later move, so replays change nothing."""
+    return current is None or current.seq < new.seq

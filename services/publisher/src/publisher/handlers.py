@@ -3,114 +3,155 @@
 from __future__ import annotations
 
 from typing import Protocol
+from uuid import UUID
 
 import structlog
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelHistoryV1,
+    ChannelMove,
     ChannelMovedV1,
     ChannelMoveRefusedV1,
     GetChannelHistoryV1,
     GetVersionV1,
     ImportAgentVersionsV1,
+    ImportedMove,
     ListVersionsV1,
     MoveChannelV1,
     PublishedChannel,
+    PublishedVersion,
     PublishRefusedV1,
     PublishVersionV1,
+    VersionDetail,
     VersionPublishedV1,
     VersionsV1,
     VersionV1,
-    channel_key,
-    version_key,
 )
 from contracts.runs import TestRunCompletedV1
 from publisher import domain
-from publisher import repository as repo
+from publisher.domain import RunOutcome, Version
 
 log = structlog.get_logger()
 
 
-async def handle_test_runner_event(event: BaseModel, *, session: AsyncSession) -> list[BaseModel]:
+class RunOutcomes(Protocol):
+    """What the gate knows of test runs (`repository.RunOutcomeRepository`)."""
+
+    async def add(self, event: TestRunCompletedV1) -> None: ...
+    async def get(self, run_id: UUID) -> RunOutcome | None: ...
+
+
+class Versions(Protocol):
+    """An agent's versions, channels and moves (`repository.VersionRepository`)."""
+
+    async def lock_agent(self, agent_id: UUID) -> None: ...
+    async def published_by(self, publish_id: UUID) -> bool: ...
+    async def get(self, agent_id: UUID, number: int) -> Version | None: ...
+    async def has_versions(self, agent_id: UUID) -> bool: ...
+    async def page(self, agent_id: UUID, before: int | None, limit: int) -> list[Version]: ...
+    async def add(
+        self, cmd: PublishVersionV1, *, forced: bool, overridden: str | None
+    ) -> Version: ...
+    async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version: ...
+    async def move_channel(
+        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+    ) -> ChannelMove: ...
+    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove: ...
+    async def channel_version(self, agent_id: UUID, name: str) -> int | None: ...
+    async def history(
+        self, agent_id: UUID, name: str | None, before: int | None, limit: int
+    ) -> list[ChannelMove]: ...
+    async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]: ...
+
+
+class ReadModel(Protocol):
+    """The published read model serving reads (`adapters.read_model.PublishedBucket`)."""
+
+    async def put_version(self, version: PublishedVersion) -> None: ...
+    async def put_channel(self, agent_id: UUID, name: str, value: PublishedChannel) -> None:
+        """Written only when `domain.replaces` the current value."""
+
+    async def drop_agent(self, agent_id: UUID, numbers: list[int], names: list[str]) -> None: ...
+
+
+async def handle_test_runner_event(event: BaseModel, *, outcomes: RunOutcomes) -> list[BaseModel]:
     """Consumes the test-runner's events; keeps `TestRunCompletedV1` outcomes for the gate.
 
     Idempotency key: the run id (stored once). Other events are ignored: a tolerant reader.
     """
     if isinstance(event, TestRunCompletedV1):
-        await repo.save_run_outcome(session, event)
+        await outcomes.add(event)
     return []
 
 
 async def handle_publish_version(
-    cmd: PublishVersionV1, *, session: AsyncSession
+    cmd: PublishVersionV1, *, versions: Versions, outcomes: RunOutcomes
 ) -> list[BaseModel]:
     """Consumes `PublishVersionV1`; emits `VersionPublishedV1` (and `ChannelMovedV1` when it names
     a channel) or `PublishRefusedV1` with the gate's reason.
 
     Idempotency key: `publish_id` (unique on the version; a refusal changes nothing).
     """
-    await repo.lock_agent(session, cmd.agent_id)
-    if await repo.version_published_by(session, cmd.publish_id):
+    await versions.lock_agent(cmd.agent_id)
+    if await versions.published_by(cmd.publish_id):
         return []
-    production = None
-    in_production = await repo.channel(session, cmd.agent_id, "production")
-    if in_production is not None:
-        behind = await repo.version_row(session, cmd.agent_id, in_production.version)
-        production = (
-            in_production.version,
-            await repo.run_outcome(session, behind.test_run_id if behind else None),
-        )
     refusal = domain.gate(
         compilation_id=cmd.compilation_id,
         test_run_id=cmd.test_run_id,
-        run=await repo.run_outcome(session, cmd.test_run_id),
+        run=await outcomes.get(cmd.test_run_id) if cmd.test_run_id else None,
         min_pass_rate=cmd.min_pass_rate,
-        production=production,
+        production=await _production(cmd.agent_id, versions, outcomes),
     )
     if refusal is not None and not (cmd.force and cmd.reason):
-        return [
-            PublishRefusedV1(
-                publish_id=cmd.publish_id,
-                agent_id=cmd.agent_id,
-                reason=refusal.reason,
-                regressions=list(refusal.regressions),
-            )
-        ]
-    row = await repo.add_version(
-        session,
-        cmd,
-        forced=refusal is not None,
-        overridden=refusal.reason if refusal is not None else None,
+        return [_refused(cmd, refusal)]
+    version = await versions.add(
+        cmd, forced=refusal is not None, overridden=refusal.reason if refusal else None
     )
     emitted: list[BaseModel] = [
         VersionPublishedV1(
-            publish_id=cmd.publish_id, version=repo.summary_of(row), channel=cmd.channel
+            publish_id=cmd.publish_id, version=version.summary(), channel=cmd.channel
         )
     ]
     if cmd.channel is not None:
-        move = await repo.move_channel(
-            session,
-            cmd.agent_id,
-            cmd.channel,
-            row.number,
-            cmd.published_by,
-            f"published version {row.number}" + (f": {cmd.notes}" if cmd.notes else ""),
+        notes = f": {cmd.notes}" if cmd.notes else ""
+        reason = f"published version {version.number}{notes}"
+        move = await versions.move_channel(
+            cmd.agent_id, cmd.channel, version.number, cmd.published_by, reason
         )
         emitted.append(ChannelMovedV1(move_id=None, move=move))
     return emitted
 
 
-async def handle_move_channel(cmd: MoveChannelV1, *, session: AsyncSession) -> list[BaseModel]:
+def _refused(cmd: PublishVersionV1, refusal: domain.Refusal) -> PublishRefusedV1:
+    return PublishRefusedV1(
+        publish_id=cmd.publish_id,
+        agent_id=cmd.agent_id,
+        reason=refusal.reason,
+        regressions=list(refusal.regressions),
+    )
+
+
+async def _production(
+    agent_id: UUID, versions: Versions, outcomes: RunOutcomes
+) -> tuple[int, RunOutcome | None] | None:
+    """The version on `production` and the run it was judged by; None when nothing is there."""
+    number = await versions.channel_version(agent_id, "production")
+    if number is None:
+        return None
+    behind = await versions.get(agent_id, number)
+    run_id = behind.test_run_id if behind is not None else None
+    return number, await outcomes.get(run_id) if run_id is not None else None
+
+
+async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list[BaseModel]:
     """Consumes `MoveChannelV1`; emits `ChannelMovedV1` or `ChannelMoveRefusedV1`.
 
     Idempotency key: the message (inbox): every accepted move is one history entry.
     """
-    await repo.lock_agent(session, cmd.agent_id)
-    if await repo.version_row(session, cmd.agent_id, cmd.version) is None:
+    await versions.lock_agent(cmd.agent_id)
+    if await versions.get(cmd.agent_id, cmd.version) is None:
         return [
             ChannelMoveRefusedV1(
                 move_id=cmd.move_id,
@@ -119,36 +160,36 @@ async def handle_move_channel(cmd: MoveChannelV1, *, session: AsyncSession) -> l
                 reason=f"version {cmd.version} does not exist",
             )
         ]
-    move = await repo.move_channel(
-        session, cmd.agent_id, cmd.channel, cmd.version, cmd.moved_by, cmd.reason
+    move = await versions.move_channel(
+        cmd.agent_id, cmd.channel, cmd.version, cmd.moved_by, cmd.reason
     )
     return [ChannelMovedV1(move_id=cmd.move_id, move=move)]
 
 
 async def handle_import_agent_versions(
-    cmd: ImportAgentVersionsV1, *, session: AsyncSession
+    cmd: ImportAgentVersionsV1, *, versions: Versions
 ) -> list[BaseModel]:
     """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version and
     `ChannelMovedV1` per move, as they were exported (numbers, authors, times).
 
     Idempotency key: the agent: an agent that already has versions is left as it is.
     """
-    await repo.lock_agent(session, cmd.agent_id)
-    if await repo.has_versions(session, cmd.agent_id):
+    await versions.lock_agent(cmd.agent_id)
+    if await versions.has_versions(cmd.agent_id):
         log.warning("publisher.import_skipped", agent_id=str(cmd.agent_id), reason="has versions")
         return []
     emitted: list[BaseModel] = []
-    for version in sorted(cmd.versions, key=lambda v: v.number):
-        row = await repo.import_version(session, cmd.agent_id, cmd.owner_id, version)
-        emitted.append(VersionPublishedV1(publish_id=row.publish_id, version=repo.summary_of(row)))
+    for detail in sorted(cmd.versions, key=lambda v: v.number):
+        version = await versions.import_version(cmd.agent_id, cmd.owner_id, detail)
+        emitted.append(VersionPublishedV1(publish_id=version.publish_id, version=version.summary()))
     for move in cmd.moves:
-        entry = await repo.import_move(session, cmd.agent_id, move)
+        entry = await versions.import_move(cmd.agent_id, move)
         emitted.append(ChannelMovedV1(move_id=None, move=entry))
     return emitted
 
 
 async def handle_gateway_event(
-    event: BaseModel, *, session: AsyncSession, kv: KeyValue
+    event: BaseModel, *, versions: Versions, read_model: ReadModel
 ) -> list[BaseModel]:
     """Consumes the gateway's events: on `AgentDeletedV1`, the agent's versions, channels and
     history are deleted and its keys leave the read model, so nothing of it is served any more.
@@ -156,94 +197,59 @@ async def handle_gateway_event(
     Idempotent: deleting what is already gone changes nothing.
     """
     if isinstance(event, AgentDeletedV1):
-        await repo.lock_agent(session, event.agent_id)
-        numbers, names = await repo.delete_agent(session, event.agent_id)
-        for name in names:
-            await kv.delete(channel_key(event.agent_id, name))
-        for number in numbers:
-            await kv.delete(version_key(event.agent_id, number))
+        await versions.lock_agent(event.agent_id)
+        numbers, names = await versions.delete_agent(event.agent_id)
+        await read_model.drop_agent(event.agent_id, numbers, names)
     return []
 
 
-class KeyValue(Protocol):
-    """The part of a NATS key-value bucket the read model uses."""
-
-    async def get(self, key: str) -> object: ...
-    async def put(self, key: str, value: bytes) -> int: ...
-    async def create(self, key: str, value: bytes) -> int: ...
-    async def update(self, key: str, value: bytes, last: int | None = None) -> int: ...
-    async def delete(self, key: str) -> bool: ...
-
-
-async def project(event: BaseModel, *, session: AsyncSession, kv: KeyValue) -> list[BaseModel]:
+async def project(
+    event: BaseModel, *, versions: Versions, read_model: ReadModel
+) -> list[BaseModel]:
     """Consumes the publisher's own events; writes the published read model (key-value bucket).
 
     Idempotent: a version's value never changes, and a channel's value is replaced only by a
     later move (`seq`), so replays and reordering change nothing.
     """
     if isinstance(event, VersionPublishedV1):
-        await _put_version(session, kv, event.version.agent_id, event.version.number)
+        await _put_version(versions, read_model, event.version.agent_id, event.version.number)
     elif isinstance(event, ChannelMovedV1):
         move = event.move
         # The version first, so a reader never finds a channel pointing at nothing.
-        await _put_version(session, kv, move.agent_id, move.to_version)
-        await _put_channel(
-            kv,
-            channel_key(move.agent_id, move.channel),
-            PublishedChannel(version=move.to_version, seq=move.seq),
+        await _put_version(versions, read_model, move.agent_id, move.to_version)
+        await read_model.put_channel(
+            move.agent_id, move.channel, PublishedChannel(version=move.to_version, seq=move.seq)
         )
     return []
 
 
-async def _put_version(session: AsyncSession, kv: KeyValue, agent_id: object, number: int) -> None:
-    row = await repo.version_row(session, agent_id, number)  # type: ignore[arg-type]
-    if row is not None:
-        await kv.put(
-            version_key(row.agent_id, number), repo.published_of(row).model_dump_json().encode()
-        )
+async def _put_version(
+    versions: Versions, read_model: ReadModel, agent_id: UUID, number: int
+) -> None:
+    version = await versions.get(agent_id, number)
+    if version is not None:
+        await read_model.put_version(version.published())
 
 
-async def _put_channel(kv: KeyValue, key: str, value: PublishedChannel) -> None:
-    data = value.model_dump_json().encode()
-    while True:
-        try:
-            entry = await kv.get(key)
-        except KeyNotFoundError:
-            try:
-                await kv.create(key, data)
-                return
-            except KeyWrongLastSequenceError:
-                continue  # written meanwhile: compare with it
-        current = PublishedChannel.model_validate_json(entry.value)  # type: ignore[attr-defined]
-        if current.seq >= value.seq:
-            return
-        try:
-            await kv.update(key, data, last=entry.revision)  # type: ignore[attr-defined]
-            return
-        except KeyWrongLastSequenceError:
-            continue
-
-
-async def answer_list_versions(query: ListVersionsV1, *, session: AsyncSession) -> VersionsV1:
-    rows = await repo.list_versions(session, query.agent_id, query.before, query.limit + 1)
-    page = rows[: query.limit]
+async def answer_list_versions(query: ListVersionsV1, *, versions: Versions) -> VersionsV1:
+    found = await versions.page(query.agent_id, query.before, query.limit + 1)
+    page = found[: query.limit]
     return VersionsV1(
-        items=[repo.summary_of(r) for r in page],
-        next_before=page[-1].number if len(rows) > query.limit else None,
+        items=[v.summary() for v in page],
+        next_before=page[-1].number if len(found) > query.limit else None,
     )
 
 
-async def answer_get_version(query: GetVersionV1, *, session: AsyncSession) -> VersionV1:
-    row = await repo.version_row(session, query.agent_id, query.number)
-    return VersionV1(version=repo.detail_of(row) if row is not None else None)
+async def answer_get_version(query: GetVersionV1, *, versions: Versions) -> VersionV1:
+    version = await versions.get(query.agent_id, query.number)
+    return VersionV1(version=version.detail() if version is not None else None)
 
 
 async def answer_channel_history(
-    query: GetChannelHistoryV1, *, session: AsyncSession
+    query: GetChannelHistoryV1, *, versions: Versions
 ) -> ChannelHistoryV1:
-    rows = await repo.history(session, query.agent_id, query.channel, query.before, query.limit + 1)
-    page = rows[: query.limit]
+    found = await versions.history(query.agent_id, query.channel, query.before, query.limit + 1)
+    page = found[: query.limit]
     return ChannelHistoryV1(
-        items=[repo.move_of(r) for r in page],
-        next_before=page[-1].seq if len(rows) > query.limit else None,
+        items=page, next_before=page[-1].seq if len(found) > query.limit else None
     )

@@ -4,6 +4,7 @@ its migrations."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from contracts.subjects import (
     PUBLISHER_TEST_RUNNER_EVENTS,
 )
 from publisher import handlers
+from publisher.adapters.read_model import PublishedBucket
 from publisher.models import SCHEMA, metadata
+from publisher.repository import RunOutcomeRepository, VersionRepository
 from publisher.settings import PublisherSettings
 from runtime.cli import migrate_command
 from runtime.queries import QueryBinding
@@ -37,33 +40,47 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def bindings(service: Service) -> tuple[AnyBinding, ...]:
     bucket = published_bucket(service.settings.nats_subject_root)
 
+    async def read_model() -> PublishedBucket:
+        return PublishedBucket(await service.js.key_value(bucket))
+
     async def on_test_runner_event(
         envelope: Envelope[Any], session: AsyncSession
     ) -> list[BaseModel]:
-        return await handlers.handle_test_runner_event(envelope.data, session=session)
+        return await handlers.handle_test_runner_event(
+            envelope.data, outcomes=RunOutcomeRepository(session)
+        )
 
     async def on_publish(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_publish_version(envelope.data, session=session)
+        return await handlers.handle_publish_version(
+            envelope.data,
+            versions=VersionRepository(session),
+            outcomes=RunOutcomeRepository(session),
+        )
 
     async def on_move(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_move_channel(envelope.data, session=session)
+        return await handlers.handle_move_channel(
+            envelope.data, versions=VersionRepository(session)
+        )
 
     async def on_import(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_import_agent_versions(envelope.data, session=session)
+        return await handlers.handle_import_agent_versions(
+            envelope.data, versions=VersionRepository(session)
+        )
 
     async def on_own_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        kv = await service.js.key_value(bucket)
-        return await handlers.project(envelope.data, session=session, kv=kv)
+        return await handlers.project(
+            envelope.data, versions=VersionRepository(session), read_model=await read_model()
+        )
 
     async def on_gateway_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        kv = await service.js.key_value(bucket)
-        return await handlers.handle_gateway_event(envelope.data, session=session, kv=kv)
+        return await handlers.handle_gateway_event(
+            envelope.data, versions=VersionRepository(session), read_model=await read_model()
+        )
 
-    def query(answer: Any) -> Any:
+    def query(answer: Callable[..., Awaitable[BaseModel]]) -> Callable[..., Awaitable[BaseModel]]:
         async def on_query(envelope: Envelope[Any]) -> BaseModel:
             async with service.reader() as session:
-                reply: BaseModel = await answer(envelope.data, session=session)
-                return reply
+                return await answer(envelope.data, versions=VersionRepository(session))
 
         return on_query
 

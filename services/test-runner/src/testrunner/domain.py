@@ -1,16 +1,21 @@
 """The test-runner's pure rules: a case's outcome over its repeats, the pass rate, the response
-cache key, the messages sent for a case, and the result recorded for an execution."""
+cache key, the messages sent for a case, the result recorded for an execution, and the records
+(a run, a cached response) the handlers work with."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict
+
 from contracts.assertions import CaseVerdict
-from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase
+from contracts.compiler import VariableDecl
+from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase, RunStatus, RunSummary
 
 PROVIDER_ERROR_PREFIX = "AI provider: "
 
@@ -121,3 +126,83 @@ class Execution:
             "assertions": self.assertions,
             "named_scores": self.named_scores,
         }
+
+
+class Run(BaseModel):
+    """A run as stored: its snapshot's settings, status, live counts and, once finished, verdicts."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    agent_id: UUID
+    compilation_id: UUID
+    owner_id: UUID | None
+    instructions: str
+    variables: tuple[VariableDecl, ...]
+    model: str | None
+    temperature: float | None
+    repeat: int
+    cache: bool
+    total_cases: int
+    status: RunStatus
+    reason: str | None
+    executed: int
+    executions_passed: int
+    executions_failed: int
+    executions_errored: int
+    passed: int
+    failed: int
+    errored: int
+    flaky: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def executions(self) -> int:
+        return self.total_cases * self.repeat
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("completed", "cancelled")
+
+    def stored_counts(self) -> Counts:
+        """The cases' verdicts, kept when the run finished."""
+        return Counts(self.passed, self.failed, self.errored, self.flaky)
+
+    def execution_counts(self) -> Counts:
+        """The cases' live counts of a run without repeats (each case is one execution)."""
+        return Counts(self.executions_passed, self.executions_failed, self.executions_errored, 0)
+
+    def summary(self, counts: Counts) -> RunSummary:
+        return RunSummary(
+            run_id=self.id,
+            agent_id=self.agent_id,
+            compilation_id=self.compilation_id,
+            status=self.status,
+            reason=self.reason,
+            total=self.total_cases,
+            repeat=self.repeat,
+            executions=self.executions,
+            executed=self.executed,
+            passed=counts.passed,
+            failed=counts.failed,
+            errored=counts.errored,
+            flaky=counts.flaky,
+            pass_rate=counts.pass_rate,
+            model=self.model,
+            temperature=self.temperature,
+            cache=self.cache,
+            created_at=self.created_at,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+        )
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    """A model's earlier answer to the same model, parameters and messages (`cache_key`)."""
+
+    output: str
+    prompt_tokens: int
+    completion_tokens: int

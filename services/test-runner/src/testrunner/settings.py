@@ -6,6 +6,8 @@ from runtime.settings import CommonSettings
 
 
 class TestRunnerSettings(CommonSettings):
+    __test__ = False  # a settings class, not a test class (test modules import it)
+
     http_port: int = Field(default=8102, ge=0, le=65535)
     concurrency: int = Field(
         default=16,

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import registry
 from contracts.envelope import Envelope
 from contracts.runs import RunProgressV1, TestRunPausedV1, progress_subject
 from contracts.subjects import (
@@ -23,11 +22,14 @@ from contracts.subjects import (
 from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
-from runtime.consumer import StagedBinding
+from runtime.consumer import Recorded, Staged, StagedBinding
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
-from testrunner import handlers, repository
+from testrunner import handlers
+from testrunner.adapters.lookups import StoredLookups
+from testrunner.executor import Executor
 from testrunner.models import SCHEMA, metadata
+from testrunner.repository import RunRepository
 from testrunner.settings import TestRunnerSettings
 
 SERVICE = "test-runner"
@@ -44,35 +46,24 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             progress_subject(root, notice.run_id), notice.model_dump_json().encode()
         )
 
-    async def record_pause(cause: Envelope[Any], paused: TestRunPausedV1) -> bool:
-        # A stage runs outside any transaction: the pause gets one of its own, with its event.
-        async with service.sessionmaker.begin() as session:
-            if not await repository.mark_paused(session, paused.run_id, paused.reason):
+    async def mark_paused(cause: Envelope[Any], paused: TestRunPausedV1) -> bool:
+        async def pause(session: AsyncSession) -> bool:
+            if not await RunRepository(session).mark_paused(paused.run_id, paused.reason):
                 return False
-            await outbox.add(
-                session,
-                metadata.tables[f"{SCHEMA}.outbox"],
-                [
-                    registry.envelope_for(
-                        paused,
-                        source=SERVICE,
-                        correlation_id=cause.correlation_id,
-                        owner_id=cause.owner_id,
-                        causation_id=cause.id,
-                    )
-                ],
+            await outbox.add_caused(
+                session, service.outbox, source=SERVICE, caused=[(cause, paused)]
             )
-        service.relay.nudge()
-        return True
+            return True
+
+        return await service.write(pause)
 
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
-    executor = handlers.Executor(
+    executor = Executor(
         provider=provider,
         grader_model=settings.grader_model,
-        runs=handlers.RunCache(service.reader),
-        reader=service.reader,
-        record_pause=record_pause,
+        lookups=StoredLookups(service.reader),
+        mark_paused=mark_paused,
         notify=notify,
         pause_limit=settings.pause_limit_seconds,
         provider_attempts=settings.provider_attempts,
@@ -80,26 +71,41 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     async def on_start(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_start_test_run(
-            envelope.data, owner_id=envelope.owner_id, session=session
+            envelope.data, owner_id=envelope.owner_id, runs=RunRepository(session)
         )
 
     async def on_add_cases(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_add_run_cases(envelope.data, session=session)
+        return await handlers.handle_add_run_cases(envelope.data, runs=RunRepository(session))
 
     async def on_cancel(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_cancel_test_run(envelope.data, session=session)
+        return await handlers.handle_cancel_test_run(envelope.data, runs=RunRepository(session))
+
+    async def on_executed(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        recorded = await handlers.handle_executions(
+            [(s.envelope, s.value) for s in staged], runs=RunRepository(session)
+        )
+        for notice in recorded.notices:
+            if notice.status != "paused":
+                executor.resumed(notice.run_id)
+        notices = recorded.notices
+
+        async def announce() -> None:
+            for notice in notices:
+                await notify(notice)
+
+        return Recorded(recorded.emitted, announce if notices else None)
 
     async def on_get_run(envelope: Envelope[Any]) -> BaseModel:
         async with service.reader() as session:
             return await handlers.answer_get_test_run(
-                envelope.data, owner_id=envelope.owner_id, session=session
+                envelope.data, owner_id=envelope.owner_id, runs=RunRepository(session)
             )
 
     return (
         Binding(TEST_RUNNER_START_TEST_RUN, on_start),
         Binding(TEST_RUNNER_ADD_RUN_CASES, on_add_cases),
         Binding(TEST_RUNNER_CANCEL_TEST_RUN, on_cancel),
-        StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, executor.apply),
+        StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),
         QueryBinding(GET_TEST_RUN, on_get_run),
     )
 

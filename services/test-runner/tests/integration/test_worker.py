@@ -1,0 +1,149 @@
+"""The test-runner's consumers, handlers and repository against real PostgreSQL and NATS
+JetStream, in this process (the offline AI provider answers at once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import sqlalchemy as sa
+
+from contracts import subjects
+from contracts.runs import (
+    AddRunCasesV1,
+    CancelTestRunV1,
+    GetTestRunV1,
+    RunCase,
+    StartTestRunV1,
+    TestRunCancelledV1,
+    TestRunCompletedV1,
+    TestRunStartedV1,
+    TestRunV1,
+)
+from runtime.settings import CommonSettings
+from testrunner.models import metadata, results, runs
+from testrunner.settings import TestRunnerSettings
+from testrunner.worker import SERVICE, bindings
+from tests.support.inprocess import RunningService, eventually, running_service
+
+pytestmark = pytest.mark.integration
+
+OWNER = uuid.uuid4()
+NEVER = "zz-not-in-any-answer"
+
+
+@pytest.fixture
+async def runner(postgres_url: str, nats_url: str) -> AsyncIterator[RunningService]:
+    """The test-runner on a database and subject root of its own."""
+
+    def settings_of(url: str, root: str) -> CommonSettings:
+        return TestRunnerSettings(
+            database_url=url,
+            nats_url=nats_url,
+            nats_subject_root=root,
+            ai_provider="offline",
+            ack_wait_seconds=2,
+            max_deliver=3,
+        )
+
+    async with running_service(
+        SERVICE, settings_of, metadata, bindings, postgres_url=postgres_url, nats_url=nats_url
+    ) as running:
+        yield running
+
+
+def case(index: int, assertion: str) -> RunCase:
+    return RunCase.model_validate(
+        {
+            "index": index,
+            "test_case_id": uuid.uuid4(),
+            "input": f"question {index}",
+            "assert": [{"type": assertion, "value": NEVER}],
+        }
+    )
+
+
+def start(total: int, repeat: int = 1) -> StartTestRunV1:
+    return StartTestRunV1(
+        run_id=uuid.uuid4(),
+        agent_id=uuid.uuid4(),
+        compilation_id=uuid.uuid4(),
+        instructions="You answer questions.",
+        repeat=repeat,
+        total_cases=total,
+    )
+
+
+async def test_a_run_whose_cases_arrive_first_is_executed_graded_and_completed_once(
+    runner: RunningService,
+) -> None:
+    cmd = start(3, repeat=2)
+    passing, failing, other = case(0, "not-contains"), case(1, "contains"), case(2, "not-contains")
+    await runner.send(subjects.ADD_RUN_CASES, AddRunCasesV1(run_id=cmd.run_id, cases=[failing]))
+    await runner.send(
+        subjects.ADD_RUN_CASES, AddRunCasesV1(run_id=cmd.run_id, cases=[passing, other])
+    )
+    await runner.send(subjects.START_TEST_RUN, cmd, owner_id=OWNER)
+
+    async def status() -> str | None:
+        found: str | None = await runner.scalar(
+            sa.select(runs.c.status).where(runs.c.id == cmd.run_id)
+        )
+        return found if found == "completed" else None
+
+    assert await eventually(status) == "completed"
+    assert await runner.count(results, results.c.run_id == cmd.run_id) == 6
+    completed = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_COMPLETED)
+    assert [type(e) for e in completed] == [TestRunCompletedV1]
+    summary = completed[0].summary
+    assert (summary.passed, summary.failed, summary.executed, summary.pass_rate) == (2, 1, 6, 2 / 3)
+    assert completed[0].failed_cases == [failing.test_case_id]
+    (started,) = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_STARTED)
+    assert isinstance(started, TestRunStartedV1)
+    assert started.executions == 6
+
+    reply = await runner.ask(
+        subjects.GET_TEST_RUN, GetTestRunV1(run_id=cmd.run_id, results_limit=4), owner_id=OWNER
+    )
+    assert isinstance(reply, TestRunV1)
+    assert reply.summary == summary
+    assert [(r.case_index, r.repeat_index) for r in reply.results] == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
+    assert reply.next_after == (1, 1)
+    stranger = await runner.ask(subjects.GET_TEST_RUN, GetTestRunV1(run_id=cmd.run_id))
+    assert stranger == TestRunV1(found=False)
+
+
+async def test_a_cancel_before_its_run_waits_for_it_and_the_cancelled_run_never_fans_out(
+    runner: RunningService,
+) -> None:
+    cmd = start(2)
+    await runner.send(subjects.CANCEL_TEST_RUN, CancelTestRunV1(run_id=cmd.run_id, reason="oops"))
+    await runner.send(subjects.START_TEST_RUN, cmd, owner_id=OWNER)
+
+    async def cancelled() -> list[object]:
+        return await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_CANCELLED)
+
+    (event,) = await eventually(cancelled)
+    assert isinstance(event, TestRunCancelledV1)
+    assert (event.summary.status, event.summary.reason) == ("cancelled", "oops")
+    # The snapshot completes after the cancel: nothing runs.
+    await runner.send(
+        subjects.ADD_RUN_CASES,
+        AddRunCasesV1(run_id=cmd.run_id, cases=[case(0, "contains"), case(1, "contains")]),
+    )
+    await runner.send(subjects.CANCEL_TEST_RUN, CancelTestRunV1(run_id=cmd.run_id))
+
+    async def all_applied() -> bool:
+        # start, the cancel (once the start was applied), the cases, the second cancel
+        return await runner.count(metadata.tables["test_runner.processed_messages"]) >= 4
+
+    assert await eventually(all_applied) is True
+    assert await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_STARTED) == []
+    assert len(await cancelled()) == 1
+    assert await runner.count(results, results.c.run_id == cmd.run_id) == 0
