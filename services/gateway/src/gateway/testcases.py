@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.assertions import (
+from assertions import (
     Assertion,
     InvalidAssertion,
     UnsupportedAssertion,

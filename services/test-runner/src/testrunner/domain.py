@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from contracts.assertions import CaseVerdict
 from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase
+from contracts.verdicts import CaseVerdict
 
 PROVIDER_ERROR_PREFIX = "AI provider: "
 

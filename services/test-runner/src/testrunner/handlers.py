@@ -20,7 +20,7 @@ import structlog
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contracts.assertions import evaluate
+from assertions import evaluate
 from contracts.compiler import VariableDecl
 from contracts.envelope import Envelope
 from contracts.instructions import RenderError, render

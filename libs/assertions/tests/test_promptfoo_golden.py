@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from contracts.assertions import Assertion, evaluate
+from assertions import Assertion, evaluate
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, Any]] = yaml.safe_load((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from contracts.assertions import (
+from assertions import (
     SUPPORTED_TYPES,
     Assertion,
     InvalidAssertion,

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from contracts.assertions.jsvalues import js_number, js_to_fixed
-from contracts.assertions.model import AssertionLike, AssertionVerdict, CaseVerdict
+from assertions.jsvalues import js_number, js_to_fixed
+from assertions.model import AssertionLike
+from contracts.verdicts import AssertionVerdict, CaseVerdict
 
 
 def no_assertions() -> CaseVerdict:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from contracts.assertions.jsvalues import (
+from assertions.jsvalues import (
     JS_WHITESPACE,
     js_number,
     js_string,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from contracts.assertions.jsregex import (
+from assertions.jsregex import (
     JsRegexSyntaxError,
     JsRegexUnsupported,
     compile_js,

@@ -15,9 +15,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.assertions.jsregex_chars import SPACE
-from contracts.assertions.jsvalues import js_string
-from contracts.assertions.nunjucks import (
+from assertions.jsregex_chars import SPACE
+from assertions.jsvalues import js_string
+from assertions.nunjucks import (
     TemplateError,
     TemplateRenderError,
     UnsupportedTemplate,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.assertions.check import Check, CheckError, Outcome
-from contracts.assertions.json_extract import ExtractUnsupported, extract_json_objects
-from contracts.assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
-from contracts.assertions.jsvalues import parse_json
-from contracts.assertions.yaml_subset import YamlUnsupported, load_yaml
+from assertions.check import Check, CheckError, Outcome
+from assertions.json_extract import ExtractUnsupported, extract_json_objects
+from assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
+from assertions.jsvalues import parse_json
+from assertions.yaml_subset import YamlUnsupported, load_yaml
 
 
 def has_schema(value: Any) -> bool:

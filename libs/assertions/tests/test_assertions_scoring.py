@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.assertions import Assertion, CaseVerdict, evaluate
+from assertions import Assertion, CaseVerdict, evaluate
 
 
 def a(type: str, value: Any = None, **fields: Any) -> Assertion:

@@ -19,14 +19,14 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from contracts.assertions.json_formats import AJV_FORMATS, FORMATS
-from contracts.assertions.jsregex import (
+from assertions.json_formats import AJV_FORMATS, FORMATS
+from assertions.jsregex import (
     JsRegex,
     JsRegexSyntaxError,
     JsRegexUnsupported,
     compile_js,
 )
-from contracts.assertions.jsvalues import js_number, json_equal
+from assertions.jsvalues import js_number, json_equal
 
 
 class SchemaInvalid(ValueError):

@@ -9,9 +9,9 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from contracts.assertions.check import Check, CheckError, Outcome
-from contracts.assertions.jsvalues import js_number, js_stringify, js_to_fixed
-from contracts.assertions.model import Grader
+from assertions.check import Check, CheckError, Outcome
+from assertions.jsvalues import js_number, js_stringify, js_to_fixed
+from assertions.model import Grader
 
 EPSILON = sys.float_info.epsilon  # JS Number.EPSILON
 DEFAULT_SIMILARITY_THRESHOLD = 0.75

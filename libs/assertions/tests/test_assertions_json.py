@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions import Assertion, AssertionVerdict, evaluate
-from contracts.assertions.json_extract import (
+from assertions import Assertion, AssertionVerdict, evaluate
+from assertions.json_extract import (
     ExtractUnsupported,
     convert_slash_comments_to_hash,
     extract_json_objects,
 )
-from contracts.assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
-from contracts.assertions.yaml_subset import YamlUnsupported, load_yaml
+from assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
+from assertions.yaml_subset import YamlUnsupported, load_yaml
 
 PERSON = {
     "type": "object",

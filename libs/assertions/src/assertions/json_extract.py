@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from contracts.assertions.jsvalues import js_number, parse_json
+from assertions.jsvalues import js_number, parse_json
 
 MAX_CANDIDATE = 100_000
 _LETTER = re.compile(r"[a-zA-Z]")

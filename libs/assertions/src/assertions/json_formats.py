@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from contracts.assertions.jsregex_chars import SPACE
+from assertions.jsregex_chars import SPACE
 
 _FLAGS = re.ASCII | re.IGNORECASE
 

@@ -8,24 +8,19 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from contracts.assertions.check import Check, CheckError, Outcome, split_type
-from contracts.assertions.deterministic import HANDLERS
-from contracts.assertions.graded import GRADED_HANDLERS
-from contracts.assertions.json_checks import handle_contains_json, handle_is_json
-from contracts.assertions.model import (
-    AssertionLike,
-    AssertionVerdict,
-    CaseVerdict,
-    Grader,
-    UnsupportedAssertion,
-)
-from contracts.assertions.scoring import aggregate, no_assertions
-from contracts.assertions.templating import (
+from assertions.check import Check, CheckError, Outcome, split_type
+from assertions.deterministic import HANDLERS
+from assertions.graded import GRADED_HANDLERS
+from assertions.json_checks import handle_contains_json, handle_is_json
+from assertions.model import AssertionLike, Grader, UnsupportedAssertion
+from assertions.scoring import aggregate, no_assertions
+from assertions.templating import (
     TemplateError,
     prepare_vars,
     render_metric,
     render_value,
 )
+from contracts.verdicts import AssertionVerdict, CaseVerdict
 
 MAX_CONCURRENCY = 3  # PROMPTFOO_ASSERTIONS_MAX_CONCURRENCY's default
 SYNC_HANDLERS = {**HANDLERS, "is-json": handle_is_json, "contains-json": handle_contains_json}

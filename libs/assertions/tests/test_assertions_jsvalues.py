@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions.jsvalues import (
+from assertions.jsvalues import (
     deep_strict_equal,
     js_string,
     js_to_fixed,
@@ -17,7 +17,7 @@ from contracts.assertions.jsvalues import (
     parse_json,
     utf16_length,
 )
-from contracts.assertions.templating import (
+from assertions.templating import (
     UnsupportedTemplate,
     _js_key_order,
     prepare_vars,

@@ -9,15 +9,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from contracts.assertions.check import split_type
-from contracts.assertions.engine import SUPPORTED_TYPES, is_promptfoo_only
-from contracts.assertions.graded import SIMILARITY_METRICS
-from contracts.assertions.json_checks import has_schema, load_schema
-from contracts.assertions.json_schema import SchemaInvalid, SchemaUnsupported
-from contracts.assertions.jsregex import JsRegexSyntaxError, JsRegexUnsupported, compile_js
-from contracts.assertions.jsvalues import parse_comma_separated
-from contracts.assertions.model import AssertionLike, InvalidAssertion, UnsupportedAssertion
-from contracts.assertions.templating import UnsupportedTemplate, check_template
+from assertions.check import split_type
+from assertions.engine import SUPPORTED_TYPES, is_promptfoo_only
+from assertions.graded import SIMILARITY_METRICS
+from assertions.json_checks import has_schema, load_schema
+from assertions.json_schema import SchemaInvalid, SchemaUnsupported
+from assertions.jsregex import JsRegexSyntaxError, JsRegexUnsupported, compile_js
+from assertions.jsvalues import parse_comma_separated
+from assertions.model import AssertionLike, InvalidAssertion, UnsupportedAssertion
+from assertions.templating import UnsupportedTemplate, check_template
 
 UNIT_RANGE = (0.0, 1.0)
 NON_NEGATIVE = (0.0, math.inf)

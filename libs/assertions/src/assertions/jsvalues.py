@@ -9,7 +9,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from contracts.assertions.jsregex import SPACE, utf16_units
+from assertions.jsregex import SPACE, utf16_units
 
 JS_WHITESPACE = "".join(chr(c) for lo, hi in SPACE for c in range(lo, hi + 1))
 

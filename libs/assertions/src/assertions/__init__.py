@@ -29,19 +29,17 @@ refuses an output whose brace-delimited candidates fall outside the YAML subset 
 reads.
 """
 
-from contracts.assertions.engine import SUPPORTED_TYPES, evaluate
-from contracts.assertions.model import (
-    Assertion,
+from assertions.engine import SUPPORTED_TYPES, evaluate
+from assertions.model import (
     AssertionLike,
     AssertionProblem,
-    AssertionVerdict,
-    CaseVerdict,
     Grader,
     InvalidAssertion,
     RubricGrade,
     UnsupportedAssertion,
 )
-from contracts.assertions.validation import validate_assertion
+from assertions.validation import validate_assertion
+from contracts.verdicts import Assertion, AssertionVerdict, CaseVerdict
 
 __all__ = [
     "SUPPORTED_TYPES",

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions import Assertion, validate_assertion
-from contracts.assertions.nunjucks import TemplateRenderError, UnsupportedTemplate, render
-from contracts.assertions.templating import check_template
+from assertions import Assertion, validate_assertion
+from assertions.nunjucks import TemplateRenderError, UnsupportedTemplate, render
+from assertions.templating import check_template
 
 VARS: dict[str, Any] = {
     "name": "ada lovelace",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions import Assertion, AssertionVerdict, RubricGrade, evaluate
+from assertions import Assertion, AssertionVerdict, RubricGrade, evaluate
 
 
 class FakeGrader:

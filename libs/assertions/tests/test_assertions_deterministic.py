@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions import Assertion, AssertionVerdict, evaluate
-from contracts.assertions.deterministic import levenshtein
+from assertions import Assertion, AssertionVerdict, evaluate
+from assertions.deterministic import levenshtein
 
 
 async def check(

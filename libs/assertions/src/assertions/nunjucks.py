@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from contracts.assertions.jsvalues import JS_WHITESPACE, js_string, js_truthy
-from contracts.assertions.nunjucks_values import (
+from assertions.jsvalues import JS_WHITESPACE, js_string, js_truthy
+from assertions.nunjucks_values import (
     FILTERS,
     UNDEFINED,
     TemplateError,

@@ -9,14 +9,14 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from contracts.assertions.check import Check, CheckError, Outcome, not_, passed_or
-from contracts.assertions.jsregex import (
+from assertions.check import Check, CheckError, Outcome, not_, passed_or
+from assertions.jsregex import (
     JsRegexSyntaxError,
     JsRegexUnsupported,
     compile_js,
     utf16_units,
 )
-from contracts.assertions.jsvalues import (
+from assertions.jsvalues import (
     deep_strict_equal,
     js_join,
     js_number,

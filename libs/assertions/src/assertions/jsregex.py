@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from contracts.assertions.jsregex_chars import (
+from assertions.jsregex_chars import (
     BRACED,
     DIGITS,
     LINE_TERMINATORS,
