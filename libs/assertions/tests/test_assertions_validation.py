@@ -153,7 +153,7 @@ def test_negative_or_non_finite_weights_are_invalid(weight: float) -> None:
     [
         [1],
         5,
-        "type: object\nitems: &a {}",
+        "type: object\nitems: [",
         '"just a string"',
         {"type": "strng"},
         {"foo": 1},

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from assertions import Assertion, evaluate
+from assertions.jsyaml import load_yaml
 
 GOLDEN = Path(__file__).parent / "golden"
-CASES: list[dict[str, Any]] = yaml.safe_load((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]
+CASES: list[dict[str, Any]] = load_yaml((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]
 VERDICTS: dict[str, Any] = json.loads((GOLDEN / "promptfoo_verdicts.json").read_text())["cases"]
 
 KNOWN_DIFFERENCES: dict[str, str] = {

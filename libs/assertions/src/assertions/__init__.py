@@ -22,11 +22,10 @@ Where this engine differs from promptfoo (it reports an error rather than guess,
 (promptfoo turns provider errors into failures marked `graderError`); values cannot be `file://`
 or `package:` references, and templating is the Nunjucks subset in `nunjucks` (output
 expressions with lookups, literals, `+`, `~`, `not`/`and`/`or` and common filters; comments;
-raw and `if` blocks; no `for`/`set` tags or comparisons); a schema
-string must be JSON or the YAML subset in `yaml_subset`, and only the keywords and formats in
-`json_schema` are checked; some JS regex constructs are refused (`jsregex`); contains-json
-refuses an output whose brace-delimited candidates fall outside the YAML subset `json_extract`
-reads.
+raw and `if` blocks; no `for`/`set` tags or comparisons); YAML (schema strings, contains-json
+candidates) is read as js-yaml reads it by `jsyaml`, which refuses timestamps, non-standard tags
+and documents past its size limits; only the keywords and formats in `json_schema` are checked;
+some JS regex constructs are refused (`jsregex`).
 """
 
 from assertions.engine import SUPPORTED_TYPES, evaluate

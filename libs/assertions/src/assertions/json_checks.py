@@ -13,7 +13,7 @@ from assertions.check import Check, CheckError, Outcome
 from assertions.json_extract import ExtractUnsupported, extract_json_objects
 from assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
 from assertions.jsvalues import parse_json
-from assertions.yaml_subset import YamlUnsupported, load_yaml
+from assertions.jsyaml import YamlError, YamlTooLarge, YamlUnsupported, load_yaml
 
 
 def has_schema(value: Any) -> bool:
@@ -29,13 +29,13 @@ def load_schema(value: Any, type_: str) -> Schema:
         try:
             schema = parse_json(value)
         except ValueError:
-            # promptfoo parses the string as YAML; JSON and a conservative YAML subset are read.
+            # promptfoo parses the string with js-yaml's `load`, which throws on bad YAML.
             try:
                 schema = load_yaml(value)
-            except YamlUnsupported as exc:
-                raise SchemaUnsupported(
-                    f"a schema string must be JSON or simple YAML ({exc})"
-                ) from exc
+            except YamlError as exc:
+                raise SchemaInvalid(f"the schema is not valid YAML: {exc}") from exc
+            except (YamlUnsupported, YamlTooLarge) as exc:
+                raise SchemaUnsupported(f"the schema's YAML cannot be read here ({exc})") from exc
     if not isinstance(schema, bool | dict):
         raise SchemaInvalid(f"{type_} assertion must have a string, boolean, or object value")
     return Schema(schema)
