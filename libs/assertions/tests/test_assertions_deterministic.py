@@ -3,12 +3,14 @@ starts-with, levenshtein, latency."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
 from assertions import Assertion, AssertionVerdict, evaluate
 from assertions.deterministic import levenshtein
+from assertions.jsregex import REGEX_TIMEOUT_SECONDS
 
 
 async def check(
@@ -215,9 +217,34 @@ async def test_invalid_regex_is_a_failure_not_an_error() -> None:
 
 
 async def test_regex_this_engine_cannot_run_is_an_error() -> None:
-    verdict = await check("ab", "regex", "(?<=a+)b")
-    assert verdict.error is not None
-    assert verdict.error.startswith("regex /(?<=a+)b/ cannot be evaluated here:")
+    verdict = await check("ab", "regex", "(?<a>x)|(?<a>y)")
+    assert verdict.error == (
+        "regex /(?<a>x)|(?<a>y)/ cannot be evaluated here: duplicate capture group names"
+    )
+
+
+async def test_variable_length_lookbehind_runs_as_in_javascript() -> None:
+    assert (await check("aaab", "regex", "(?<=a+)b")).pass_ is True
+    assert (await check("b", "regex", "(?<=a+)b")).pass_ is False
+
+
+async def test_a_catastrophic_regex_is_an_error_naming_the_time_limit() -> None:
+    started = time.perf_counter()
+    verdict = await check("a" * 5000, "regex", "(a+)+b")
+    elapsed = time.perf_counter() - started
+    assert verdict.error == (
+        f"regex /(a+)+b/ could not be evaluated: regex took longer than "
+        f"{REGEX_TIMEOUT_SECONDS} s (the limit)"
+    )
+    assert (verdict.pass_, verdict.score) == (False, 0.0)
+    assert elapsed < REGEX_TIMEOUT_SECONDS + 1.0
+
+
+async def test_the_pattern_that_froze_a_replica_fails_quickly_on_a_short_output() -> None:
+    started = time.perf_counter()
+    verdict = await check("a" * 25, "regex", "(a+)+b")
+    assert (verdict.pass_, verdict.error) == (False, None)
+    assert time.perf_counter() - started < REGEX_TIMEOUT_SECONDS
 
 
 async def test_not_regex_inverts_and_says_so() -> None:

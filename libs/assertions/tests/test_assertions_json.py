@@ -3,6 +3,8 @@ standing in for Ajv."""
 
 from __future__ import annotations
 
+import json
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from assertions.json_extract import (
     extract_json_objects,
 )
 from assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
+from assertions.jsregex import REGEX_TIMEOUT_SECONDS
 
 PERSON = {
     "type": "object",
@@ -409,3 +412,13 @@ def test_schemas_ajv_would_not_compile_are_invalid(schema: Any) -> None:
 def test_schemas_outside_the_validator_are_unsupported(schema: Any) -> None:
     with pytest.raises(SchemaUnsupported):
         Schema(schema)
+
+
+async def test_a_catastrophic_pattern_in_a_schema_is_an_error_naming_the_time_limit() -> None:
+    started = time.perf_counter()
+    verdict = await check(json.dumps("a" * 5000), "is-json", {"pattern": "(a+)+b"})
+    assert verdict.error == (
+        "a pattern could not be evaluated: regex took longer than "
+        f"{REGEX_TIMEOUT_SECONDS} s (the limit)"
+    )
+    assert time.perf_counter() - started < REGEX_TIMEOUT_SECONDS + 1.0

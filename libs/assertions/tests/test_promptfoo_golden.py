@@ -21,9 +21,7 @@ GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, Any]] = load_yaml((GOLDEN / "promptfoo_cases.yaml").read_text())["cases"]
 VERDICTS: dict[str, Any] = json.loads((GOLDEN / "promptfoo_verdicts.json").read_text())["cases"]
 
-KNOWN_DIFFERENCES: dict[str, str] = {
-    "regex-lookbehind-variable-length": "variable-length lookbehind is not translated yet",
-}
+KNOWN_DIFFERENCES: dict[str, str] = {}
 
 
 def verdict_of_promptfoo(case_id: str) -> tuple[str, float]:

@@ -12,6 +12,7 @@ from typing import Any
 from assertions.check import Check, CheckError, Outcome, not_, passed_or
 from assertions.jsregex import (
     JsRegexSyntaxError,
+    JsRegexTimeout,
     JsRegexUnsupported,
     compile_js,
     utf16_units,
@@ -124,7 +125,10 @@ def handle_regex(check: Check) -> Outcome:
         return Outcome(False, 0.0, f"Invalid regex pattern: {exc}")  # promptfoo: a failure
     except JsRegexUnsupported as exc:
         raise CheckError(f"regex /{pattern}/ cannot be evaluated here: {exc}") from exc
-    pass_ = regex.test(check.output) != check.inverse
+    try:
+        pass_ = regex.test(check.output) != check.inverse
+    except JsRegexTimeout as exc:
+        raise CheckError(f"regex /{pattern}/ could not be evaluated: {exc}") from exc
     return passed_or(pass_, f'Expected output to {not_(check.inverse)}match regex "{pattern}"')
 
 

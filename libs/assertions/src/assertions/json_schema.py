@@ -23,6 +23,7 @@ from assertions.json_formats import AJV_FORMATS, FORMATS
 from assertions.jsregex import (
     JsRegex,
     JsRegexSyntaxError,
+    JsRegexTimeout,
     JsRegexUnsupported,
     compile_js,
 )
@@ -219,6 +220,8 @@ class Schema:
             return self._validate(self.root, data, "")
         except RecursionError as exc:
             raise SchemaUnsupported("schema or data nested too deeply") from exc
+        except JsRegexTimeout as exc:
+            raise SchemaUnsupported(f"a pattern could not be evaluated: {exc}") from exc
 
     def _validate(self, node: Any, data: Any, path: str) -> str | None:
         if node is True:

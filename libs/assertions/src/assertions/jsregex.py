@@ -1,20 +1,23 @@
-"""JavaScript regular expressions on Python's `re`: promptfoo's `new RegExp(value)` (no flags) and
-Ajv's `new RegExp(pattern, "u")`, parsed by the ECMAScript grammar and re-emitted for `re`.
+"""JavaScript regular expressions on the `regex` module: promptfoo's `new RegExp(value)` (no flags)
+and Ajv's `new RegExp(pattern, "u")`, parsed by the ECMAScript grammar and re-emitted for `regex`
+(its `re`-compatible syntax). A match runs for at most `REGEX_TIMEOUT_SECONDS`, past which
+`JsRegexTimeout` names the limit: a catastrophic pattern never stalls the caller.
 
 Supported: the whole ES2018 syntax without flags — literals and every escape (Annex B legacy forms
 in non-unicode mode), classes, `.`, `^`/`$` (input edges only), `\\b`/`\\B`/`\\d`/`\\w` (ASCII),
 `\\s` (JS whitespace), groups, named groups, backreferences (an unset group matches empty),
-lookahead, fixed-width lookbehind, greedy/lazy quantifiers. Non-unicode mode matches UTF-16 code
-units, as JS does. Refused as unsupported (valid JS we cannot run faithfully): variable-length
-lookbehind, `\\p{…}`, duplicate group names, escapes in group names,
+lookahead, lookbehind (variable-length too), greedy/lazy quantifiers. Non-unicode mode matches
+UTF-16 code units, as JS does. Refused as unsupported (valid JS we cannot run faithfully):
+`\\p{…}`, duplicate group names, escapes in group names,
 backreferences inside lookbehind or to a group inside a repeated group, counts above 100000.
 Modifiers `(?i)` and `(?i:…)` are syntax errors, as on Node 22 (V8 before 12.5).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+
+import regex
 
 from assertions.jsregex_chars import (
     BRACED,
@@ -33,13 +36,24 @@ from assertions.jsregex_chars import (
 )
 
 __all__ = [
+    "REGEX_TIMEOUT_SECONDS",
     "SPACE",
     "JsRegex",
     "JsRegexSyntaxError",
+    "JsRegexTimeout",
     "JsRegexUnsupported",
     "compile_js",
     "utf16_units",
 ]
+
+REGEX_TIMEOUT_SECONDS = 0.5
+
+
+class JsRegexTimeout(Exception):
+    """A match ran past `REGEX_TIMEOUT_SECONDS` (catastrophic backtracking)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"regex took longer than {REGEX_TIMEOUT_SECONDS} s (the limit)")
 
 
 @dataclass
@@ -245,23 +259,25 @@ class _Parser(Cursor):
 
 @dataclass(frozen=True)
 class JsRegex:
-    """A compiled JavaScript pattern; `test` is `RegExp.prototype.test`."""
+    """A compiled JavaScript pattern; `test` is `RegExp.prototype.test`, within the time limit."""
 
     source: str
     unicode: bool
-    compiled: re.Pattern[str]
+    compiled: regex.Pattern[str]
 
     def test(self, text: str) -> bool:
         subject = text if self.unicode else utf16_units(text)
-        return self.compiled.search(subject) is not None
+        try:
+            return self.compiled.search(subject, timeout=REGEX_TIMEOUT_SECONDS) is not None
+        except TimeoutError:
+            raise JsRegexTimeout() from None
 
 
 def compile_js(source: str, *, unicode: bool = False) -> JsRegex:
     """Compile like `new RegExp(source)` (or with the `u` flag); raise the two errors above."""
     python_pattern = _Parser(source, unicode).parse()
     try:
-        compiled = re.compile(python_pattern, re.ASCII)
-    except (re.error, OverflowError, RecursionError) as exc:
-        detail = "variable-length lookbehind" if "look-behind" in str(exc) else str(exc)
-        raise JsRegexUnsupported(f"{detail} (Python's re cannot run this pattern)") from exc
+        compiled = regex.compile(python_pattern, regex.ASCII | regex.VERSION0)
+    except (regex.error, OverflowError, RecursionError) as exc:
+        raise JsRegexUnsupported(f"{exc} (the regex module cannot run this pattern)") from exc
     return JsRegex(source, unicode, compiled)
