@@ -341,7 +341,8 @@ async def test_not_contains_json_follows_promptfoo_including_the_schema_case() -
         (
             {"anyOf": [{"type": "string"}, {"type": "null"}]},
             1.0,
-            "data must match a schema in anyOf",
+            # Ajv keeps the errors of every branch before its own.
+            "data must be string, data must be null, data must match a schema in anyOf",
         ),
         (
             {"oneOf": [{"type": "number"}, {"type": "integer"}]},
@@ -402,8 +403,7 @@ def test_schemas_ajv_would_not_compile_are_invalid(schema: Any) -> None:
     "schema",
     [
         {"format": "uri"},
-        {"multipleOf": 2},
-        {"if": {}, "then": {}},
+        {"unevaluatedProperties": False},
         {"$ref": "other.json#/a"},
         {"pattern": r"\p{L}"},
         {"properties": {"a": {"$id": "x"}}},
