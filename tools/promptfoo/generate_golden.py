@@ -61,10 +61,11 @@ def die(msg: str) -> NoReturn:
 
 def load_cases(path: Path) -> list[Json]:
     try:
-        import yaml  # type: ignore[import-untyped]  # PyYAML, present in the workspace venv
+        # The engine's reader (js-yaml's YAML 1.2), so the test and promptfoo see the same values.
+        from assertions.jsyaml import load_yaml
     except ImportError:  # pragma: no cover
-        die("PyYAML is required to read the corpus (run via `uv run python ...`)")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        die("the assertions library is required to read the corpus (run via `uv run python ...`)")
+    doc = load_yaml(path.read_text(encoding="utf-8"))
     cases: list[Json] = doc["cases"] if isinstance(doc, dict) else doc
     seen: set[str] = set()
     for case in cases:

@@ -213,7 +213,9 @@ async def test_regex_has_no_flags_and_searches_anywhere() -> None:
 async def test_invalid_regex_is_a_failure_not_an_error() -> None:
     verdict = await check("x", "regex", "a(")
     assert (verdict.pass_, verdict.error) == (False, None)
-    assert verdict.reason == "Invalid regex pattern: Invalid regular expression: Unterminated group"
+    assert verdict.reason == (
+        "Invalid regex pattern: Invalid regular expression: /a(/: Unterminated group"
+    )
 
 
 async def test_regex_this_engine_cannot_run_is_an_error() -> None:

@@ -66,7 +66,12 @@ async def test_is_json_parses_the_whole_output_like_json_parse(output: str, expe
 async def test_not_is_json_passes_on_text_and_fails_on_json() -> None:
     assert (await check("plain text", "not-is-json")).pass_ is True
     verdict = await check("{}", "not-is-json")
-    assert (verdict.pass_, verdict.reason) == (False, "Expected output to be valid JSON")
+    assert (verdict.pass_, verdict.reason) == (False, "Expected output to not be valid JSON")
+
+
+async def test_not_contains_json_fails_on_json_and_says_so() -> None:
+    verdict = await check('see {"a": 1}', "not-contains-json")
+    assert (verdict.pass_, verdict.reason) == (False, "Expected output to not contain valid JSON")
 
 
 async def test_is_json_with_a_schema_reports_the_first_ajv_error() -> None:

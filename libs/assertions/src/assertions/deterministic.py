@@ -122,7 +122,8 @@ def handle_regex(check: Check) -> Outcome:
     try:
         regex = compile_js(pattern)
     except JsRegexSyntaxError as exc:
-        return Outcome(False, 0.0, f"Invalid regex pattern: {exc}")  # promptfoo: a failure
+        # promptfoo: a failure, with V8's message
+        return Outcome(False, 0.0, f"Invalid regex pattern: {exc.v8_message(pattern)}")
     except JsRegexUnsupported as exc:
         raise CheckError(f"regex /{pattern}/ cannot be evaluated here: {exc}") from exc
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assertions.check import Check, CheckError, Outcome
+from assertions.check import Check, CheckError, Outcome, not_
 from assertions.json_extract import ExtractUnsupported, extract_json_objects
 from assertions.json_schema import Schema, SchemaInvalid, SchemaUnsupported
 from assertions.jsvalues import parse_json
@@ -63,7 +63,7 @@ def handle_is_json(check: Check) -> Outcome:
     try:
         parsed = parse_json(check.output)
     except ValueError:
-        return _json_outcome(inverse, "Expected output to be valid JSON")
+        return _json_outcome(inverse, f"Expected output to {not_(inverse)}be valid JSON")
     pass_ = not inverse
     if has_schema(check.value):
         schema = _validator(check)
@@ -76,7 +76,7 @@ def handle_is_json(check: Check) -> Outcome:
                 else f"JSON does not conform to the provided schema. Errors: {error}"
             )
             return Outcome(False, 0.0, reason)
-    return _json_outcome(pass_, "Expected output to be valid JSON")
+    return _json_outcome(pass_, f"Expected output to {not_(inverse)}be valid JSON")
 
 
 def _json_outcome(pass_: bool, failure: str) -> Outcome:
@@ -85,7 +85,7 @@ def _json_outcome(pass_: bool, failure: str) -> Outcome:
 
 def handle_contains_json(check: Check) -> Outcome:
     inverse = check.inverse
-    message = "Expected output to contain valid JSON"
+    message = f"Expected output to {not_(inverse)}contain valid JSON"
     try:
         objects = extract_json_objects(check.output)
     except ExtractUnsupported as exc:

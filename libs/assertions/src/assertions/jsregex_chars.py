@@ -14,6 +14,14 @@ Intervals = list[tuple[int, int]]
 class JsRegexSyntaxError(ValueError):
     """JavaScript itself would throw a SyntaxError for this pattern."""
 
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"Invalid regular expression: {detail}")
+        self.detail = detail
+
+    def v8_message(self, source: str) -> str:
+        """V8's text, which names the pattern: `Invalid regular expression: /(x/: …`."""
+        return f"Invalid regular expression: /{source}/: {self.detail}"
+
 
 class JsRegexUnsupported(ValueError):
     """Valid JavaScript that this translator cannot run with the same results."""
@@ -137,7 +145,7 @@ class Cursor:
         return self.src[i] if i < len(self.src) else ""
 
     def fail(self, message: str) -> JsRegexSyntaxError:
-        return JsRegexSyntaxError(f"Invalid regular expression: {message}")
+        return JsRegexSyntaxError(message)
 
     def take_hex(self, count: int) -> int | None:
         digits = self.src[self.pos : self.pos + count]
