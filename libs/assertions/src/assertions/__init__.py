@@ -10,7 +10,8 @@ score 0 and no named scores, as promptfoo marks a row ERROR when an assertion th
   that raises or answers malformed embeddings, an unknown or unsupported type, a JSON schema Ajv
   cannot compile (promptfoo 0.123's `compile` throws: strict-mode unknown keyword or format, a
   `$schema` other than draft-07…), a template, regex or schema that is valid for promptfoo but
-  outside what this engine can run;
+  outside what this engine can run, a regex (assertion or schema `pattern`) that runs longer than
+  `REGEX_TIMEOUT_SECONDS` (promptfoo would hang on it);
 - failures, as in promptfoo: an invalid regex at run time ("Invalid regex pattern: …", including
   `(?i)` and `(?i:…)`, which Node 22 rejects), and every ordinary mismatch.
 

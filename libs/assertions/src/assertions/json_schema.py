@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import unquote
 
 from assertions.json_formats import AJV_FORMATS, FORMATS
-from assertions.json_schema_ajv import build_validator, mark_false
+from assertions.json_schema_ajv import build_validator, mark_false, resolve
 from assertions.json_schema_errors import ajv_errors_text
 from assertions.jsregex import (
     JsRegex,
@@ -207,16 +206,10 @@ class Schema:
             raise SchemaUnsupported(
                 f'$ref "{ref}": only references inside the schema are supported'
             )
-        node: Any = self.root
-        for raw in unquote(ref[1:]).split("/")[1:]:
-            token = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and token in node:
-                node = node[token]
-            elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-                node = node[int(token)]
-            else:
-                raise SchemaInvalid(f"can't resolve reference {ref} from id #")
-        return node
+        try:
+            return resolve(self.root, ref)
+        except LookupError:
+            raise SchemaInvalid(f"can't resolve reference {ref} from id #") from None
 
     # -- validation ----------------------------------------------------------------------------
     def first_error(self, data: Any) -> str | None:

@@ -102,11 +102,16 @@ def _additional(
 
 
 def resolve(root: Any, ref: str) -> Any:
-    """A `#/…` pointer inside `root` (checked when the schema was compiled)."""
+    """A `#/…` JSON pointer inside `root`; LookupError when it leads nowhere."""
     node = root
     for raw in unquote(ref[1:]).split("/")[1:]:
         token = raw.replace("~1", "/").replace("~0", "~")
-        node = node[int(token)] if isinstance(node, list) else node[token]
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise LookupError(ref)
     return node
 
 
