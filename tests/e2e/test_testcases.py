@@ -141,6 +141,49 @@ def test_a_promptfoo_suite_is_imported_with_every_problem_reported(stack: Stack)
     ]
 
 
+YAML_12_SUITE = """
+tests:
+  - description: "YAML 1.2, as promptfoo's js-yaml reads it"
+    vars: {input: yes, at: 12:30, mode: 0777, flags: 0o777}
+    assert:
+      - type: equals
+        value: "yes"
+"""
+
+BILLION_LAUGHS = "\n".join(
+    ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"{level}: &{level} [{', '.join([f'*{chr(ord(level) - 1)}'] * 9)}]" for level in "bcdefghij"]
+)
+
+
+def test_an_imported_suite_is_read_as_yaml_1_2(stack: Stack) -> None:
+    with stack.new_user() as client:
+        agent_id = new_agent(client)
+        report = client.post(
+            f"/api/v1/agents/{agent_id}/test-cases/import",
+            content=YAML_12_SUITE,
+            headers={"content-type": "application/yaml"},
+        )
+        listed = client.get(f"/api/v1/agents/{agent_id}/test-cases").json()["items"]
+    assert report.status_code == 200, report.text
+    assert [(c["input"], c["vars"]) for c in listed] == [
+        ("yes", {"input": "yes", "at": "12:30", "mode": 777, "flags": 511})
+    ]
+
+
+def test_hostile_yaml_is_refused_naming_the_limit(stack: Stack) -> None:
+    with stack.new_user() as client:
+        agent_id = new_agent(client)
+        url = f"/api/v1/agents/{agent_id}/test-cases/import"
+        headers = {"content-type": "application/yaml"}
+        bomb = client.post(url, content=BILLION_LAUGHS, headers=headers)
+        huge = client.post(url, content="tests: []\n#" + "x" * 1_000_000, headers=headers)
+    assert (bomb.status_code, bomb.json()["error"]["code"]) == (422, "yaml_too_large")
+    assert "more than 100000 nodes" in bomb.json()["error"]["message"]
+    assert (huge.status_code, huge.json()["error"]["code"]) == (413, "yaml_too_large")
+    assert huge.json()["error"]["message"].endswith("the limit is 1000000")
+
+
 def test_another_users_test_cases_are_not_found(stack: Stack) -> None:
     with stack.new_user() as alice, stack.new_user() as bob:
         agent_id = new_agent(alice)

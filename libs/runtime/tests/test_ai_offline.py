@@ -190,11 +190,14 @@ class TestSchemaErrors:
     @pytest.mark.parametrize(
         ("value", "error"),
         [
-            ({"role": "x"}, "$: missing 'traits'"),
-            ({"role": 1, "traits": []}, "$.role: expected string"),
-            ({"role": "x", "traits": [], "extra": 1}, "$: unexpected 'extra'"),
-            ({"role": "x", "traits": "no"}, "$.traits: expected array"),
-            ([], "$: expected object"),
+            ({"role": "x"}, "$: 'traits' is a required property"),
+            ({"role": 1, "traits": []}, "$.role: 1 is not of type 'string'"),
+            (
+                {"role": "x", "traits": [], "extra": 1},
+                "$: Additional properties are not allowed ('extra' was unexpected)",
+            ),
+            ({"role": "x", "traits": "no"}, "$.traits: 'no' is not of type 'array'"),
+            ([], "$: [] is not of type 'object'"),
         ],
     )
     def test_violations_are_reported_with_their_path(self, value: Any, error: str) -> None:
@@ -207,9 +210,17 @@ class TestSchemaErrors:
         errors = schema_errors(json.loads(json.dumps(broken)), BLOCK_SCHEMA)
 
         assert errors == [
-            "$.persona: missing 'role'",
-            "$.persona: missing 'traits'",
-            "$.priority: 9 out of bounds",
-            "$.tone: not one of ['formal', 'friendly']",
-            "$.examples: 1 items out of bounds",
+            "$.persona: 'role' is a required property",
+            "$.persona: 'traits' is a required property",
+            "$.priority: 9 is greater than the maximum of 5",
+            "$.tone: 'grumpy' is not one of ['formal', 'friendly']",
+            "$.examples: ['one'] is too short",
+        ]
+
+    def test_one_of_means_exactly_one(self) -> None:
+        schema = {"oneOf": [{"type": "integer"}, {"type": "number"}]}
+
+        assert schema_errors(1.5, schema) == []
+        assert schema_errors(1, schema) == [
+            "$: 1 is valid under each of {'type': 'number'}, {'type': 'integer'}"
         ]

@@ -22,8 +22,8 @@ from pydantic import (
     model_serializer,
 )
 
-from contracts.assertions import AssertionVerdict
 from contracts.compiler import VariableDecl
+from contracts.verdicts import AssertionVerdict
 
 CASES_PER_CHUNK = 200
 RUN_CASES_MAX = 10_000

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
-from contracts.assertions import Assertion
+from contracts.verdicts import Assertion
 
 CASE_INPUT_MAX = 20_000
 ASSERTIONS_MAX = 50

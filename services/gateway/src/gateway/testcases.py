@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.assertions import (
+from assertions import (
     Assertion,
     InvalidAssertion,
     UnsupportedAssertion,
     validate_assertion,
+)
+from assertions.jsyaml import (
+    YamlDocumentTooLarge,
+    YamlError,
+    YamlExpansionTooLarge,
+    YamlUnsupported,
+    load_yaml,
 )
 from contracts.testing import TestCaseSpec
 from gateway import schemas
@@ -167,11 +173,14 @@ async def import_promptfoo(
 
 def _tests(text: str) -> list[Any]:
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ApiError(
-            422, "invalid_yaml", f"the body is not YAML: {exc}".splitlines()[0]
-        ) from None
+        # promptfoo reads its configs with js-yaml (YAML 1.2): `yes` and `12:30` stay strings.
+        document = load_yaml(text, timestamps="keep")
+    except YamlDocumentTooLarge as exc:
+        raise ApiError(413, "yaml_too_large", str(exc)) from None
+    except YamlExpansionTooLarge as exc:
+        raise ApiError(422, "yaml_too_large", str(exc)) from None
+    except (YamlError, YamlUnsupported) as exc:
+        raise ApiError(422, "invalid_yaml", f"the body is not YAML: {exc}") from None
     tests = document.get("tests") if isinstance(document, dict) else document
     if not isinstance(tests, list):
         raise ApiError(

@@ -13,9 +13,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from contracts.assertions import CaseVerdict
 from contracts.compiler import VariableDecl
 from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase, RunStatus, RunSummary
+from contracts.verdicts import CaseVerdict
 
 PROVIDER_ERROR_PREFIX = "AI provider: "
 

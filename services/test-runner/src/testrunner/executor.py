@@ -15,7 +15,7 @@ from uuid import UUID
 
 import structlog
 
-from contracts.assertions import evaluate
+from assertions import evaluate
 from contracts.envelope import Envelope
 from contracts.instructions import RenderError, render
 from contracts.runs import ExecuteCaseV1, RunProgressV1, TestRunPausedV1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from contracts.assertions import RubricGrade
+from assertions import RubricGrade
 from runtime.ai import AIProvider
 
 RUBRIC_SCHEMA: dict[str, Any] = {

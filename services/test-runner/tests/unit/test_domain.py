@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from contracts.assertions import AssertionVerdict, CaseVerdict
 from contracts.runs import OUTPUT_MAX, RunCase
+from contracts.verdicts import AssertionVerdict, CaseVerdict
 from testrunner import domain
 from testrunner.domain import Counts, Execution
 

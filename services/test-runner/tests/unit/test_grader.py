@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from contracts.assertions import Assertion, evaluate
+from assertions import Assertion, evaluate
 from runtime.ai import Completion, Message, OfflineProvider, ProviderName
 from testrunner.grader import RUBRIC_SCHEMA, ProviderGrader
 

@@ -1,25 +1,19 @@
-"""A small JSON Schema subset, both ways: a deterministic instance of a schema, and a checker.
+"""JSON Schema both ways: a deterministic instance of a schema, and a checker.
 
-It covers what structured-output schemas use: type (one or a list), properties, required,
-additionalProperties, items, enum, const, anyOf/oneOf/allOf, local $ref, and the string, number
-and array bounds. Keywords outside that subset are ignored, never guessed.
+`example_for` covers what structured-output schemas use: type (one or a list), properties,
+required, items, enum, const, anyOf/oneOf/allOf, local $ref, and the string, number and array
+bounds. `schema_errors` is the jsonschema validator's verdict.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 Schema = dict[str, Any]
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-    "null": (type(None),),
-}
 _FORMATS = {
     "date-time": "2000-01-01T00:00:00Z",
     "date": "2000-01-01",
@@ -64,61 +58,20 @@ def example_for(schema: Schema, text: str, *, root: Schema | None = None, path: 
     return _string_for(schema, f"{path}: {text}" if path else text)
 
 
-def schema_errors(
-    value: Any, schema: Schema, *, root: Schema | None = None, at: str = "$"
-) -> list[str]:
-    """Where `value` breaks `schema`, as `path: reason` lines; empty when it is valid."""
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
-    kinds = schema.get("type")
-    if kinds is not None:
-        allowed = [kinds] if isinstance(kinds, str) else list(kinds)
-        if not any(_is_type(value, kind) for kind in allowed):
-            return [f"{at}: expected {' or '.join(allowed)}"]
-    if "const" in schema and value != schema["const"]:
-        return [f"{at}: expected {schema['const']!r}"]
-    if "enum" in schema and value not in schema["enum"]:
-        return [f"{at}: not one of {schema['enum']!r}"]
-    errors: list[str] = []
-    for sub in schema.get("allOf", []):
-        errors += schema_errors(value, sub, root=root, at=at)
-    for key in ("anyOf", "oneOf"):
-        if key in schema and all(schema_errors(value, s, root=root, at=at) for s in schema[key]):
-            errors.append(f"{at}: matches none of {key}")
-    if isinstance(value, dict):
-        errors += _object_errors(value, schema, root, at)
-    elif isinstance(value, list):
-        errors += _array_errors(value, schema, root, at)
-    elif isinstance(value, str) and not _within(len(value), schema, "minLength", "maxLength"):
-        errors.append(f"{at}: length {len(value)} out of bounds")
-    elif _is_type(value, "number") and not _within(value, schema, "minimum", "maximum"):
-        errors.append(f"{at}: {value} out of bounds")
-    return errors
+def schema_errors(value: Any, schema: Schema) -> list[str]:
+    """Where `value` breaks `schema`, as `path: reason` lines; empty when it is valid.
+
+    The check is jsonschema's (draft 2020-12, the dialect of structured outputs): every keyword,
+    `oneOf` meaning exactly one.
+    """
+    validator = Draft202012Validator(schema)
+    return [
+        f"{_path(error.absolute_path)}: {error.message}" for error in validator.iter_errors(value)
+    ]
 
 
-def _object_errors(value: dict[str, Any], schema: Schema, root: Schema, at: str) -> list[str]:
-    properties = schema.get("properties", {})
-    errors = [f"{at}: missing {name!r}" for name in schema.get("required", []) if name not in value]
-    for name, item in value.items():
-        if name in properties:
-            errors += schema_errors(item, properties[name], root=root, at=f"{at}.{name}")
-        elif schema.get("additionalProperties") is False:
-            errors.append(f"{at}: unexpected {name!r}")
-    return errors
-
-
-def _array_errors(value: list[Any], schema: Schema, root: Schema, at: str) -> list[str]:
-    errors: list[str] = []
-    if not _within(len(value), schema, "minItems", "maxItems"):
-        errors.append(f"{at}: {len(value)} items out of bounds")
-    if isinstance(schema.get("items"), dict):
-        for index, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], root=root, at=f"{at}[{index}]")
-    return errors
-
-
-def _within(number: float, schema: Schema, low: str, high: str) -> bool:
-    return bool(schema.get(low, number) <= number <= schema.get(high, number))
+def _path(parts: Iterable[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
 
 
 def _resolve(schema: Schema, root: Schema) -> Schema:
@@ -138,14 +91,6 @@ def _first_type(schema: Schema) -> str:
     if isinstance(kinds, str):
         return kinds
     return "object" if "properties" in schema else "array" if "items" in schema else "string"
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind in ("integer", "number") and isinstance(value, bool):
-        return False
-    if kind == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return isinstance(value, _TYPES.get(kind, (object,)))
 
 
 def _string_for(schema: Schema, text: str) -> str:
