@@ -3,7 +3,7 @@ starts-with, levenshtein, latency."""
 
 from __future__ import annotations
 
-import time
+import asyncio
 from typing import Any
 
 import pytest
@@ -230,23 +230,29 @@ async def test_variable_length_lookbehind_runs_as_in_javascript() -> None:
     assert (await check("b", "regex", "(?<=a+)b")).pass_ is False
 
 
-async def test_a_catastrophic_regex_is_an_error_naming_the_time_limit() -> None:
-    started = time.perf_counter()
-    verdict = await check("a" * 5000, "regex", "(a+)+b")
-    elapsed = time.perf_counter() - started
+async def test_a_catastrophic_regex_is_an_error_naming_the_time_limit_and_never_holds_the_loop() -> (
+    None
+):
+    evaluating = asyncio.create_task(check("a" * 5000, "regex", "(a+)+b"))
+    turns = 0  # the event loop's turns for other work while the match runs
+    while not evaluating.done():
+        await asyncio.sleep(0.01)
+        turns += 1
+    verdict = evaluating.result()
     assert verdict.error == (
         f"regex /(a+)+b/ could not be evaluated: regex took longer than "
         f"{REGEX_TIMEOUT_SECONDS} s (the limit)"
     )
     assert (verdict.pass_, verdict.score) == (False, 0.0)
-    assert elapsed < REGEX_TIMEOUT_SECONDS + 1.0
+    # On the event loop the match would have run in one turn, to its end.
+    assert turns > 2
 
 
-async def test_the_pattern_that_froze_a_replica_fails_quickly_on_a_short_output() -> None:
-    started = time.perf_counter()
+async def test_the_pattern_that_froze_a_replica_is_judged_within_the_limit_on_a_short_output() -> (
+    None
+):
     verdict = await check("a" * 25, "regex", "(a+)+b")
-    assert (verdict.pass_, verdict.error) == (False, None)
-    assert time.perf_counter() - started < REGEX_TIMEOUT_SECONDS
+    assert (verdict.pass_, verdict.error) == (False, None)  # no error: within the limit
 
 
 async def test_not_regex_inverts_and_says_so() -> None:

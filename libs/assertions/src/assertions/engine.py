@@ -24,6 +24,9 @@ from contracts.verdicts import AssertionVerdict, CaseVerdict
 
 MAX_CONCURRENCY = 3  # PROMPTFOO_ASSERTIONS_MAX_CONCURRENCY's default
 SYNC_HANDLERS = {**HANDLERS, "is-json": handle_is_json, "contains-json": handle_contains_json}
+# Checks that run a user's pattern or scan a long output run off the event loop: a slow one
+# (each match bounded by REGEX_TIMEOUT_SECONDS) delays its own case, never the replica's others.
+OFF_LOOP = frozenset({"regex", "is-json", "contains-json"})
 SUPPORTED_TYPES = frozenset(SYNC_HANDLERS) | frozenset(GRADED_HANDLERS)
 
 # promptfoo's other assertion types: reported as unsupported rather than unknown.
@@ -91,6 +94,8 @@ async def _outcome(
     )
     if base in GRADED_HANDLERS:
         return await GRADED_HANDLERS[base](check, grader)
+    if base in OFF_LOOP:
+        return await asyncio.to_thread(SYNC_HANDLERS[base], check)
     return SYNC_HANDLERS[base](check)
 
 

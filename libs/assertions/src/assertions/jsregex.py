@@ -268,7 +268,9 @@ class JsRegex:
     def test(self, text: str) -> bool:
         subject = text if self.unicode else utf16_units(text)
         try:
-            return self.compiled.search(subject, timeout=REGEX_TIMEOUT_SECONDS) is not None
+            # `concurrent`: the match releases the GIL, so the event loop's thread runs meanwhile.
+            found = self.compiled.search(subject, timeout=REGEX_TIMEOUT_SECONDS, concurrent=True)
+            return found is not None
         except TimeoutError:
             raise JsRegexTimeout() from None
 
