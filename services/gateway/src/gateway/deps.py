@@ -165,20 +165,22 @@ async def current_user(request: Request, service: ServiceDep, credentials: Crede
 CurrentUser = Annotated[UUID, Depends(current_user)]
 
 
-async def owned_agent(agent_id: UUID, tx: Tx) -> sa.Row[Any]:
-    """The path's agent, read in the request's transaction; 404 unless it is the caller's."""
+async def _owned_agent(tx: Transaction | Reading, agent_id: UUID) -> sa.Row[Any]:
     agent = await AgentRepository(tx.session).get(tx.user_id, agent_id)
     if agent is None:
         raise agent_not_found(agent_id)
     return agent
+
+
+async def owned_agent(agent_id: UUID, tx: Tx) -> sa.Row[Any]:
+    """The path's agent, read in the request's transaction; 404 unless it is the caller's, the same
+    answer for another owner's agent as for one that does not exist."""
+    return await _owned_agent(tx, agent_id)
 
 
 async def read_owned_agent(agent_id: UUID, tx: ReadTx) -> sa.Row[Any]:
-    """`owned_agent` for a route that only reads."""
-    agent = await AgentRepository(tx.session).get(tx.user_id, agent_id)
-    if agent is None:
-        raise agent_not_found(agent_id)
-    return agent
+    """`owned_agent` for a route that only reads (through the same `ReadTx` session)."""
+    return await _owned_agent(tx, agent_id)
 
 
 OwnedAgent = Annotated[sa.Row[Any], Depends(owned_agent)]
