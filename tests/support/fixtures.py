@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from gateway import auth
-from gateway.repository import UserRepository
+from gateway.users.repository import UserRepository
 from runtime import db
 from tests.support import infra
 from tests.support.processes import ServiceProcess, service_env

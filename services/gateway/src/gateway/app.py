@@ -23,24 +23,23 @@ from contracts.subjects import (
     GATEWAY_PUBLISHER_EVENTS,
     GATEWAY_TEST_RUNNER_EVENTS,
 )
-from gateway import handlers
+from gateway.agents import routes as agents
 from gateway.errors import ApiError
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
-from gateway.published import PublishedCache
-from gateway.repository import CompilationRepository, PublishRepository, TestRunRepository
-from gateway.routes import (
-    agents,
-    coach,
-    compilations,
-    openai_compat,
-    specs,
-    test_runs,
-    testcases,
-    versions,
-)
+from gateway.publishing import handlers as publishing_handlers
+from gateway.publishing import openai_compat
+from gateway.publishing import routes as publishing
+from gateway.publishing.read_model import PublishedCache
+from gateway.publishing.repository import PublishRepository
 from gateway.settings import SERVICE, GatewaySettings
+from gateway.specs import handlers as specs_handlers
+from gateway.specs import routes as specs
+from gateway.specs.repository import CompilationRepository
+from gateway.testing import handlers as testing_handlers
+from gateway.testing import routes as testing
+from gateway.testing.repository import TestRunRepository
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -50,17 +49,21 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-    return await handlers.handle_compiler_event(
+    return await specs_handlers.handle_compiler_event(
         envelope.data, compilations=CompilationRepository(session)
     )
 
 
 async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-    return await handlers.handle_test_runner_event(envelope.data, runs=TestRunRepository(session))
+    return await testing_handlers.handle_test_runner_event(
+        envelope.data, runs=TestRunRepository(session)
+    )
 
 
 async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-    return await handlers.handle_publisher_event(envelope.data, requests=PublishRepository(session))
+    return await publishing_handlers.handle_publisher_event(
+        envelope.data, requests=PublishRepository(session)
+    )
 
 
 BINDINGS = (
@@ -102,12 +105,12 @@ def create_app(service: Service) -> FastAPI:
     app.state.provider = provider
     app.include_router(agents.router)
     app.include_router(specs.router)
-    app.include_router(coach.router)
-    app.include_router(testcases.router)
-    app.include_router(compilations.router)
-    app.include_router(test_runs.router)
-    app.include_router(versions.imports)
-    app.include_router(versions.router)
+    app.include_router(specs.coach)
+    app.include_router(testing.cases)
+    app.include_router(specs.compilations)
+    app.include_router(testing.router)
+    app.include_router(publishing.imports)
+    app.include_router(publishing.router)
     app.include_router(openai_compat.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)

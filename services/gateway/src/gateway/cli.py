@@ -10,8 +10,8 @@ import sys
 
 from gateway import auth
 from gateway.models import SCHEMA
-from gateway.repository import UserRepository
 from gateway.settings import GatewaySettings
+from gateway.users.repository import UserRepository
 from runtime import db
 from runtime.db import DatabaseUnavailableError
 from runtime.settings import SettingsError, exit_on_settings_error, load_settings

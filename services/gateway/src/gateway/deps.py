@@ -1,22 +1,31 @@
-"""FastAPI dependencies: the database, the relay, the settings and the signed-in user."""
+"""FastAPI dependencies: the request's database session, the caller, the agent it names, and the
+app's shared clients and settings.
+
+A route gets its session one way: `Tx` when it writes (one transaction, committed when the route
+returns), `ReadTx` when it only reads (autocommit). `OwnedAgent` / `ReadOwnedAgent` load the agent
+of the path's `agent_id` through that same session, or answer the one 404 for an agent that is not
+the caller's. `CurrentUser` is for routes that touch no table at all (serving published agents).
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth
-from gateway.errors import ApiError
+from gateway.agents.repository import AgentRepository
+from gateway.errors import ApiError, agent_not_found
 from gateway.notifications import Notifications, TokenCache
-from gateway.published import PublishedCache
-from gateway.repository import UserRepository
+from gateway.publishing.read_model import PublishedCache
 from gateway.settings import GatewaySettings
+from gateway.users.repository import UserRepository
 from runtime.ai import AIProvider
 from runtime.outbox import Relay
 from runtime.service import Service
@@ -28,14 +37,6 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-async def get_db(service: ServiceDep) -> async_sessionmaker[AsyncSession]:
-    return service.sessionmaker
-
-
-async def get_reader(service: ServiceDep) -> async_sessionmaker[AsyncSession]:
-    return service.reader
 
 
 async def get_relay(service: ServiceDep) -> Relay:
@@ -62,10 +63,8 @@ async def get_provider(request: Request) -> AIProvider:
     return provider
 
 
-Db = Annotated[async_sessionmaker[AsyncSession], Depends(get_db)]
 PublishedDep = Annotated[PublishedCache, Depends(get_published)]
 ProviderDep = Annotated[AIProvider, Depends(get_provider)]
-Reader = Annotated[async_sessionmaker[AsyncSession], Depends(get_reader)]
 RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 NotificationsDep = Annotated[Notifications, Depends(get_notifications)]
@@ -109,15 +108,24 @@ class Transaction:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    async def release(self) -> None:
+        """Commit now, run the `after_commit` callbacks and hand the connection back: for a route
+        that then waits on the outcome of what it wrote. A later statement starts a new
+        transaction, which `release()` (or the route's end) ends in turn."""
+        await self.session.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
 
 async def transaction(
-    request: Request, db: Db, credentials: Credentials
+    request: Request, service: ServiceDep, credentials: Credentials
 ) -> AsyncIterator[Transaction]:
-    async with db.begin() as session:
+    # Leaving the block without the commit below (the route raised) rolls back.
+    async with service.sessionmaker() as session:
         tx = Transaction(session, await _authenticate(request, session, credentials))
         yield tx
-    for callback in tx._after_commit:
-        callback()
+        await tx.release()
 
 
 # scope="function": the transaction ends before the response is sent, so a client that reads
@@ -132,24 +140,51 @@ class Reading:
     session: AsyncSession
     user_id: UUID
 
+    async def release(self) -> None:
+        """Hand the connection back before waiting (on a notice, another service, a stream's
+        client); the next statement takes one again."""
+        await self.session.close()
+
 
 async def reading(
-    request: Request, reader: Reader, credentials: Credentials
+    request: Request, service: ServiceDep, credentials: Credentials
 ) -> AsyncIterator[Reading]:
-    async with reader() as session:
+    async with service.reader() as session:
         yield Reading(session, await _authenticate(request, session, credentials))
 
 
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
-async def current_user(request: Request, reader: Reader, credentials: Credentials) -> UUID:
-    """The caller, for routes that hold no session while they wait."""
-    async with reader() as session:
+async def current_user(request: Request, service: ServiceDep, credentials: Credentials) -> UUID:
+    """The caller, for routes that use no table (the token is usually in the cache)."""
+    async with service.reader() as session:
         return await _authenticate(request, session, credentials)
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]
+
+
+async def _owned_agent(tx: Transaction | Reading, agent_id: UUID) -> sa.Row[Any]:
+    agent = await AgentRepository(tx.session).get(tx.user_id, agent_id)
+    if agent is None:
+        raise agent_not_found(agent_id)
+    return agent
+
+
+async def owned_agent(agent_id: UUID, tx: Tx) -> sa.Row[Any]:
+    """The path's agent, read in the request's transaction; 404 unless it is the caller's, the same
+    answer for another owner's agent as for one that does not exist."""
+    return await _owned_agent(tx, agent_id)
+
+
+async def read_owned_agent(agent_id: UUID, tx: ReadTx) -> sa.Row[Any]:
+    """`owned_agent` for a route that only reads (through the same `ReadTx` session)."""
+    return await _owned_agent(tx, agent_id)
+
+
+OwnedAgent = Annotated[sa.Row[Any], Depends(owned_agent)]
+ReadOwnedAgent = Annotated[sa.Row[Any], Depends(read_owned_agent)]
 
 
 async def get_correlation_id(request: Request) -> UUID:

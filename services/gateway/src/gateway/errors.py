@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from pydantic import BaseModel
+
 
 class ApiError(Exception):
     def __init__(self, status_code: int, code: str, message: str, **details: Any) -> None:
@@ -14,3 +16,17 @@ class ApiError(Exception):
 
 def not_found(what: str, ident: object) -> ApiError:
     return ApiError(404, "not_found", f"{what} {ident} not found")
+
+
+def agent_not_found(agent_id: object) -> ApiError:
+    """The one answer for an agent that is not the caller's, whether it exists or not."""
+    return not_found("agent", agent_id)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorPublic(BaseModel):
+    error: ErrorDetail

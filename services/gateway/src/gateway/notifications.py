@@ -1,8 +1,9 @@
 """What every gateway replica hears from PostgreSQL `NOTIFY`, sent inside the transaction that
 causes it (so it goes out exactly when that transaction commits), whichever replica or tool sent it:
 
-- `gateway_compilation_completed`: wakes requests waiting for that compilation to finish. Waiters
-  re-read the database after a wake-up, and also every second, so a missed notice costs little.
+- `gateway_compilation_completed`, `gateway_publish_completed`: wake requests waiting for that
+  compilation, or that publish or channel move, to finish (`wait_for`). Waiters re-read the database
+  after a wake-up, and also every second, so a missed notice costs little.
 - `gateway_token_revoked`: empties the token cache, so a revocation takes effect at once.
 """
 
@@ -11,15 +12,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import TypeVar
 from uuid import UUID
 
 import psycopg
 import structlog
 
 log = structlog.get_logger()
+T = TypeVar("T")
 
 COMPILATION_COMPLETED = "gateway_compilation_completed"
+PUBLISH_COMPLETED = "gateway_publish_completed"
 TOKEN_REVOKED = "gateway_token_revoked"
 
 
@@ -52,7 +57,7 @@ class TokenCache:
 
 
 class Notifications:
-    """One `LISTEN` connection per replica, feeding the compilation waiters and the token cache."""
+    """One `LISTEN` connection per replica, feeding the waiters and the token cache."""
 
     def __init__(self, database_url: str, tokens: TokenCache) -> None:
         self._dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
@@ -75,18 +80,42 @@ class Notifications:
         """False while the connection is down: the token cache is then bypassed."""
         return self._listening
 
-    def register(self, compilation_id: UUID) -> asyncio.Event:
+    def register(self, row_id: UUID) -> asyncio.Event:
         """Register before reading the state, so a completion between the read and the wait is seen."""
         event = asyncio.Event()
-        self._waiters.setdefault(compilation_id, set()).add(event)
+        self._waiters.setdefault(row_id, set()).add(event)
         return event
 
-    def unregister(self, compilation_id: UUID, event: asyncio.Event) -> None:
-        events = self._waiters.get(compilation_id)
+    def unregister(self, row_id: UUID, event: asyncio.Event) -> None:
+        events = self._waiters.get(row_id)
         if events is not None:
             events.discard(event)
             if not events:
-                del self._waiters[compilation_id]
+                del self._waiters[row_id]
+
+    async def wait_for(
+        self,
+        row_id: UUID,
+        read: Callable[[], Awaitable[T]],
+        done: Callable[[T], bool],
+        timeout: float,
+    ) -> T:
+        """`read()` until `done` says so, or as it stands after `timeout` seconds. It reads again
+        when the row's completion notice arrives, and every second in case a notice was missed.
+        `read` should let go of its connection: the wait holds none."""
+        completed = self.register(row_id)
+        try:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                found = await read()
+                remaining = deadline - asyncio.get_running_loop().time()
+                if done(found) or remaining <= 0:
+                    return found
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(completed.wait(), timeout=min(remaining, 1.0))
+                completed.clear()
+        finally:
+            self.unregister(row_id, completed)
 
     async def _listen(self) -> None:
         delay = 0.5
@@ -96,6 +125,7 @@ class Notifications:
                     self._dsn, autocommit=True
                 ) as conn:
                     await conn.execute(f"LISTEN {COMPILATION_COMPLETED}")
+                    await conn.execute(f"LISTEN {PUBLISH_COMPLETED}")
                     await conn.execute(f"LISTEN {TOKEN_REVOKED}")
                     self._tokens.clear()
                     self._listening = True

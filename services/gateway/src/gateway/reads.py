@@ -20,21 +20,21 @@ class QueryReads:
     def __init__(
         self, nc: Client, settings: GatewaySettings, user_id: UUID, correlation_id: UUID
     ) -> None:
-        self._nc = nc
-        self._settings = settings
+        self.nc = nc
+        self.settings = settings
         self._user_id = user_id
         self._correlation_id = correlation_id
 
     async def _ask(self, query: BaseModel) -> BaseModel:
         try:
             return await ask(
-                self._nc,
+                self.nc,
                 query,
-                root=self._settings.nats_subject_root,
+                root=self.settings.nats_subject_root,
                 source=SERVICE,
                 owner_id=self._user_id,
                 correlation_id=self._correlation_id,
-                timeout=self._settings.query_timeout_seconds,
+                timeout=self.settings.query_timeout_seconds,
             )
         except QueryFailed as exc:
             raise ApiError(503, self.unavailable_code, f"cannot {self.reading}: {exc}") from None

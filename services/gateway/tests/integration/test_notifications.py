@@ -8,7 +8,9 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from gateway.models import agents, users
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED, Notifications, TokenCache
+from gateway.publishing.repository import PublishRepository
 from runtime import db
 from tests.support.waiting import eventually_async
 
@@ -55,4 +57,51 @@ async def test_a_revocation_notice_empties_the_token_cache(database_url: str) ->
         await eventually_async(lambda: tokens.get(b"hash") is None, what="the token cache emptying")
     finally:
         await notifications.stop()
+        await engine.dispose()
+
+
+async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
+    database_url: str,
+) -> None:
+    """The handler completing a publish request notifies in its transaction; the wait re-reads the
+    row at once instead of at its once-a-second check."""
+    waiters = Notifications(database_url, TokenCache())
+    waiters.start()
+    engine = db.create_engine(database_url, pool_size=2)
+    sessions = db.create_sessionmaker(engine)
+    owner_id, agent_id, request_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        await eventually_async(lambda: waiters.listening, what="the listener connecting")
+        async with sessions.begin() as session:
+            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
+            await session.execute(
+                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
+            )
+            await PublishRepository(session).add(
+                id=request_id, agent_id=agent_id, kind="move", channel="production", version=1
+            )
+        reads = 0
+
+        async def read() -> str:
+            nonlocal reads
+            reads += 1
+            async with sessions() as session:
+                view = await PublishRepository(session).get(owner_id, agent_id, request_id)
+            assert view is not None
+            return str(view.status)
+
+        async def complete_soon() -> None:
+            await asyncio.sleep(0.2)
+            async with sessions.begin() as session:
+                await PublishRepository(session).complete(request_id, status="refused", reason="r")
+
+        completing = asyncio.create_task(complete_soon())
+        started = asyncio.get_running_loop().time()
+        status = await waiters.wait_for(request_id, read, lambda s: s != "pending", timeout=10)
+        waited = asyncio.get_running_loop().time() - started
+        await completing
+        assert (status, reads) == ("refused", 2)
+        assert waited < 0.9  # woken by the notice, not by the once-a-second re-read
+    finally:
+        await waiters.stop()
         await engine.dispose()

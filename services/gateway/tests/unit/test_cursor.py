@@ -1,4 +1,4 @@
-"""Unit tests of the opaque pagination cursor: what the API hands out it takes back, nothing else."""
+"""Unit tests of the one opaque pagination cursor: what the API hands out it takes back, nothing else."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from gateway.errors import ApiError
-from gateway.services import decode_cursor, encode_cursor
+from gateway.pagination import decode_cursor, encode_cursor
 
 AGENT_ID = UUID("0b7e4c1a-58d2-4f0e-9a51-2f6c3e8d9b10")
 CREATED_AT = datetime(2026, 11, 25, 14, 50, 3, 123456, tzinfo=UTC)
@@ -22,7 +22,7 @@ def b64(raw: bytes) -> str:
 
 def assert_invalid_cursor(cursor: str) -> None:
     with pytest.raises(ApiError) as caught:
-        decode_cursor(cursor)
+        decode_cursor(cursor, datetime, UUID)
     assert caught.value.status_code == 422
     assert caught.value.code == "invalid_cursor"
     assert caught.value.message == "cursor is not one this API returned"
@@ -40,7 +40,7 @@ def assert_invalid_cursor(cursor: str) -> None:
 def test_decoded_cursor_equals_what_was_encoded(created_at: datetime) -> None:
     cursor = encode_cursor(created_at, AGENT_ID)
 
-    assert decode_cursor(cursor) == (created_at, AGENT_ID)
+    assert decode_cursor(cursor, datetime, UUID) == (created_at, AGENT_ID)
 
 
 def test_cursor_is_url_safe_without_padding() -> None:
@@ -99,3 +99,23 @@ def test_json_object_with_two_keys_is_not_a_cursor() -> None:
             ).encode()
         )
     )
+
+
+def test_a_numbers_cursor_round_trips() -> None:
+    assert decode_cursor(encode_cursor(12, 3), int, int) == (12, 3)
+    assert decode_cursor(encode_cursor(7), int) == (7,)
+
+
+@pytest.mark.parametrize(
+    "payload", [[1], [1, 2, 3], ["1", "2"], [-1, 0], [1.5, 2], [True, 1], [None, 1]]
+)
+def test_a_numbers_cursor_of_the_wrong_shape_is_rejected(payload: object) -> None:
+    with pytest.raises(ApiError) as caught:
+        decode_cursor(b64(json.dumps(payload).encode()), int, int)
+    assert caught.value.code == "invalid_cursor"
+
+
+@pytest.mark.parametrize("cursor", ["1", "a.b", "12.3", ""])
+def test_a_cursor_in_another_format_is_rejected(cursor: str) -> None:
+    with pytest.raises(ApiError):
+        decode_cursor(cursor, int, int)

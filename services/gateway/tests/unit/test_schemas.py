@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.schemas import AgentCreate, AgentUpdate
+from gateway.agents.schemas import AgentCreate, AgentUpdate
 
 
 def error_types(exc: pytest.ExceptionInfo[ValidationError]) -> list[tuple[tuple[Any, ...], str]]:

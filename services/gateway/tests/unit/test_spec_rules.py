@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from contracts.spec import SpecBlocks
-from gateway.spec_lint import RULE_CODES, Warning, lint
-from gateway.spec_rules import EXAMPLE_WEIGHTS, FIELD_WEIGHTS, completeness
+from gateway.specs.lint import RULE_CODES, Warning, lint
+from gateway.specs.rules import EXAMPLE_WEIGHTS, FIELD_WEIGHTS, completeness
 from tests.support.specs import billing_support_spec
 
 Spec = dict[str, Any]

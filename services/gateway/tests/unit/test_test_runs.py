@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 
 from contracts.runs import CASES_PER_CHUNK, CaseResult, RunCase
-from gateway import test_runs
 from gateway.errors import ApiError
+from gateway.testing import junit, runs
 
 
 def run_case(index: int, text: str = "x") -> RunCase:
@@ -22,18 +22,16 @@ def run_case(index: int, text: str = "x") -> RunCase:
 
 def test_chunks_hold_at_most_the_chunk_size_in_order() -> None:
     cases = [run_case(i) for i in range(2 * CASES_PER_CHUNK + 1)]
-    chunks = test_runs._chunks(cases)
+    chunks = runs._chunks(cases)
     assert [len(c) for c in chunks] == [CASES_PER_CHUNK, CASES_PER_CHUNK, 1]
     assert [c.index for chunk in chunks for c in chunk] == list(range(len(cases)))
 
 
 def test_large_cases_make_smaller_chunks_so_every_message_fits() -> None:
     cases = [run_case(i, "y" * 200_000) for i in range(6)]
-    chunks = test_runs._chunks(cases)
+    chunks = runs._chunks(cases)
     assert [len(c) for c in chunks] == [2, 2, 2]
-    assert all(
-        sum(len(c.model_dump_json()) for c in chunk) <= test_runs.CHUNK_BYTES for chunk in chunks
-    )
+    assert all(sum(len(c.model_dump_json()) for c in chunk) <= runs.CHUNK_BYTES for chunk in chunks)
 
 
 def test_a_case_too_large_for_any_message_is_refused_by_name() -> None:
@@ -41,20 +39,9 @@ def test_a_case_too_large_for_any_message_is_refused_by_name() -> None:
         {"index": 0, "test_case_id": uuid.uuid4(), "description": "huge", "input": "z" * 1_000_000}
     )
     with pytest.raises(ApiError) as refused:
-        test_runs._chunks([big])
+        runs._chunks([big])
     assert refused.value.status_code == 422
     assert refused.value.message.startswith("test case huge is too large to run")
-
-
-@pytest.mark.parametrize("cursor", ["1", "a.b", "1.2.3", "-1.0", ""])
-def test_a_results_cursor_not_from_this_api_is_refused(cursor: str) -> None:
-    with pytest.raises(ApiError):
-        test_runs.parse_results_cursor(cursor)
-
-
-def test_results_cursor_round_trip() -> None:
-    assert test_runs.parse_results_cursor("12.3") == (12, 3)
-    assert test_runs.parse_results_cursor(None) is None
 
 
 def result(index: int, *, pass_: bool, error: str | None = None, output: str = "out") -> CaseResult:
@@ -87,7 +74,7 @@ def test_junit_names_failures_errors_and_the_executions_still_missing() -> None:
         result(1, pass_=False, output="bad \x07 byte"),
         result(2, pass_=False, error="AI provider: down"),
     ]
-    suites = ET.fromstring(test_runs.junit_xml("Agent & co", None, view, results))
+    suites = ET.fromstring(junit.junit_xml("Agent & co", None, view, results))
     suite = suites.find("testsuite")
     assert suite is not None
     assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped", "time")} == {

@@ -6,8 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway import schemas
-from gateway.publishing import diff_versions
+from gateway.publishing import schemas
+from gateway.publishing.versions import diff_versions
 
 
 def version(

@@ -1,4 +1,5 @@
-"""Test-case use cases: CRUD with assertion checks, and import of a promptfoo `tests:` list."""
+"""Test-case use cases: CRUD with assertion checks, and import of a promptfoo `tests:` list. The
+route has checked that the agent is the caller's (`OwnedAgent`)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from assertions.jsyaml import (
     load_yaml,
 )
 from contracts.testing import TestCaseSpec
-from gateway import schemas
 from gateway.errors import ApiError, not_found
-from gateway.repository import AgentRepository, TestCaseRepository
+from gateway.pagination import cut, decode_cursor
+from gateway.testing import schemas
+from gateway.testing.repository import TestCaseRepository
 
 
 def check(case: TestCaseSpec, where: str = "assert") -> None:
@@ -79,44 +81,24 @@ def _public(row: Any) -> schemas.TestCasePublic:
     )
 
 
-async def _owned(session: AsyncSession, user_id: UUID, agent_id: UUID) -> None:
-    if await AgentRepository(session).get(user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
-
-
 async def create(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, case: TestCaseSpec
+    session: AsyncSession, agent_id: UUID, case: TestCaseSpec
 ) -> schemas.TestCasePublic:
-    await _owned(session, user_id, agent_id)
     check(case)
     [row] = await TestCaseRepository(session).add_many(agent_id, [_row(case)])
     return _public(row)
 
 
 async def list_cases(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, limit: int, cursor: str | None
+    session: AsyncSession, agent_id: UUID, limit: int, cursor: str | None
 ) -> schemas.TestCasesPublic:
-    await _owned(session, user_id, agent_id)
-    rows = await TestCaseRepository(session).list_page(agent_id, limit + 1, _after(cursor))
-    page = rows[:limit]
-    return schemas.TestCasesPublic(
-        items=[_public(r) for r in page],
-        next_cursor=str(page[-1].seq) if len(rows) > limit else None,
-    )
+    after = decode_cursor(cursor, int)[0] if cursor is not None else None
+    rows = await TestCaseRepository(session).list_page(agent_id, limit + 1, after)
+    page, next_cursor = cut(rows, limit, lambda r: (r.seq,))
+    return schemas.TestCasesPublic(items=[_public(r) for r in page], next_cursor=next_cursor)
 
 
-def _after(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not cursor.isdigit():
-        raise ApiError(422, "invalid_cursor", "cursor is not one this API returned")
-    return int(cursor)
-
-
-async def get(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID
-) -> schemas.TestCasePublic:
-    await _owned(session, user_id, agent_id)
+async def get(session: AsyncSession, agent_id: UUID, case_id: UUID) -> schemas.TestCasePublic:
     row = await TestCaseRepository(session).get(agent_id, case_id)
     if row is None:
         raise not_found("test case", case_id)
@@ -124,9 +106,8 @@ async def get(
 
 
 async def replace(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID, case: TestCaseSpec
+    session: AsyncSession, agent_id: UUID, case_id: UUID, case: TestCaseSpec
 ) -> schemas.TestCasePublic:
-    await _owned(session, user_id, agent_id)
     check(case)
     row = await TestCaseRepository(session).replace(agent_id, case_id, _row(case))
     if row is None:
@@ -134,19 +115,17 @@ async def replace(
     return _public(row)
 
 
-async def delete(session: AsyncSession, user_id: UUID, agent_id: UUID, case_id: UUID) -> None:
-    await _owned(session, user_id, agent_id)
+async def delete(session: AsyncSession, agent_id: UUID, case_id: UUID) -> None:
     if not await TestCaseRepository(session).delete(agent_id, case_id):
         raise not_found("test case", case_id)
 
 
 async def import_promptfoo(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, text: str, input_var: str
+    session: AsyncSession, agent_id: UUID, text: str, input_var: str
 ) -> schemas.ImportReport:
     """Import a promptfoo config's `tests:` list (or a bare list). The case input is the test's
     `vars[input_var]`. An assertion type Agent Studio does not run is left out of its case and
     reported; a case that is invalid otherwise is skipped and reported. Nothing is silent."""
-    await _owned(session, user_id, agent_id)
     tests = _tests(text)
     imported: list[tuple[int, TestCaseSpec, list[schemas.DroppedAssertion]]] = []
     reports: list[schemas.ImportedCase] = []

@@ -1,4 +1,5 @@
-"""Versions, channels and the published read: publishing is the publisher's, serving is here."""
+"""Versions, channels, the published read and an agent's export/import: publishing is the
+publisher's, serving is here (from the read model)."""
 
 from __future__ import annotations
 
@@ -10,136 +11,131 @@ from fastapi.responses import JSONResponse
 
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
-from gateway import publishing, schemas
+from gateway.agents.schemas import AgentPublic
 from gateway.deps import (
     CorrelationId,
     CurrentUser,
+    NotificationsDep,
+    OwnedAgent,
     PublishedDep,
-    Reader,
+    ReadOwnedAgent,
     ReadTx,
     RelayDep,
-    ServiceDep,
     SettingsDep,
     Tx,
 )
-from gateway.errors import ApiError, not_found
-from gateway.repository import AgentRepository
+from gateway.errors import ApiError, ErrorPublic
+from gateway.publishing import export, service
+from gateway.publishing.schemas import (
+    AgentExport,
+    ChannelHistoryPublic,
+    ChannelMoveCreate,
+    ModelSettingsPublic,
+    PublishedPublic,
+    PublishRequestPublic,
+    VersionCreate,
+    VersionDiffPublic,
+    VersionPublic,
+    VersionsPublic,
+)
+from gateway.publishing.versions import VersionsDep
+from gateway.publishing.versions import diff_versions as diff_of
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}", tags=["versions"])
 Channel = Annotated[str, Path(pattern=CHANNEL_PATTERN, description="e.g. production, staging")]
 WAIT_SECONDS = 10.0
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": schemas.ErrorPublic, "description": "the publisher is not answering"}
+    503: {"model": ErrorPublic, "description": "the publisher is not answering"}
 }
 
 
-@router.post("/versions", status_code=202, response_model=schemas.PublishRequestPublic)
+@router.post("/versions", status_code=202, response_model=PublishRequestPublic)
 async def publish(
-    agent_id: UUID,
-    body: schemas.VersionCreate,
+    body: VersionCreate,
     tx: Tx,
+    agent: OwnedAgent,
     relay: RelayDep,
     correlation_id: CorrelationId,
-) -> schemas.PublishRequestPublic:
+) -> PublishRequestPublic:
     """Ask for the next version; follow `GET …/publishes/{id}?wait=` for the outcome (the
     version's number, or the gate's reason for refusing)."""
-    accepted = await publishing.request_publish(
-        tx.session, tx.user_id, agent_id, body, correlation_id
-    )
+    accepted = await service.request_publish(tx.session, tx.user_id, agent, body, correlation_id)
     tx.after_commit(relay.nudge)
     return accepted
 
 
-@router.get("/publishes/{request_id}", response_model=schemas.PublishRequestPublic)
+@router.get("/publishes/{request_id}", response_model=PublishRequestPublic)
 async def publish_request(
     agent_id: UUID,
     request_id: UUID,
-    user: CurrentUser,
-    reader: Reader,
+    tx: ReadTx,
+    notifications: NotificationsDep,
     published: PublishedDep,
     wait: Annotated[float, Query(ge=0, le=30, description="Seconds to wait for the outcome.")] = 0,
-) -> schemas.PublishRequestPublic:
-    return await publishing.wait_for_request(reader, published, user, agent_id, request_id, wait)
+) -> PublishRequestPublic:
+    return await service.wait_for_request(tx, notifications, published, agent_id, request_id, wait)
 
 
-@router.get("/versions", response_model=schemas.VersionsPublic, responses=UNAVAILABLE)
+@router.get("/versions", response_model=VersionsPublic, responses=UNAVAILABLE)
 async def list_versions(
     agent_id: UUID,
-    tx: ReadTx,
-    service: ServiceDep,
-    settings: SettingsDep,
-    correlation_id: CorrelationId,
+    _agent: ReadOwnedAgent,
+    versions: VersionsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
-) -> schemas.VersionsPublic:
+) -> VersionsPublic:
     """Newest first."""
-    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
-    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
-    return await versions.page(agent_id, publishing.parse_number_cursor(cursor), limit)
+    return await versions.page(agent_id, cursor, limit)
 
 
-@router.get("/versions/{number}", response_model=schemas.VersionPublic, responses=UNAVAILABLE)
+@router.get("/versions/{number}", response_model=VersionPublic, responses=UNAVAILABLE)
 async def get_version(
     agent_id: UUID,
     number: Annotated[int, Path(ge=1)],
-    tx: ReadTx,
-    service: ServiceDep,
-    settings: SettingsDep,
-    correlation_id: CorrelationId,
-) -> schemas.VersionPublic:
-    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
-    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
+    _agent: ReadOwnedAgent,
+    versions: VersionsDep,
+) -> VersionPublic:
     return await versions.one(agent_id, number)
 
 
-@router.get(
-    "/versions/{a}/diff/{b}", response_model=schemas.VersionDiffPublic, responses=UNAVAILABLE
-)
+@router.get("/versions/{a}/diff/{b}", response_model=VersionDiffPublic, responses=UNAVAILABLE)
 async def diff_versions(
     agent_id: UUID,
     a: Annotated[int, Path(ge=1)],
     b: Annotated[int, Path(ge=1)],
-    tx: ReadTx,
-    service: ServiceDep,
-    settings: SettingsDep,
-    correlation_id: CorrelationId,
-) -> schemas.VersionDiffPublic:
+    _agent: ReadOwnedAgent,
+    versions: VersionsDep,
+) -> VersionDiffPublic:
     """What changed from version `a` to version `b`: instructions as a unified diff, the spec
     block by block, and the model settings."""
-    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
-    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
-    return publishing.diff_versions(
-        await versions.one(agent_id, a), await versions.one(agent_id, b)
-    )
+    return diff_of(await versions.one(agent_id, a), await versions.one(agent_id, b))
 
 
 @router.put(
     "/channels/{channel}",
-    response_model=schemas.PublishRequestPublic,
-    responses={202: {"model": schemas.PublishRequestPublic, "description": "still pending"}},
+    response_model=PublishRequestPublic,
+    responses={202: {"model": PublishRequestPublic, "description": "still pending"}},
 )
 async def move_channel(
     agent_id: UUID,
     channel: Channel,
-    body: schemas.ChannelMoveCreate,
-    user: CurrentUser,
-    db: Reader,
-    service: ServiceDep,
+    body: ChannelMoveCreate,
+    tx: Tx,
+    _agent: OwnedAgent,
+    relay: RelayDep,
+    notifications: NotificationsDep,
     published: PublishedDep,
     correlation_id: CorrelationId,
 ) -> JSONResponse:
     """Point a channel at a version (promote or roll back). Answers once serving reads here see
     the move (200), when it is refused (409: no such version), or 202 if still pending after 10 s."""
-    async with service.sessionmaker.begin() as session:
-        move_id = await publishing.request_move(
-            session, user, agent_id, channel, body, correlation_id
-        )
-    service.relay.nudge()
-    outcome = await publishing.wait_for_request(
-        db, published, user, agent_id, move_id, WAIT_SECONDS
+    move_id = await service.request_move(
+        tx.session, tx.user_id, agent_id, channel, body, correlation_id
+    )
+    tx.after_commit(relay.nudge)
+    await tx.release()  # committed (and sent) before waiting for the publisher's answer
+    outcome = await service.wait_for_request(
+        tx, notifications, published, agent_id, move_id, WAIT_SECONDS
     )
     status = {"done": 200, "refused": 409}.get(outcome.status, 202)
     return JSONResponse(outcome.model_dump(mode="json"), status_code=status)
@@ -147,27 +143,22 @@ async def move_channel(
 
 @router.get(
     "/channels/{channel}/history",
-    response_model=schemas.ChannelHistoryPublic,
+    response_model=ChannelHistoryPublic,
     responses=UNAVAILABLE,
 )
 async def channel_history(
     agent_id: UUID,
     channel: Channel,
-    tx: ReadTx,
-    service: ServiceDep,
-    settings: SettingsDep,
-    correlation_id: CorrelationId,
+    _agent: ReadOwnedAgent,
+    versions: VersionsDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
-) -> schemas.ChannelHistoryPublic:
+) -> ChannelHistoryPublic:
     """Every move of the channel, newest first: who, when, from which version to which, and why."""
-    if await AgentRepository(tx.session).get(tx.user_id, agent_id) is None:
-        raise not_found("agent", agent_id)
-    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
-    return await versions.history(agent_id, channel, publishing.parse_number_cursor(cursor), limit)
+    return await versions.history(agent_id, channel, cursor, limit)
 
 
-@router.get("/published", response_model=schemas.PublishedPublic)
+@router.get("/published", response_model=PublishedPublic)
 async def published_agent(
     agent_id: UUID,
     request: Request,
@@ -192,13 +183,13 @@ async def published_agent(
 
     def render() -> bytes:
         return (
-            schemas.PublishedPublic(
+            PublishedPublic(
                 agent_id=agent_id,
                 version=found.number,
                 channel=shown,
                 instructions=found.instructions,
                 variables=[Variable.model_validate(v.model_dump()) for v in found.variables],
-                settings=schemas.ModelSettingsPublic(**found.settings.model_dump()),
+                settings=ModelSettingsPublic(**found.settings.model_dump()),
                 published_at=found.published_at,
             )
             .model_dump_json()
@@ -212,33 +203,26 @@ async def published_agent(
     )
 
 
-@router.get("/export", response_model=schemas.AgentExport, responses=UNAVAILABLE)
-async def export_agent(
-    agent_id: UUID,
-    tx: ReadTx,
-    service: ServiceDep,
-    settings: SettingsDep,
-    correlation_id: CorrelationId,
-) -> schemas.AgentExport:
+@router.get("/export", response_model=AgentExport, responses=UNAVAILABLE)
+async def export_agent(tx: ReadTx, agent: ReadOwnedAgent, versions: VersionsDep) -> AgentExport:
     """Every version (spec, instructions, settings), the channels' history and the test cases, as
     one document that `POST /api/v1/agents/import` turns back into an agent."""
-    versions = publishing.Versions(service.nc, settings, tx.user_id, correlation_id)
-    return await publishing.export_agent(tx.session, tx.user_id, agent_id, versions)
+    return await export.export_agent(tx.session, tx.user_id, agent, versions)
 
 
 imports = APIRouter(prefix="/api/v1/agents", tags=["versions"])
 
 
-@imports.post("/import", status_code=201, response_model=schemas.AgentPublic)
+@imports.post("/import", status_code=201, response_model=AgentPublic)
 async def import_agent(
-    body: schemas.AgentExport,
+    body: AgentExport,
     tx: Tx,
     relay: RelayDep,
     settings: SettingsDep,
     correlation_id: CorrelationId,
-) -> schemas.AgentPublic:
+) -> AgentPublic:
     """A new agent from an export; its versions and channels appear as the publisher takes them."""
-    agent = await publishing.import_agent(
+    agent = await export.import_agent(
         tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
     )
     tx.after_commit(relay.nudge)

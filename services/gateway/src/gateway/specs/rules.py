@@ -14,7 +14,7 @@ optional `capabilities.tools`, `output.json_schema` and `variables` never count.
 `examples` gives partial credit for complete examples (input and output both written): 4 for the
 first, 2 more for the second, 2 more for the third; more examples add nothing.
 
-The lint rules are in `spec_lint`.
+The lint rules are in `specs.lint`.
 """
 
 from __future__ import annotations

@@ -28,12 +28,17 @@ class PublishedCache:
         self._bodies: dict[tuple[UUID, int, str | None], bytes] = {}
         self._channels: dict[tuple[UUID, str], PublishedChannel] = {}
         self.ready = asyncio.Event()
+        self._changed = asyncio.Event()
 
     def version(self, agent_id: UUID, number: int) -> PublishedVersion | None:
         return self._versions.get((agent_id, number))
 
     def channel(self, agent_id: UUID, name: str) -> PublishedChannel | None:
         return self._channels.get((agent_id, name))
+
+    def changed(self) -> asyncio.Event:
+        """Set at the mirror's next change (take it before checking what it shows)."""
+        return self._changed
 
     def resolve(
         self, agent_id: UUID, *, channel: str | None = None, number: int | None = None
@@ -74,6 +79,11 @@ class PublishedCache:
                 await asyncio.sleep(1.0)
 
     def _apply(self, entry: KeyValue.Entry) -> None:
+        self._update(entry)
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def _update(self, entry: KeyValue.Entry) -> None:
         match = KEY_PATTERN.match(entry.key)
         if match is None:
             return

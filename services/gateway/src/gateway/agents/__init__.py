@@ -1,0 +1,1 @@
+"""Agents: create, list, read, update and delete; every other feature hangs off an agent."""

@@ -1,0 +1,89 @@
+"""The SQL for agents, and the ownership join every agent-owned row is read through."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.models import agents, specs
+
+
+async def owned_row(
+    session: AsyncSession, table: sa.Table, owner_id: UUID, agent_id: UUID, row_id: UUID
+) -> sa.Row[Any] | None:
+    """The row `row_id` of `table` if it belongs to agent `agent_id` of owner `owner_id`: another
+    owner's row is simply not found."""
+    return (
+        await session.execute(
+            sa.select(table)
+            .join(agents, agents.c.id == table.c.agent_id)
+            .where(
+                table.c.id == row_id, table.c.agent_id == agent_id, agents.c.owner_id == owner_id
+            )
+        )
+    ).one_or_none()
+
+
+class AgentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(
+        self, owner_id: UUID, name: str, description: str, min_pass_rate: float = 1.0
+    ) -> sa.Row[Any]:
+        agent_id = uuid4()
+        row = (
+            await self._session.execute(
+                sa.insert(agents)
+                .values(
+                    id=agent_id,
+                    owner_id=owner_id,
+                    name=name,
+                    description=description,
+                    min_pass_rate=min_pass_rate,
+                )
+                .returning(*agents.c)
+            )
+        ).one()
+        await self._session.execute(sa.insert(specs).values(agent_id=agent_id))
+        return row
+
+    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(agents).where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            )
+        ).one_or_none()
+
+    async def list_page(
+        self, owner_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+    ) -> list[sa.Row[Any]]:
+        query = sa.select(agents).where(agents.c.owner_id == owner_id)
+        if after is not None:
+            query = query.where(sa.tuple_(agents.c.created_at, agents.c.id) < sa.tuple_(*after))
+        query = query.order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit)
+        return list((await self._session.execute(query)).all())
+
+    async def update(
+        self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]
+    ) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.update(agents)
+                .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+                .values(**values, updated_at=sa.func.now())
+                .returning(*agents.c)
+            )
+        ).one_or_none()
+
+    async def delete(self, owner_id: UUID, agent_id: UUID) -> bool:
+        result = await self._session.execute(
+            sa.delete(agents)
+            .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            .returning(agents.c.id)
+        )
+        return result.first() is not None

@@ -1,0 +1,62 @@
+"""Agent use cases. Each takes the request's session and user explicitly; the request's
+transaction (deps.py) commits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.publishing import AgentDeletedV1
+from gateway.agents.repository import AgentRepository
+from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
+from gateway.errors import agent_not_found
+from gateway.messages import send
+from gateway.pagination import cut, decode_cursor
+
+
+async def create_agent(session: AsyncSession, user_id: UUID, body: AgentCreate) -> AgentPublic:
+    row = await AgentRepository(session).add(
+        user_id, body.name, body.description, body.min_pass_rate
+    )
+    return AgentPublic.model_validate(row._mapping)
+
+
+async def list_agents(
+    session: AsyncSession, user_id: UUID, limit: int, cursor: str | None
+) -> AgentsPublic:
+    after = decode_cursor(cursor, datetime, UUID) if cursor else None
+    rows = await AgentRepository(session).list_page(user_id, limit + 1, after)
+    page, next_cursor = cut(rows, limit, lambda r: (r.created_at, r.id))
+    return AgentsPublic(
+        items=[AgentPublic.model_validate(r._mapping) for r in page], next_cursor=next_cursor
+    )
+
+
+def agent_public(agent: Any) -> AgentPublic:
+    return AgentPublic.model_validate(agent._mapping)
+
+
+async def update_agent(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, body: AgentUpdate
+) -> AgentPublic:
+    values = body.model_dump(exclude_unset=True, exclude_none=True)
+    repo = AgentRepository(session)
+    # One statement both checks the owner and updates.
+    row = await (repo.update(user_id, agent_id, values) if values else repo.get(user_id, agent_id))
+    if row is None:
+        raise agent_not_found(agent_id)
+    return AgentPublic.model_validate(row._mapping)
+
+
+async def delete_agent(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, correlation_id: UUID
+) -> None:
+    """Delete the agent with everything of it; the publisher stops serving it on the event."""
+    if not await AgentRepository(session).delete(user_id, agent_id):
+        raise agent_not_found(agent_id)
+    await send(
+        session, [AgentDeletedV1(agent_id=agent_id)], user_id=user_id, correlation_id=correlation_id
+    )

@@ -1,0 +1,30 @@
+"""What a request emits: its commands and events go into the gateway's outbox in the request's
+transaction, and the relay sends them once that commits (`tx.after_commit(relay.nudge)`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.registry import envelope_for
+from gateway.models import metadata
+from gateway.settings import SERVICE
+from runtime import outbox
+
+OUTBOX = metadata.tables["gateway.outbox"]
+
+
+async def send(
+    session: AsyncSession, messages: Sequence[BaseModel], *, user_id: UUID, correlation_id: UUID
+) -> None:
+    await outbox.add(
+        session,
+        OUTBOX,
+        [
+            envelope_for(m, source=SERVICE, correlation_id=correlation_id, owner_id=user_id)
+            for m in messages
+        ],
+    )

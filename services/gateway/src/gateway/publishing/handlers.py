@@ -1,0 +1,39 @@
+"""Handlers of the publisher's events: they complete the publish and channel-move requests the
+gateway asked for."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from contracts.publishing import (
+    ChannelMovedV1,
+    ChannelMoveRefusedV1,
+    PublishRefusedV1,
+    VersionPublishedV1,
+)
+from gateway.publishing.repository import PublishRepository
+
+
+async def handle_publisher_event(
+    event: BaseModel, *, requests: PublishRepository
+) -> list[BaseModel]:
+    """Consumes the publisher's events: the outcomes of the publishes and moves asked for here.
+
+    Idempotency key: the request id (`publish_id`, `move_id`); only a pending view completes.
+    """
+    if isinstance(event, VersionPublishedV1):
+        await requests.complete(
+            event.publish_id, status="done", version=event.version.number, channel=event.channel
+        )
+    elif isinstance(event, PublishRefusedV1):
+        await requests.complete(
+            event.publish_id,
+            status="refused",
+            reason=event.reason,
+            regressions=[str(c) for c in event.regressions],
+        )
+    elif isinstance(event, ChannelMovedV1) and event.move_id is not None:
+        await requests.complete(event.move_id, status="done", seq=event.move.seq)
+    elif isinstance(event, ChannelMoveRefusedV1):
+        await requests.complete(event.move_id, status="refused", reason=event.reason)
+    return []

@@ -1,0 +1,54 @@
+"""The SQL for the gateway's view of the publishes and channel moves it asked the publisher for."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.agents.repository import owned_row
+from gateway.models import publishes, spec_revisions
+from gateway.notifications import PUBLISH_COMPLETED
+
+
+class PublishRepository:
+    """The gateway's view of the publishes and channel moves it asked the publisher for."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, **values: Any) -> sa.Row[Any]:
+        return (
+            await self._session.execute(
+                sa.insert(publishes).values(**values).returning(*publishes.c)
+            )
+        ).one()
+
+    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> sa.Row[Any] | None:
+        return await owned_row(self._session, publishes, owner_id, agent_id, request_id)
+
+    async def complete(self, request_id: UUID, **values: Any) -> None:
+        """Record the outcome once (a pending request only: a replayed event changes nothing).
+
+        The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit.
+        """
+        done = (
+            sa.update(publishes)
+            .where(publishes.c.id == request_id, publishes.c.status == "pending")
+            .values(**values, completed_at=sa.func.now())
+            .returning(publishes.c.id)
+            .cte("done")
+        )
+        await self._session.execute(
+            sa.select(sa.func.pg_notify(PUBLISH_COMPLETED, sa.cast(done.c.id, sa.Text)))
+        )
+
+    async def spec_blocks(self, agent_id: UUID, revision: int) -> dict[str, Any]:
+        blocks = await self._session.scalar(
+            sa.select(spec_revisions.c.blocks).where(
+                spec_revisions.c.agent_id == agent_id, spec_revisions.c.revision == revision
+            )
+        )
+        return dict(blocks or {})

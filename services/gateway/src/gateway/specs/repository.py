@@ -1,0 +1,129 @@
+"""The SQL for specs, their revisions and the gateway's view of compilations."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.agents.repository import owned_row
+from gateway.models import agents, compilations, spec_revisions, specs
+from gateway.notifications import COMPILATION_COMPLETED
+
+
+class SpecRepository:
+    """The current spec of each agent and its history of revisions (never edited)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
+        return (
+            await self._session.execute(
+                sa.select(specs)
+                .join(agents, agents.c.id == specs.c.agent_id)
+                .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
+            )
+        ).one_or_none()
+
+    async def save(
+        self,
+        owner_id: UUID,
+        agent_id: UUID,
+        blocks: dict[str, Any],
+        completeness: int,
+        expected_revision: int | None,
+    ) -> sa.Row[Any] | None:
+        """Store a new revision; None when the agent is not the owner's or `expected_revision` is
+        stale. Two saves from the same revision: the row lock makes the second see the first's
+        revision, so exactly one of them wins."""
+        conditions = [
+            specs.c.agent_id == agent_id,
+            sa.exists().where(agents.c.id == agent_id, agents.c.owner_id == owner_id),
+        ]
+        if expected_revision is not None:
+            conditions.append(specs.c.revision == expected_revision)
+        row = (
+            await self._session.execute(
+                sa.update(specs)
+                .where(*conditions)
+                .values(blocks=blocks, revision=specs.c.revision + 1, updated_at=sa.func.now())
+                .returning(*specs.c)
+            )
+        ).one_or_none()
+        if row is not None:
+            await self._session.execute(
+                sa.insert(spec_revisions).values(
+                    agent_id=agent_id,
+                    revision=row.revision,
+                    blocks=blocks,
+                    completeness=completeness,
+                    author_id=owner_id,
+                )
+            )
+        return row
+
+    async def list_revisions(
+        self, owner_id: UUID, agent_id: UUID, limit: int, before: int | None
+    ) -> list[Any]:
+        t = spec_revisions
+        query = (
+            sa.select(t.c.revision, t.c.completeness, t.c.author_id, t.c.created_at)
+            .join(agents, agents.c.id == t.c.agent_id)
+            .where(t.c.agent_id == agent_id, agents.c.owner_id == owner_id)
+        )
+        if before is not None:
+            query = query.where(t.c.revision < before)
+        return list(
+            (await self._session.execute(query.order_by(t.c.revision.desc()).limit(limit))).all()
+        )
+
+    async def get_revision(
+        self, owner_id: UUID, agent_id: UUID, revision: int
+    ) -> sa.Row[Any] | None:
+        t = spec_revisions
+        return (
+            await self._session.execute(
+                sa.select(t)
+                .join(agents, agents.c.id == t.c.agent_id)
+                .where(
+                    t.c.agent_id == agent_id,
+                    t.c.revision == revision,
+                    agents.c.owner_id == owner_id,
+                )
+            )
+        ).one_or_none()
+
+
+class CompilationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, compilation_id: UUID, agent_id: UUID, spec_revision: int) -> None:
+        await self._session.execute(
+            sa.insert(compilations).values(
+                id=compilation_id, agent_id=agent_id, spec_revision=spec_revision
+            )
+        )
+
+    async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> sa.Row[Any] | None:
+        return await owned_row(self._session, compilations, owner_id, agent_id, compilation_id)
+
+    async def complete(self, compilation_id: UUID, **values: Any) -> bool:
+        """Record the outcome once: a pending compilation only, so a replayed event changes nothing.
+
+        The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit.
+        """
+        done = (
+            sa.update(compilations)
+            .where(compilations.c.id == compilation_id, compilations.c.status == "pending")
+            .values(**values, completed_at=sa.func.now())
+            .returning(compilations.c.id)
+            .cte("done")
+        )
+        notified = await self._session.execute(
+            sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, sa.cast(done.c.id, sa.Text)))
+        )
+        return notified.first() is not None

@@ -1,0 +1,1 @@
+"""Testing: test cases (and promptfoo import), test runs, their live events and JUnit XML."""

@@ -1,0 +1,60 @@
+"""How the routes get their session: through `Tx` or `ReadTx` (deps.py), never both."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from gateway import deps
+from gateway.agents import routes as agents
+from gateway.publishing import openai_compat
+from gateway.publishing import routes as publishing
+from gateway.specs import routes as specs
+from gateway.testing import routes as testing
+
+ROUTERS = (
+    agents.router,
+    specs.router,
+    specs.coach,
+    specs.compilations,
+    testing.cases,
+    testing.router,
+    publishing.router,
+    publishing.imports,
+    openai_compat.router,
+)
+
+
+def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            yield sub.call
+        yield from calls(sub)
+
+
+def api_routes() -> list[APIRoute]:
+    routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+    assert len(routes) == 35  # every operation of the API (checks the list above is complete)
+    return routes
+
+
+def test_no_route_opens_both_a_transaction_and_a_reading_session() -> None:
+    both = [
+        r.path for r in api_routes() if {deps.transaction, deps.reading} <= set(calls(r.dependant))
+    ]
+
+    assert both == []
+
+
+def test_every_route_of_an_agent_of_the_caller_authenticates() -> None:
+    sessions = {deps.transaction, deps.reading, deps.current_user}
+    unauthenticated = [
+        r.path
+        for r in api_routes()
+        if r.path.startswith("/api/v1/agents") and not sessions & set(calls(r.dependant))
+    ]
+
+    assert unauthenticated == []
