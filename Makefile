@@ -2,7 +2,7 @@
 UV ?= uv
 export UV_FROZEN := 1
 
-.PHONY: help install run migrate test test-unit test-integration test-e2e bench lint fmt typecheck
+.PHONY: help install run migrate test test-unit test-integration test-e2e bench lint fmt typecheck sizes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -48,3 +48,7 @@ fmt: install ## format and fix what ruff can
 
 typecheck: install ## mypy strict
 	$(UV) run mypy libs services tests conftest.py bench
+
+sizes: ## production modules past the 300-line guide, largest first (over 400 fails the tests)
+	@git ls-files -- 'libs/*/src/*.py' 'services/*/src/*.py' | grep -v /migrations/ | xargs wc -l \
+		| sort -rn | awk '$$2 != "total" && $$1 > 300 {print "  " $$1 "  " $$2}'
