@@ -20,9 +20,10 @@ from contracts.envelope import Envelope
 from contracts.registry import envelope_for
 from runtime import broker, db, outbox
 from runtime.broker import ConsumerPolicy
-from runtime.consumer import Consumer, Recorded, Staged, StagedBinding, StagedConsumer
+from runtime.consumer import Consumer
 from runtime.errors import TransientError
 from runtime.outbox import Relay
+from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
 from tests.support import infra
 from tests.support.waiting import eventually_async
 

@@ -6,18 +6,15 @@ What happens to a message that cannot be applied:
 - no answer at all on every delivery (crashes, ack timeouts): rescued from JetStream's advisory.
 The loop itself never dies on one bad message.
 
-`StagedConsumer` splits a message's work in two, for handlers whose slow part is I/O (an AI call):
-`stage` runs first, outside any transaction and holding no connection; then a single writer records
-the staged values of every message ready at that moment in one transaction (inbox + state + outbox),
-so a burst of results costs one commit, not one each.
+`runtime.staged.StagedConsumer` is this loop with a staging step before, and batched recording after.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +44,29 @@ Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[Sequence[BaseModel]]
 """Applies one message inside the given transaction and returns the messages it emits."""
 
 
+class FailedDeliveries:
+    """How many deliveries of each message failed in this process, so far as it saw them.
+
+    JetStream 2.9.10 was seen to report a redelivery after `nak(delay)` as a first delivery (about
+    one run in ten; 2.15 never did), which would restart the backoff and skip the dead letter with
+    its reason. The larger of the server's count and this one wins. Bounded: the oldest is forgotten.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._seen: OrderedDict[int, int] = OrderedDict()
+
+    def count(self, msg: Msg) -> int:
+        """This failed delivery's number."""
+        sequence = msg.metadata.sequence.stream
+        delivered = max(msg.metadata.num_delivered, self._seen.get(sequence, 0) + 1)
+        self._seen[sequence] = delivered
+        self._seen.move_to_end(sequence)
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return delivered
+
+
 class Consumer:
     def __init__(
         self,
@@ -73,6 +93,7 @@ class Consumer:
         self._inbox = tables.tables[f"{tables.schema}.processed_messages"]
         self._relay = relay
         self._policy = policy
+        self._failed_deliveries = FailedDeliveries()
         self._concurrency = concurrency
         self._fetch_timeout = fetch_timeout
         self._dead_letters = DeadLetters(js, durable, root=root)
@@ -209,9 +230,11 @@ class Consumer:
         return "ack"
 
     async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> str:
-        delivered = msg.metadata.num_delivered
+        delivered = self._failed_deliveries.count(msg)
         if delivered >= self._policy.max_deliver:
-            return await self._dead_letter(msg, f"failed {delivered} deliveries, last: {exc!r}")
+            return await self._dead_letter(
+                msg, f"failed {delivered} deliveries, last: {exc!r}", delivered
+            )
         delay = (
             exc.retry_after
             if isinstance(exc, TransientError) and exc.retry_after is not None
@@ -226,7 +249,7 @@ class Consumer:
         await msg.nak(delay=delay)
         return "nak"
 
-    async def _dead_letter(self, msg: Msg, reason: str) -> str:
+    async def _dead_letter(self, msg: Msg, reason: str, deliveries: int | None = None) -> str:
         """Copy the message to the dead-letter stream with its reason, then stop its redelivery."""
         md = msg.metadata
         await self._dead_letters.copy(
@@ -235,7 +258,7 @@ class Consumer:
             msg.headers,
             stream=md.stream,
             sequence=md.sequence.stream,
-            deliveries=md.num_delivered,
+            deliveries=deliveries or md.num_delivered,
             reason=reason,
         )
         await msg.term()
@@ -247,143 +270,3 @@ class Consumer:
         while True:
             await asyncio.sleep(self._policy.ack_wait / 3)
             await msg.in_progress()
-
-
-@dataclass(frozen=True)
-class Staged:
-    """A message and what its `stage` step produced, waiting to be recorded."""
-
-    envelope: Envelope[Any]
-    value: Any
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What `apply` did: messages to emit, each with the message that caused it (its correlation
-    and causation), and what to do once the transaction has committed (best effort)."""
-
-    emitted: Sequence[tuple[Envelope[Any], BaseModel]] = ()
-    after_commit: Callable[[], Awaitable[None]] | None = None
-
-
-@dataclass(frozen=True)
-class StagedBinding:
-    """A durable whose messages are handled in two steps (see `StagedConsumer`).
-
-    `stage(envelope)` does the slow, side-effect-free work and may be repeated on a redelivery;
-    `apply(session, staged)` records a batch inside one transaction and says what it emits.
-    """
-
-    durable: Durable
-    stage: Callable[[Envelope[Any]], Awaitable[Any]]
-    apply: Callable[[AsyncSession, list[Staged]], Awaitable[Recorded]]
-    max_batch: int = 200
-    linger: float = 0.02  # seconds a batch waits for more results once it has one
-
-
-class StagedConsumer(Consumer):
-    """The consumer loop with a staging step before, and batched recording after (module doc)."""
-
-    def __init__(
-        self, js: JetStreamContext, binding: StagedBinding, *, concurrency: int = 8, **kwargs: Any
-    ) -> None:
-        # `concurrency` bounds the stages (the AI calls) in flight; twice as many messages may be
-        # held, so that messages waiting for their batch to commit never idle a stage slot.
-        super().__init__(js, binding.durable, _no_handler, concurrency=2 * concurrency, **kwargs)
-        self._binding = binding
-        self._stages = asyncio.Semaphore(concurrency)
-        self._queue: asyncio.Queue[tuple[Staged, asyncio.Future[bool]]] = asyncio.Queue()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        writer = asyncio.create_task(self._write_batches())
-        try:
-            await super().run(stop)  # returns once every in-flight message is settled
-        finally:
-            writer.cancel()
-
-    async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
-        if msg.metadata.num_delivered > 1 and await self._already_recorded(envelope):
-            # Redelivered after a crash or a lost ack: never stage (pay for an AI call) twice.
-            await msg.ack()
-            return "duplicate"
-        async with self._stages, asyncio.timeout(self._policy.handler_timeout):
-            value = await self._binding.stage(envelope)
-        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((Staged(envelope, value), recorded))
-        first_time = await recorded
-        failpoint(f"{self._service}.before_ack")
-        # A plain ack, unconfirmed: if it is lost, the redelivery is answered from the inbox above.
-        await msg.ack()
-        return "ack" if first_time else "duplicate"
-
-    async def _already_recorded(self, envelope: Envelope[Any]) -> bool:
-        async with self._sessionmaker() as session:
-            return await inbox.seen(session, self._inbox, envelope.id, self._durable.name)
-
-    async def _write_batches(self) -> None:
-        while True:
-            batch = [await self._queue.get()]
-            # Linger a moment for results still arriving: under load a commit per handful of
-            # messages costs several times the CPU of one per batch.
-            deadline = asyncio.get_running_loop().time() + self._binding.linger
-            while len(batch) < self._binding.max_batch:
-                if not self._queue.empty():
-                    batch.append(self._queue.get_nowait())
-                    continue
-                remaining = deadline - asyncio.get_running_loop().time()
-                if remaining <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                except TimeoutError:
-                    break
-            obs.batch_size.labels(self._durable.name).observe(len(batch))
-            try:
-                results = await self._record([staged for staged, _ in batch])
-            except Exception as exc:
-                if len(batch) == 1:
-                    batch[0][1].set_exception(exc)
-                    continue
-                # One bad item must not hold back the others: record them one by one.
-                log.warning("consumer.batch_failed", size=len(batch), error=repr(exc))
-                for staged, recorded in batch:
-                    try:
-                        recorded.set_result((await self._record([staged]))[0])
-                    except Exception as item_exc:
-                        recorded.set_exception(item_exc)
-                continue
-            for (_, recorded), first_time in zip(batch, results, strict=True):
-                recorded.set_result(first_time)
-
-    async def _record(self, batch: list[Staged]) -> list[bool]:
-        """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
-        recorded = Recorded()
-        async with self._sessionmaker.begin() as session:
-            fresh_ids = await inbox.claim_many(
-                session, self._inbox, [s.envelope.id for s in batch], self._durable.name
-            )
-            fresh = [s for s in batch if s.envelope.id in fresh_ids]
-            if fresh:
-                recorded = await self._binding.apply(session, fresh)
-                await outbox.add_caused(
-                    session, self._outbox, source=self._service, caused=recorded.emitted
-                )
-            failpoint(f"{self._service}.before_commit")
-        if recorded.emitted:
-            self._relay.nudge()
-        if recorded.after_commit is not None:
-            try:
-                await recorded.after_commit()
-            except Exception as exc:  # e.g. only a live notice is lost; the state is committed
-                log.warning("consumer.after_commit_failed", error=repr(exc))
-        # A message seen twice in one batch counts once: the first occurrence.
-        seen: set[Any] = set()
-        results = []
-        for s in batch:
-            results.append(s.envelope.id in fresh_ids and s.envelope.id not in seen)
-            seen.add(s.envelope.id)
-        return results
-
-
-async def _no_handler(_envelope: Envelope[Any], _session: AsyncSession) -> Sequence[BaseModel]:
-    raise AssertionError("a staged consumer records through its binding's apply")

@@ -29,12 +29,13 @@ from starlette.types import ASGIApp
 from contracts.subjects import Durable
 from runtime import broker, db, observability
 from runtime.broker import BrokerUnavailableError, ConsumerPolicy
-from runtime.consumer import Consumer, Handler, StagedBinding, StagedConsumer
+from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
 from runtime.health import health_routes
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
+from runtime.staged import StagedBinding, StagedConsumer
 
 log = structlog.get_logger()
 T = TypeVar("T")

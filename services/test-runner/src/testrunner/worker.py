@@ -22,9 +22,9 @@ from contracts.subjects import (
 from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
-from runtime.consumer import Recorded, Staged, StagedBinding
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
+from runtime.staged import Recorded, Staged, StagedBinding
 from testrunner import handlers
 from testrunner.adapters.lookups import StoredLookups
 from testrunner.executor import Executor

@@ -1,0 +1,169 @@
+"""The staged consumer: a message's work in two steps, for handlers whose slow part is I/O (an AI call).
+
+`stage` runs first, outside any transaction and holding no connection; then a single writer records
+the staged values of every message ready at that moment in one transaction (inbox + state + outbox),
+so a burst of results costs one commit, not one each. Delivery, retries and dead letters are those
+of `runtime.consumer.Consumer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import Envelope
+from contracts.subjects import Durable
+from runtime import inbox, outbox
+from runtime import observability as obs
+from runtime.consumer import Consumer
+from runtime.faults import failpoint
+
+log = structlog.get_logger()
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A message and what its `stage` step produced, waiting to be recorded."""
+
+    envelope: Envelope[Any]
+    value: Any
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What `apply` did: messages to emit, each with the message that caused it (its correlation
+    and causation), and what to do once the transaction has committed (best effort)."""
+
+    emitted: Sequence[tuple[Envelope[Any], BaseModel]] = ()
+    after_commit: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass(frozen=True)
+class StagedBinding:
+    """A durable whose messages are handled in two steps (see `StagedConsumer`).
+
+    `stage(envelope)` does the slow, side-effect-free work and may be repeated on a redelivery;
+    `apply(session, staged)` records a batch inside one transaction and says what it emits.
+    """
+
+    durable: Durable
+    stage: Callable[[Envelope[Any]], Awaitable[Any]]
+    apply: Callable[[AsyncSession, list[Staged]], Awaitable[Recorded]]
+    max_batch: int = 200
+    linger: float = 0.02  # seconds a batch waits for more results once it has one
+
+
+class StagedConsumer(Consumer):
+    """The consumer loop with a staging step before, and batched recording after (module doc)."""
+
+    def __init__(
+        self, js: JetStreamContext, binding: StagedBinding, *, concurrency: int = 8, **kwargs: Any
+    ) -> None:
+        # `concurrency` bounds the stages (the AI calls) in flight; twice as many messages may be
+        # held, so that messages waiting for their batch to commit never idle a stage slot.
+        super().__init__(js, binding.durable, _no_handler, concurrency=2 * concurrency, **kwargs)
+        self._binding = binding
+        self._stages = asyncio.Semaphore(concurrency)
+        self._queue: asyncio.Queue[tuple[Staged, asyncio.Future[bool]]] = asyncio.Queue()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        writer = asyncio.create_task(self._write_batches())
+        try:
+            await super().run(stop)  # returns once every in-flight message is settled
+        finally:
+            writer.cancel()
+
+    async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
+        if msg.metadata.num_delivered > 1 and await self._already_recorded(envelope):
+            # Redelivered after a crash or a lost ack: never stage (pay for an AI call) twice.
+            await msg.ack()
+            return "duplicate"
+        async with self._stages, asyncio.timeout(self._policy.handler_timeout):
+            value = await self._binding.stage(envelope)
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((Staged(envelope, value), recorded))
+        first_time = await recorded
+        failpoint(f"{self._service}.before_ack")
+        # A plain ack, unconfirmed: if it is lost, the redelivery is answered from the inbox above.
+        await msg.ack()
+        return "ack" if first_time else "duplicate"
+
+    async def _already_recorded(self, envelope: Envelope[Any]) -> bool:
+        async with self._sessionmaker() as session:
+            return await inbox.seen(session, self._inbox, envelope.id, self._durable.name)
+
+    async def _write_batches(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            # Linger a moment for results still arriving: under load a commit per handful of
+            # messages costs several times the CPU of one per batch.
+            deadline = asyncio.get_running_loop().time() + self._binding.linger
+            while len(batch) < self._binding.max_batch:
+                if not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
+                    continue
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), remaining))
+                except TimeoutError:
+                    break
+            obs.batch_size.labels(self._durable.name).observe(len(batch))
+            try:
+                results = await self._record([staged for staged, _ in batch])
+            except Exception as exc:
+                if len(batch) == 1:
+                    batch[0][1].set_exception(exc)
+                    continue
+                # One bad item must not hold back the others: record them one by one.
+                log.warning("consumer.batch_failed", size=len(batch), error=repr(exc))
+                for staged, recorded in batch:
+                    try:
+                        recorded.set_result((await self._record([staged]))[0])
+                    except Exception as item_exc:
+                        recorded.set_exception(item_exc)
+                continue
+            for (_, recorded), first_time in zip(batch, results, strict=True):
+                recorded.set_result(first_time)
+
+    async def _record(self, batch: list[Staged]) -> list[bool]:
+        """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
+        recorded = Recorded()
+        async with self._sessionmaker.begin() as session:
+            fresh_ids = await inbox.claim_many(
+                session, self._inbox, [s.envelope.id for s in batch], self._durable.name
+            )
+            fresh = [s for s in batch if s.envelope.id in fresh_ids]
+            if fresh:
+                recorded = await self._binding.apply(session, fresh)
+                await outbox.add_caused(
+                    session, self._outbox, source=self._service, caused=recorded.emitted
+                )
+            failpoint(f"{self._service}.before_commit")
+        if recorded.emitted:
+            self._relay.nudge()
+        if recorded.after_commit is not None:
+            try:
+                await recorded.after_commit()
+            except Exception as exc:  # e.g. only a live notice is lost; the state is committed
+                log.warning("consumer.after_commit_failed", error=repr(exc))
+        # A message seen twice in one batch counts once: the first occurrence.
+        seen: set[Any] = set()
+        results = []
+        for s in batch:
+            results.append(s.envelope.id in fresh_ids and s.envelope.id not in seen)
+            seen.add(s.envelope.id)
+        return results
+
+
+async def _no_handler(_envelope: Envelope[Any], _session: AsyncSession) -> Sequence[BaseModel]:
+    raise AssertionError("a staged consumer records through its binding's apply")
