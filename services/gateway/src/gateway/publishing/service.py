@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.compiler import VariableDecl
 from contracts.publishing import ModelSettings, MoveChannelV1, PublishVersionV1
+from gateway.agents.repository import Agent
 from gateway.deps import Reading, Transaction
 from gateway.errors import ApiError, not_found
 from gateway.messages import send
@@ -26,12 +27,12 @@ from gateway.testing.repository import TestRunRepository
 async def request_publish(
     session: AsyncSession,
     user_id: UUID,
-    agent: Any,
+    agent: Agent,
     body: VersionCreate,
     correlation_id: UUID,
 ) -> PublishRequestPublic:
     """Check what the gateway knows, then ask the publisher (which applies the test gate)."""
-    agent_id: UUID = agent.id
+    agent_id = agent.id
     if body.force and not body.reason:
         raise ApiError(422, "reason_required", "reason: a forced publish needs a written reason")
     compilation = await CompilationRepository(session).get(user_id, agent_id, body.compilation_id)
