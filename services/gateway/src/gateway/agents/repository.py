@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -27,12 +27,20 @@ class Agent(BaseModel):
     updated_at: datetime
 
 
+Record = TypeVar("Record", bound=BaseModel)
+
+
 async def owned_row(
-    session: AsyncSession, table: sa.Table, owner_id: UUID, agent_id: UUID, row_id: UUID
-) -> sa.Row[Any] | None:
-    """The row `row_id` of `table` if it belongs to agent `agent_id` of owner `owner_id`: another
-    owner's row is simply not found."""
-    return (
+    session: AsyncSession,
+    table: sa.Table,
+    record: type[Record],
+    owner_id: UUID,
+    agent_id: UUID,
+    row_id: UUID,
+) -> Record | None:
+    """The row `row_id` of `table`, as a `record`, if it belongs to agent `agent_id` of owner
+    `owner_id`: another owner's row is simply not found."""
+    row = (
         await session.execute(
             sa.select(table)
             .join(agents, agents.c.id == table.c.agent_id)
@@ -41,6 +49,7 @@ async def owned_row(
             )
         )
     ).one_or_none()
+    return None if row is None else record.model_validate(row._mapping)
 
 
 class AgentRepository:
