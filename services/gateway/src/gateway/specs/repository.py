@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.agents.repository import owned_row
 from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
+from gateway.specs.schemas import CompilationStatus
 
 
 class Spec(BaseModel):
@@ -52,7 +53,7 @@ class Compilation(BaseModel):
     id: UUID
     agent_id: UUID
     spec_revision: int
-    status: str
+    status: CompilationStatus
     instructions: str | None
     sections: list[dict[str, Any]] | None
     spec_hash: str | None
