@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts import compiler as events
 from contracts.compiler import CompileAgentV1
@@ -57,9 +57,10 @@ class TokenCount:
     method: str  # the tokenizer's encoding name when exact, "estimate: …" otherwise
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(BaseModel):
     """A compilation as stored and announced: succeeded (with instructions) or failed (with why)."""
+
+    model_config = ConfigDict(frozen=True)
 
     compilation_id: UUID
     agent_id: UUID
@@ -77,12 +78,13 @@ class Outcome:
 
     def reused_for(self, cmd: CompileAgentV1) -> Outcome:
         """The same compiled result, recorded under a new compilation of an identical spec."""
-        return replace(
-            self,
-            compilation_id=cmd.compilation_id,
-            agent_id=cmd.agent_id,
-            spec_revision=cmd.spec_revision,
-            reused_from=self.compilation_id,
+        return self.model_copy(
+            update={
+                "compilation_id": cmd.compilation_id,
+                "agent_id": cmd.agent_id,
+                "spec_revision": cmd.spec_revision,
+                "reused_from": self.compilation_id,
+            }
         )
 
     def event(self) -> BaseModel:
@@ -111,20 +113,27 @@ class Outcome:
 def compile_command(cmd: CompileAgentV1, count_tokens: Callable[[str], TokenCount]) -> Outcome:
     """The outcome of compiling the command's spec (never raises for a bad spec: it fails)."""
     blocks_hash = spec_hash(cmd.blocks)
-    base = Outcome(cmd.compilation_id, cmd.agent_id, cmd.spec_revision, blocks_hash, "failed")
+    base = Outcome(
+        compilation_id=cmd.compilation_id,
+        agent_id=cmd.agent_id,
+        spec_revision=cmd.spec_revision,
+        spec_hash=blocks_hash,
+        status="failed",
+    )
     try:
         compiled = compile_spec(parse(cmd.blocks), blocks_hash)
     except CompileError as exc:
-        return replace(base, error=str(exc))
+        return base.model_copy(update={"error": str(exc)})
     tokens = count_tokens(compiled.instructions)
-    return replace(
-        base,
-        status="succeeded",
-        instructions=compiled.instructions,
-        sections=compiled.sections,
-        variables=compiled.variables,
-        token_count=tokens.count,
-        token_count_method=tokens.method,
+    return base.model_copy(
+        update={
+            "status": "succeeded",
+            "instructions": compiled.instructions,
+            "sections": compiled.sections,
+            "variables": compiled.variables,
+            "token_count": tokens.count,
+            "token_count_method": tokens.method,
+        }
     )
 
 

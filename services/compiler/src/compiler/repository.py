@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from compiler.domain import Outcome, Section
+from compiler.domain import Outcome
 from compiler.models import compilations
-from contracts.spec import Variable
 
 
 class CompilationRepository:
@@ -46,7 +45,21 @@ class CompilationRepository:
         c = compilations
         row = (
             await self._session.execute(
-                sa.select(c)
+                # What a reuse carries over, named as `Outcome` reads it (not the stored error
+                # or reused_from: `Outcome.reused_for` sets its own).
+                sa.select(
+                    c.c.id.label("compilation_id"),
+                    c.c.agent_id,
+                    c.c.spec_revision,
+                    c.c.spec_hash,
+                    c.c.status,
+                    c.c.compiler_version,
+                    c.c.instructions,
+                    c.c.sections,
+                    c.c.variables,
+                    c.c.token_count,
+                    c.c.token_count_method,
+                )
                 .where(
                     c.c.spec_hash == spec_hash,
                     c.c.compiler_version == compiler_version,
@@ -56,18 +69,4 @@ class CompilationRepository:
                 .limit(1)
             )
         ).one_or_none()
-        if row is None:
-            return None
-        return Outcome(
-            compilation_id=row.id,
-            agent_id=row.agent_id,
-            spec_revision=row.spec_revision,
-            spec_hash=row.spec_hash,
-            status="succeeded",
-            compiler_version=row.compiler_version,
-            instructions=row.instructions,
-            sections=tuple(Section(**s) for s in row.sections or ()),
-            variables=tuple(Variable.model_validate(v) for v in row.variables or ()),
-            token_count=row.token_count,
-            token_count_method=row.token_count_method,
-        )
+        return None if row is None else Outcome.model_validate(row._mapping)

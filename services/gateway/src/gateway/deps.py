@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth
-from gateway.agents.repository import AgentRepository
+from gateway.agents.repository import Agent, AgentRepository
 from gateway.errors import ApiError, agent_not_found
 from gateway.notifications import Notifications, TokenCache
 from gateway.publishing.read_model import PublishedCache
@@ -165,26 +164,26 @@ async def current_user(request: Request, service: ServiceDep, credentials: Crede
 CurrentUser = Annotated[UUID, Depends(current_user)]
 
 
-async def _owned_agent(tx: Transaction | Reading, agent_id: UUID) -> sa.Row[Any]:
+async def _owned_agent(tx: Transaction | Reading, agent_id: UUID) -> Agent:
     agent = await AgentRepository(tx.session).get(tx.user_id, agent_id)
     if agent is None:
         raise agent_not_found(agent_id)
     return agent
 
 
-async def owned_agent(agent_id: UUID, tx: Tx) -> sa.Row[Any]:
+async def owned_agent(agent_id: UUID, tx: Tx) -> Agent:
     """The path's agent, read in the request's transaction; 404 unless it is the caller's, the same
     answer for another owner's agent as for one that does not exist."""
     return await _owned_agent(tx, agent_id)
 
 
-async def read_owned_agent(agent_id: UUID, tx: ReadTx) -> sa.Row[Any]:
+async def read_owned_agent(agent_id: UUID, tx: ReadTx) -> Agent:
     """`owned_agent` for a route that only reads (through the same `ReadTx` session)."""
     return await _owned_agent(tx, agent_id)
 
 
-OwnedAgent = Annotated[sa.Row[Any], Depends(owned_agent)]
-ReadOwnedAgent = Annotated[sa.Row[Any], Depends(read_owned_agent)]
+OwnedAgent = Annotated[Agent, Depends(owned_agent)]
+ReadOwnedAgent = Annotated[Agent, Depends(read_owned_agent)]
 
 
 async def get_correlation_id(request: Request) -> UUID:

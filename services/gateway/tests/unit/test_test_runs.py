@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 
 from contracts.runs import CASES_PER_CHUNK, CaseResult, RunCase
 from gateway.errors import ApiError
 from gateway.testing import junit, runs
+from gateway.testing.repository import TestRunView
 
 
 def run_case(index: int, text: str = "x") -> RunCase:
@@ -60,14 +60,25 @@ def result(index: int, *, pass_: bool, error: str | None = None, output: str = "
 
 
 def test_junit_names_failures_errors_and_the_executions_still_missing() -> None:
-    view = SimpleNamespace(
+    view = TestRunView(
         id=uuid.uuid4(),
         agent_id=uuid.uuid4(),
         compilation_id=uuid.uuid4(),
+        status="running",
+        reason=None,
         total=4,
         repeat=1,
-        status="running",
+        model=None,
+        temperature=None,
+        cache=True,
+        passed=None,
+        failed=None,
+        errored=None,
+        flaky=None,
+        pass_rate=None,
         created_at=datetime(2026, 11, 25, tzinfo=UTC),
+        finished_at=None,
+        paused_changed_at=None,
     )
     results = [
         result(0, pass_=True),

@@ -3,21 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, specs
 
 
+class Agent(BaseModel):
+    """An agent as stored."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    owner_id: UUID
+    name: str
+    description: str
+    min_pass_rate: float
+    created_at: datetime
+    updated_at: datetime
+
+
+Record = TypeVar("Record", bound=BaseModel)
+
+
 async def owned_row(
-    session: AsyncSession, table: sa.Table, owner_id: UUID, agent_id: UUID, row_id: UUID
-) -> sa.Row[Any] | None:
-    """The row `row_id` of `table` if it belongs to agent `agent_id` of owner `owner_id`: another
-    owner's row is simply not found."""
-    return (
+    session: AsyncSession,
+    table: sa.Table,
+    record: type[Record],
+    owner_id: UUID,
+    agent_id: UUID,
+    row_id: UUID,
+) -> Record | None:
+    """The row `row_id` of `table`, as a `record`, if it belongs to agent `agent_id` of owner
+    `owner_id`: another owner's row is simply not found."""
+    row = (
         await session.execute(
             sa.select(table)
             .join(agents, agents.c.id == table.c.agent_id)
@@ -26,6 +49,7 @@ async def owned_row(
             )
         )
     ).one_or_none()
+    return None if row is None else record.model_validate(row._mapping)
 
 
 class AgentRepository:
@@ -34,7 +58,7 @@ class AgentRepository:
 
     async def add(
         self, owner_id: UUID, name: str, description: str, min_pass_rate: float = 1.0
-    ) -> sa.Row[Any]:
+    ) -> Agent:
         agent_id = uuid4()
         row = (
             await self._session.execute(
@@ -50,28 +74,28 @@ class AgentRepository:
             )
         ).one()
         await self._session.execute(sa.insert(specs).values(agent_id=agent_id))
-        return row
+        return Agent.model_validate(row._mapping)
 
-    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
-        return (
+    async def get(self, owner_id: UUID, agent_id: UUID) -> Agent | None:
+        row = (
             await self._session.execute(
                 sa.select(agents).where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
             )
         ).one_or_none()
+        return None if row is None else Agent.model_validate(row._mapping)
 
     async def list_page(
         self, owner_id: UUID, limit: int, after: tuple[datetime, UUID] | None
-    ) -> list[sa.Row[Any]]:
+    ) -> list[Agent]:
         query = sa.select(agents).where(agents.c.owner_id == owner_id)
         if after is not None:
             query = query.where(sa.tuple_(agents.c.created_at, agents.c.id) < sa.tuple_(*after))
         query = query.order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit)
-        return list((await self._session.execute(query)).all())
+        rows = (await self._session.execute(query)).all()
+        return [Agent.model_validate(row._mapping) for row in rows]
 
-    async def update(
-        self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]
-    ) -> sa.Row[Any] | None:
-        return (
+    async def update(self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]) -> Agent | None:
+        row = (
             await self._session.execute(
                 sa.update(agents)
                 .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
@@ -79,6 +103,7 @@ class AgentRepository:
                 .returning(*agents.c)
             )
         ).one_or_none()
+        return None if row is None else Agent.model_validate(row._mapping)
 
     async def delete(self, owner_id: UUID, agent_id: UUID) -> bool:
         result = await self._session.execute(

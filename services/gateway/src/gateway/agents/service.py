@@ -4,13 +4,12 @@ transaction (deps.py) commits."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import AgentDeletedV1
-from gateway.agents.repository import AgentRepository
+from gateway.agents.repository import Agent, AgentRepository
 from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
 from gateway.errors import agent_not_found
 from gateway.messages import send
@@ -21,7 +20,7 @@ async def create_agent(session: AsyncSession, user_id: UUID, body: AgentCreate) 
     row = await AgentRepository(session).add(
         user_id, body.name, body.description, body.min_pass_rate
     )
-    return AgentPublic.model_validate(row._mapping)
+    return agent_public(row)
 
 
 async def list_agents(
@@ -30,13 +29,11 @@ async def list_agents(
     after = decode_cursor(cursor, datetime, UUID) if cursor else None
     rows = await AgentRepository(session).list_page(user_id, limit + 1, after)
     page, next_cursor = cut(rows, limit, lambda r: (r.created_at, r.id))
-    return AgentsPublic(
-        items=[AgentPublic.model_validate(r._mapping) for r in page], next_cursor=next_cursor
-    )
+    return AgentsPublic(items=[agent_public(r) for r in page], next_cursor=next_cursor)
 
 
-def agent_public(agent: Any) -> AgentPublic:
-    return AgentPublic.model_validate(agent._mapping)
+def agent_public(agent: Agent) -> AgentPublic:
+    return AgentPublic.model_validate(agent, from_attributes=True)
 
 
 async def update_agent(
@@ -48,7 +45,7 @@ async def update_agent(
     row = await (repo.update(user_id, agent_id, values) if values else repo.get(user_id, agent_id))
     if row is None:
         raise agent_not_found(agent_id)
-    return AgentPublic.model_validate(row._mapping)
+    return agent_public(row)
 
 
 async def delete_agent(

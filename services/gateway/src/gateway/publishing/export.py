@@ -3,7 +3,6 @@ move) and the import that turns such a document back into a new agent of the cal
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import ValidationError
@@ -12,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.compiler import VariableDecl
 from contracts.publishing import ImportAgentVersionsV1, ImportedMove, ModelSettings, VersionDetail
 from contracts.spec import SpecBlocks
-from gateway.agents.repository import AgentRepository
+from gateway.agents.repository import Agent, AgentRepository
 from gateway.agents.schemas import AgentPublic
+from gateway.agents.service import agent_public
 from gateway.errors import ApiError
 from gateway.messages import send
 from gateway.publishing.schemas import AgentExport, ChannelMovePublic, ExportedAgent, ExportedMove
@@ -25,10 +25,10 @@ from gateway.testing.repository import TestCaseRepository
 
 
 async def export_agent(
-    session: AsyncSession, user_id: UUID, agent: Any, versions: Versions
+    session: AsyncSession, user_id: UUID, agent: Agent, versions: Versions
 ) -> AgentExport:
     """Everything needed to recreate the agent: spec, test cases, every version and every move."""
-    agent_id: UUID = agent.id
+    agent_id = agent.id
     spec = await SpecRepository(session).get(user_id, agent_id)
     cases = await TestCaseRepository(session).all_for_run(agent_id, limit=None)
     numbers: list[int] = []
@@ -123,4 +123,4 @@ async def import_agent(
                 "import carries",
             )
         await send(session, [command], user_id=user_id, correlation_id=correlation_id)
-    return AgentPublic.model_validate(agent._mapping)
+    return agent_public(agent)

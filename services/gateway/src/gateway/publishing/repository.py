@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.agents.repository import owned_row
 from gateway.models import publishes, spec_revisions
 from gateway.notifications import PUBLISH_COMPLETED
+
+
+class PublishRequest(BaseModel):
+    """A publish or channel move the gateway asked for, and its outcome once the publisher told."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    agent_id: UUID
+    kind: Literal["publish", "move"]
+    status: Literal["pending", "done", "refused"]
+    channel: str | None
+    version: int | None
+    seq: int | None
+    reason: str | None
+    regressions: list[str] | None
+    created_at: datetime
+    completed_at: datetime | None
 
 
 class PublishRepository:
@@ -19,15 +39,18 @@ class PublishRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, **values: Any) -> sa.Row[Any]:
-        return (
+    async def add(self, **values: Any) -> PublishRequest:
+        row = (
             await self._session.execute(
                 sa.insert(publishes).values(**values).returning(*publishes.c)
             )
         ).one()
+        return PublishRequest.model_validate(row._mapping)
 
-    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> sa.Row[Any] | None:
-        return await owned_row(self._session, publishes, owner_id, agent_id, request_id)
+    async def get(self, owner_id: UUID, agent_id: UUID, request_id: UUID) -> PublishRequest | None:
+        return await owned_row(
+            self._session, publishes, PublishRequest, owner_id, agent_id, request_id
+        )
 
     async def complete(self, request_id: UUID, **values: Any) -> None:
         """Record the outcome once (a pending request only: a replayed event changes nothing).

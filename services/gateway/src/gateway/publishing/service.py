@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import suppress
-from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.compiler import VariableDecl
 from contracts.publishing import ModelSettings, MoveChannelV1, PublishVersionV1
+from gateway.agents.repository import Agent
 from gateway.deps import Reading, Transaction
 from gateway.errors import ApiError, not_found
 from gateway.messages import send
 from gateway.notifications import Notifications
 from gateway.publishing.read_model import PublishedCache
-from gateway.publishing.repository import PublishRepository
+from gateway.publishing.repository import PublishRepository, PublishRequest
 from gateway.publishing.schemas import ChannelMoveCreate, PublishRequestPublic, VersionCreate
 from gateway.specs.repository import CompilationRepository
 from gateway.testing.repository import TestRunRepository
@@ -26,12 +26,12 @@ from gateway.testing.repository import TestRunRepository
 async def request_publish(
     session: AsyncSession,
     user_id: UUID,
-    agent: Any,
+    agent: Agent,
     body: VersionCreate,
     correlation_id: UUID,
 ) -> PublishRequestPublic:
     """Check what the gateway knows, then ask the publisher (which applies the test gate)."""
-    agent_id: UUID = agent.id
+    agent_id = agent.id
     if body.force and not body.reason:
         raise ApiError(422, "reason_required", "reason: a forced publish needs a written reason")
     compilation = await CompilationRepository(session).get(user_id, agent_id, body.compilation_id)
@@ -55,6 +55,7 @@ async def request_publish(
     view = await requests.add(
         id=publish_id, agent_id=agent_id, kind="publish", channel=body.channel
     )
+    assert compilation.instructions is not None  # a succeeded compilation has its instructions
     command = PublishVersionV1(
         publish_id=publish_id,
         agent_id=agent_id,
@@ -115,7 +116,7 @@ async def wait_for_request(
     it (or a later one)."""
     deadline = asyncio.get_running_loop().time() + timeout
 
-    async def read() -> Any:
+    async def read() -> PublishRequest:
         view = await PublishRepository(tx.session).get(tx.user_id, agent_id, request_id)
         await tx.release()
         if view is None:
@@ -133,7 +134,7 @@ async def wait_for_request(
     return request_public(view)
 
 
-def _visible(cache: PublishedCache, view: Any) -> bool:
+def _visible(cache: PublishedCache, view: PublishRequest) -> bool:
     """Whether serving reads here see the request's outcome: the new version (and the channel it
     named pointing at it, or at a later one), or the move."""
     pointer = cache.channel(view.agent_id, view.channel) if view.channel else None
@@ -144,7 +145,7 @@ def _visible(cache: PublishedCache, view: Any) -> bool:
     return pointer is not None and pointer.seq >= (view.seq or 0)
 
 
-def request_public(view: Any) -> PublishRequestPublic:
+def request_public(view: PublishRequest) -> PublishRequestPublic:
     return PublishRequestPublic(
         id=view.id,
         kind=view.kind,

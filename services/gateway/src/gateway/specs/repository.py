@@ -2,15 +2,69 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.agents.repository import owned_row
 from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
+from gateway.specs.schemas import CompilationStatus
+
+
+class Spec(BaseModel):
+    """An agent's current spec: its blocks as stored (JSON) and its revision."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    blocks: dict[str, Any]
+    revision: int
+    updated_at: datetime
+
+
+class SpecRevision(BaseModel):
+    """One saved revision, without its blocks (the history's page)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    revision: int
+    completeness: int
+    author_id: UUID
+    created_at: datetime
+
+
+class SpecRevisionWithBlocks(SpecRevision):
+    """One saved revision whole."""
+
+    agent_id: UUID
+    blocks: dict[str, Any]
+
+
+class Compilation(BaseModel):
+    """The gateway's view of a compilation; the outcome's fields stay None while it is pending."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    agent_id: UUID
+    spec_revision: int
+    status: CompilationStatus
+    instructions: str | None
+    sections: list[dict[str, Any]] | None
+    spec_hash: str | None
+    compiler_version: str | None
+    variables: list[dict[str, Any]] | None
+    token_count: int | None
+    token_count_method: str | None
+    reused_from: UUID | None
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
 
 
 class SpecRepository:
@@ -19,14 +73,15 @@ class SpecRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, owner_id: UUID, agent_id: UUID) -> sa.Row[Any] | None:
-        return (
+    async def get(self, owner_id: UUID, agent_id: UUID) -> Spec | None:
+        row = (
             await self._session.execute(
                 sa.select(specs)
                 .join(agents, agents.c.id == specs.c.agent_id)
                 .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
             )
         ).one_or_none()
+        return None if row is None else Spec.model_validate(row._mapping)
 
     async def save(
         self,
@@ -35,7 +90,7 @@ class SpecRepository:
         blocks: dict[str, Any],
         completeness: int,
         expected_revision: int | None,
-    ) -> sa.Row[Any] | None:
+    ) -> Spec | None:
         """Store a new revision; None when the agent is not the owner's or `expected_revision` is
         stale. Two saves from the same revision: the row lock makes the second see the first's
         revision, so exactly one of them wins."""
@@ -53,21 +108,22 @@ class SpecRepository:
                 .returning(*specs.c)
             )
         ).one_or_none()
-        if row is not None:
-            await self._session.execute(
-                sa.insert(spec_revisions).values(
-                    agent_id=agent_id,
-                    revision=row.revision,
-                    blocks=blocks,
-                    completeness=completeness,
-                    author_id=owner_id,
-                )
+        if row is None:
+            return None
+        await self._session.execute(
+            sa.insert(spec_revisions).values(
+                agent_id=agent_id,
+                revision=row.revision,
+                blocks=blocks,
+                completeness=completeness,
+                author_id=owner_id,
             )
-        return row
+        )
+        return Spec.model_validate(row._mapping)
 
     async def list_revisions(
         self, owner_id: UUID, agent_id: UUID, limit: int, before: int | None
-    ) -> list[Any]:
+    ) -> list[SpecRevision]:
         t = spec_revisions
         query = (
             sa.select(t.c.revision, t.c.completeness, t.c.author_id, t.c.created_at)
@@ -76,15 +132,14 @@ class SpecRepository:
         )
         if before is not None:
             query = query.where(t.c.revision < before)
-        return list(
-            (await self._session.execute(query.order_by(t.c.revision.desc()).limit(limit))).all()
-        )
+        rows = (await self._session.execute(query.order_by(t.c.revision.desc()).limit(limit))).all()
+        return [SpecRevision.model_validate(row._mapping) for row in rows]
 
     async def get_revision(
         self, owner_id: UUID, agent_id: UUID, revision: int
-    ) -> sa.Row[Any] | None:
+    ) -> SpecRevisionWithBlocks | None:
         t = spec_revisions
-        return (
+        row = (
             await self._session.execute(
                 sa.select(t)
                 .join(agents, agents.c.id == t.c.agent_id)
@@ -95,6 +150,7 @@ class SpecRepository:
                 )
             )
         ).one_or_none()
+        return None if row is None else SpecRevisionWithBlocks.model_validate(row._mapping)
 
 
 class CompilationRepository:
@@ -108,8 +164,10 @@ class CompilationRepository:
             )
         )
 
-    async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> sa.Row[Any] | None:
-        return await owned_row(self._session, compilations, owner_id, agent_id, compilation_id)
+    async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> Compilation | None:
+        return await owned_row(
+            self._session, compilations, Compilation, owner_id, agent_id, compilation_id
+        )
 
     async def complete(self, compilation_id: UUID, **values: Any) -> bool:
         """Record the outcome once: a pending compilation only, so a replayed event changes nothing.

@@ -4,7 +4,6 @@ lint on every read."""
 from __future__ import annotations
 
 import json
-from typing import Any
 from uuid import UUID, uuid4
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +13,7 @@ from contracts.spec import SpecBlocks
 from gateway.errors import ApiError, agent_not_found, not_found
 from gateway.messages import send
 from gateway.specs import lint, rules
-from gateway.specs.repository import CompilationRepository, SpecRepository
+from gateway.specs.repository import CompilationRepository, Spec, SpecRepository
 from gateway.specs.schemas import (
     CompilationAccepted,
     CompilationPublic,
@@ -26,7 +25,7 @@ from gateway.specs.schemas import (
 )
 
 
-def _public(row: Any) -> SpecPublic:
+def _public(row: Spec) -> SpecPublic:
     blocks = SpecBlocks.model_validate(row.blocks)
     return SpecPublic(
         agent_id=row.agent_id,
@@ -88,7 +87,7 @@ async def list_revisions(
         raise agent_not_found(agent_id)
     page = rows[:limit]
     return SpecRevisionsPublic(
-        items=[SpecRevisionPublic.model_validate(r._mapping) for r in page],
+        items=[SpecRevisionPublic.model_validate(r, from_attributes=True) for r in page],
         next_before=page[-1].revision if len(rows) > limit else None,
     )
 
@@ -99,7 +98,7 @@ async def get_revision(
     row = await SpecRepository(session).get_revision(user_id, agent_id, revision)
     if row is None:
         raise not_found("spec revision", revision)
-    return SpecRevisionDetail.model_validate(row._mapping)
+    return SpecRevisionDetail.model_validate(row, from_attributes=True)
 
 
 def parse_if_match(header: str | None) -> int | None:
@@ -141,7 +140,7 @@ async def get_compilation(
     row = await CompilationRepository(session).get(user_id, agent_id, compilation_id)
     if row is None:
         raise not_found("compilation", compilation_id)
-    data = dict(row._mapping)
+    data = row.model_dump()
     data["sections"] = data["sections"] or []
     data["variables"] = data["variables"] or []
     return CompilationPublic.model_validate(data)

@@ -8,10 +8,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from contracts.runs import RunProgressV1, progress_subject
+from gateway.testing.repository import TestRunView
 from gateway.testing.results import FINISHED, RunResults
 
 
-async def progress(runs: RunResults, view: Any) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+async def progress(
+    runs: RunResults, view: TestRunView
+) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Server-sent events of one run: a `snapshot`, `progress` as results land (live notices,
     checked against the query every 2 s since notices are at most once), then one `completed`
     or `cancelled` with the final summary."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from contracts.runs import CaseResult, RunSummary
+from gateway.testing.repository import TestRunView
 
 JUNIT_OUTPUT_MAX = 4000
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -21,7 +21,7 @@ def _text(text: str) -> str:
 
 
 def junit_xml(
-    agent_name: str, summary: RunSummary | None, view: Any, results: list[CaseResult]
+    agent_name: str, summary: RunSummary | None, view: TestRunView, results: list[CaseResult]
 ) -> str:
     """JUnit XML for CI systems: one <testcase> per execution; a failed verdict is a <failure>,
     a case that could not be judged an <error>; a running run's missing executions are <skipped>."""

@@ -3,12 +3,12 @@ shape (a run not yet received there is shown from the gateway's own view)."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from contracts.runs import CaseResult, GetTestRunV1, RunSummary, TestRunV1
 from gateway.pagination import decode_cursor, encode_cursor
 from gateway.reads import QueryReads
+from gateway.testing.repository import TestRunView
 from gateway.testing.schemas import (
     AssertionResultPublic,
     TestResultPublic,
@@ -35,7 +35,7 @@ class RunResults(QueryReads):
         assert isinstance(reply, TestRunV1)
         return reply
 
-    async def public(self, view: Any, cursor: str | None, limit: int) -> TestRunPublic:
+    async def public(self, view: TestRunView, cursor: str | None, limit: int) -> TestRunPublic:
         after = decode_cursor(cursor, int, int) if cursor is not None else None
         reply = await self.get(view.id, after, limit)
         if not reply.found or reply.summary is None:  # not received by the test-runner yet
@@ -59,7 +59,7 @@ class RunResults(QueryReads):
             after = page.next_after
         return first.summary, results
 
-    async def summary(self, view: Any) -> TestRunSummaryPublic:
+    async def summary(self, view: TestRunView) -> TestRunSummaryPublic:
         reply = await self.get(view.id, None, 0)
         if not reply.found or reply.summary is None:
             return summary_from_view(view)
@@ -72,7 +72,7 @@ def summary_public(summary: RunSummary) -> TestRunSummaryPublic:
     return TestRunSummaryPublic.model_validate(data)
 
 
-def summary_from_view(view: Any) -> TestRunSummaryPublic:
+def summary_from_view(view: TestRunView) -> TestRunSummaryPublic:
     return TestRunSummaryPublic(
         id=view.id,
         agent_id=view.agent_id,

@@ -4,12 +4,12 @@ by the test-runner and read back through its query (docs/decisions/0006, `result
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.compiler import VariableDecl
 from contracts.runs import (
     CASES_PER_CHUNK,
     RUN_CASES_MAX,
@@ -23,7 +23,7 @@ from gateway.errors import ApiError, not_found
 from gateway.messages import send
 from gateway.pagination import cut, decode_cursor
 from gateway.specs.repository import CompilationRepository
-from gateway.testing.repository import TestCaseRepository, TestRunRepository
+from gateway.testing.repository import TestCaseRepository, TestRunRepository, TestRunView
 from gateway.testing.results import FINISHED, summary_from_view
 from gateway.testing.schemas import TestRunAccepted, TestRunCreate, TestRunsPublic
 
@@ -81,12 +81,13 @@ async def request_run(
         temperature=body.temperature,
         cache=body.cache,
     )
+    assert compilation.instructions is not None  # a succeeded compilation has its instructions
     start = StartTestRunV1(
         run_id=run_id,
         agent_id=agent_id,
         compilation_id=body.compilation_id,
         instructions=compilation.instructions,
-        variables=compilation.variables or [],
+        variables=[VariableDecl.model_validate(v) for v in compilation.variables or []],
         model=body.model,
         temperature=body.temperature,
         repeat=body.repeat,
@@ -141,7 +142,9 @@ async def list_runs(
     return TestRunsPublic(items=[summary_from_view(r) for r in page], next_cursor=next_cursor)
 
 
-async def owned_view(session: AsyncSession, user_id: UUID, agent_id: UUID, run_id: UUID) -> Any:
+async def owned_view(
+    session: AsyncSession, user_id: UUID, agent_id: UUID, run_id: UUID
+) -> TestRunView:
     view = await TestRunRepository(session).get(user_id, agent_id, run_id)
     if view is None:
         raise not_found("test run", run_id)
@@ -150,7 +153,7 @@ async def owned_view(session: AsyncSession, user_id: UUID, agent_id: UUID, run_i
 
 async def owned_view_and_agent_name(
     session: AsyncSession, user_id: UUID, agent_id: UUID, run_id: UUID
-) -> tuple[Any, str]:
+) -> tuple[TestRunView, str]:
     view = await owned_view(session, user_id, agent_id, run_id)
     agent = await AgentRepository(session).get(user_id, agent_id)
     return view, agent.name if agent else str(agent_id)

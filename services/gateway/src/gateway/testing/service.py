@@ -26,7 +26,7 @@ from contracts.testing import TestCaseSpec
 from gateway.errors import ApiError, not_found
 from gateway.pagination import cut, decode_cursor
 from gateway.testing import schemas
-from gateway.testing.repository import TestCaseRepository
+from gateway.testing.repository import TestCase, TestCaseRepository
 
 
 def check(case: TestCaseSpec, where: str = "assert") -> None:
@@ -39,7 +39,7 @@ def check(case: TestCaseSpec, where: str = "assert") -> None:
             raise ApiError(422, "invalid_assertion", f"{where}.{i}{label}: {exc}") from None
 
 
-def spec_of(row: Any) -> TestCaseSpec:
+def spec_of(row: TestCase) -> TestCaseSpec:
     """A stored case as written (for export)."""
     return TestCaseSpec.model_validate(
         {
@@ -66,7 +66,7 @@ def _row(case: TestCaseSpec) -> dict[str, Any]:
     }
 
 
-def _public(row: Any) -> schemas.TestCasePublic:
+def _public(row: TestCase) -> schemas.TestCasePublic:
     return schemas.TestCasePublic.model_validate(
         {
             "id": row.id,
