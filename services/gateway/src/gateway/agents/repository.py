@@ -1,4 +1,5 @@
-"""The SQL for agents, and the ownership join every agent-owned row is read through."""
+"""The SQL for agents, the ownership join every agent-owned row is read through, and the one-time
+completion of an agent-owned request (a compilation, a publish) that replicas wait on."""
 
 from __future__ import annotations
 
@@ -28,6 +29,25 @@ class Agent(BaseModel):
 
 
 Record = TypeVar("Record", bound=BaseModel)
+
+
+async def complete_pending(
+    session: AsyncSession, table: sa.Table, row_id: UUID, notice: str, **values: Any
+) -> bool:
+    """Record a pending row's outcome once (a replayed event changes nothing); False when it was
+    not pending. The same statement notifies the replicas' waiters; PostgreSQL delivers it on
+    commit."""
+    done = (
+        sa.update(table)
+        .where(table.c.id == row_id, table.c.status == "pending")
+        .values(**values, completed_at=sa.func.now())
+        .returning(table.c.id)
+        .cte("done")
+    )
+    notified = await session.execute(
+        sa.select(sa.func.pg_notify(notice, sa.cast(done.c.id, sa.Text)))
+    )
+    return notified.first() is not None
 
 
 async def owned_row(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.agents.repository import owned_row
+from gateway.agents.repository import complete_pending, owned_row
 from gateway.models import publishes, spec_revisions
 from gateway.notifications import PUBLISH_COMPLETED
 
@@ -53,20 +53,8 @@ class PublishRepository:
         )
 
     async def complete(self, request_id: UUID, **values: Any) -> None:
-        """Record the outcome once (a pending request only: a replayed event changes nothing).
-
-        The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit.
-        """
-        done = (
-            sa.update(publishes)
-            .where(publishes.c.id == request_id, publishes.c.status == "pending")
-            .values(**values, completed_at=sa.func.now())
-            .returning(publishes.c.id)
-            .cte("done")
-        )
-        await self._session.execute(
-            sa.select(sa.func.pg_notify(PUBLISH_COMPLETED, sa.cast(done.c.id, sa.Text)))
-        )
+        """Record the outcome once, and wake the replicas' waiters (`complete_pending`)."""
+        await complete_pending(self._session, publishes, request_id, PUBLISH_COMPLETED, **values)
 
     async def spec_blocks(self, agent_id: UUID, revision: int) -> dict[str, Any]:
         blocks = await self._session.scalar(

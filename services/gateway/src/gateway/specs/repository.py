@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.agents.repository import owned_row
+from gateway.agents.repository import complete_pending, owned_row
 from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
 from gateway.specs.schemas import CompilationStatus
@@ -170,18 +170,7 @@ class CompilationRepository:
         )
 
     async def complete(self, compilation_id: UUID, **values: Any) -> bool:
-        """Record the outcome once: a pending compilation only, so a replayed event changes nothing.
-
-        The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit.
-        """
-        done = (
-            sa.update(compilations)
-            .where(compilations.c.id == compilation_id, compilations.c.status == "pending")
-            .values(**values, completed_at=sa.func.now())
-            .returning(compilations.c.id)
-            .cte("done")
+        """Record the outcome once, and wake the replicas' waiters (`complete_pending`)."""
+        return await complete_pending(
+            self._session, compilations, compilation_id, COMPILATION_COMPLETED, **values
         )
-        notified = await self._session.execute(
-            sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, sa.cast(done.c.id, sa.Text)))
-        )
-        return notified.first() is not None
