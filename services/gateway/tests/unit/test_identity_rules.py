@@ -65,7 +65,7 @@ def test_the_csrf_token_differs_from_the_cookie_and_between_sessions() -> None:
 
 
 def test_smtp_url_is_required_outside_development_only() -> None:
-    with pytest.raises(SettingsError, match="SMTP_URL is invalid: .*outside development"):
+    with pytest.raises(SettingsError, match=r"SMTP_URL is invalid: .*outside development"):
         load_settings(GatewaySettings, "gateway", {"STUDIO_ENV": "production"})
 
     settings = load_settings(GatewaySettings, "gateway", {"STUDIO_ENV": "development"})

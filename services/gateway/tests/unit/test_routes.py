@@ -77,7 +77,7 @@ def test_every_route_but_signing_in_authenticates_its_caller() -> None:
 
 
 def test_signing_in_opens_a_transaction_without_a_caller() -> None:
-    signing_in = [r for r in api_routes() if r.path in SIGN_IN and "POST" in r.methods]
+    signing_in = [r for r in api_routes() if r.path in SIGN_IN and "POST" in (r.methods or set())]
 
     assert len(signing_in) == 2
     assert all(deps.anonymous_transaction in set(calls(r.dependant)) for r in signing_in)
