@@ -32,7 +32,12 @@ ACCEPTED = MagicLinkAccepted(
     message="If this address can sign in, a sign-in link is on its way to it."
 )
 REFUSED: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorPublic, "description": "The link is unknown, used or expired."}
+    303: {"description": "Signed in: the session cookie is set; on to the studio."},
+    400: {"model": ErrorPublic, "description": "The link is unknown, used or expired."},
+    403: {"model": ErrorPublic, "description": "Posted from another site."},
+}
+NO_SESSION: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "Authenticated by an API token, not a session."}
 }
 
 
@@ -91,7 +96,7 @@ async def complete_sign_in(
     return response
 
 
-@router.post("/auth/sign-out", status_code=204)
+@router.post("/auth/sign-out", status_code=204, responses=NO_SESSION)
 async def sign_out(tx: Tx, settings: SettingsDep, client: ClientDep) -> Response:
     """End the session of this request's cookie."""
     await service.sign_out(tx.session, tx.caller, client)
