@@ -106,9 +106,13 @@ async def sign_out(tx: Tx, settings: SettingsDep, client: ClientDep) -> Response
 
 
 @router.post("/auth/sign-out-everywhere", response_model=SignedOutEverywhere)
-async def sign_out_everywhere(tx: Tx, client: ClientDep) -> SignedOutEverywhere:
+async def sign_out_everywhere(
+    tx: Tx, client: ClientDep, settings: SettingsDep, response: Response
+) -> SignedOutEverywhere:
     """End every session of the caller, on every device (API tokens stay; revoke those apart)."""
     revoked = await service.sign_out_everywhere(tx.session, tx.caller, client)
+    if tx.caller.session is not None:
+        clear_session_cookie(response, settings)
     return SignedOutEverywhere(sessions_revoked=revoked)
 
 
