@@ -117,6 +117,27 @@ def test_a_mailed_link_signs_in_a_new_address_with_a_strict_session_cookie(stack
     )  # links are logged in development only
 
 
+def test_the_links_page_shows_what_it_was_given_as_text_only(stack: Stack) -> None:
+    page = httpx.get(
+        f"{stack.gateway_url}/auth/callback", params={"token": '"><script>alert(1)</script>'}
+    )
+
+    assert page.status_code == 200
+    assert "<script>" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+
+def test_the_sign_in_mail_names_its_sender_subject_and_lifetime(stack: Stack) -> None:
+    address = new_address()
+    mailed_link(stack, address)
+
+    (message,) = shared_server().messages_to(address)
+
+    assert message["From"] == "Agent Studio <no-reply@localhost>"
+    assert message["Subject"] == "Your Agent Studio sign-in link"
+    assert "within 15 minutes" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
 def test_a_link_works_once_and_a_second_use_is_recorded(stack: Stack) -> None:
     address = new_address()
     link = mailed_link(stack, address)
