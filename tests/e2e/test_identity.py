@@ -125,6 +125,9 @@ def test_the_links_page_shows_what_it_was_given_as_text_only(stack: Stack) -> No
     assert page.status_code == 200
     assert "<script>" not in page.text
     assert page.headers["cache-control"] == "no-store"
+    # Under no-referrer a browser would post the form with `Origin: null`, which is refused.
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "content=same-origin" in page.text
 
 
 def test_the_sign_in_mail_names_its_sender_subject_and_lifetime(stack: Stack) -> None:

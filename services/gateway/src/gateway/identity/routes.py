@@ -58,10 +58,12 @@ async def sign_in_page(token: LinkToken) -> HTMLResponse:
     action = html.escape(f"/auth/callback?token={token}", quote=True)
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=referrer content=no-referrer><title>Sign in to Agent Studio</title></head>"
+        "<meta name=referrer content=same-origin><title>Sign in to Agent Studio</title></head>"
         f'<body><form method=post action="{action}"><button type=submit>Sign in to Agent Studio'
         "</button></form></body></html>",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+        # form's POST, which the sign-in refuses; the link still never leaks to another site.
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
 
 
