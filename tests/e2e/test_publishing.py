@@ -21,9 +21,8 @@ from tests.e2e.test_test_runs import (
     user_text,
     wait_for_run,
 )
-from tests.support import infra
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
-from tests.support.fixtures import Stack
+from tests.support.fixtures import Stack, running_stack
 from tests.support.waiting import eventually, ok_json
 
 pytestmark = pytest.mark.e2e
@@ -53,17 +52,14 @@ def replies(body: dict[str, Any]) -> str:
 def shared(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, FakeOpenAI]]:
-    with running_fake_openai() as fake, infra.fresh_database(postgres_url) as url:
-        infra.migrate_all(url)
-        root = infra.new_root()
-        stack = Stack(url, nats_url, root, tmp_path_factory.mktemp("logs"), provider_env(fake))
-        try:
-            for service in ("compiler", "test-runner", "publisher", "gateway"):
-                stack.start(service)
-            yield stack, fake
-        finally:
-            stack.stop_all()
-            infra.delete_streams(nats_url, root)
+    with running_fake_openai() as fake, running_stack(
+        postgres_url,
+        nats_url,
+        tmp_path_factory.mktemp("logs"),
+        ("compiler", "test-runner", "publisher", "gateway"),
+        provider_env(fake),
+    ) as stack:
+        yield stack, fake
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import yaml
 from contracts import subjects
 from tests.support import infra
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
-from tests.support.fixtures import Stack
+from tests.support.fixtures import Stack, running_stack
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually, ok_json
 
@@ -141,18 +141,14 @@ def shared(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, FakeOpenAI]]:
     """One stack with a test-runner for the tests that do not crash anything."""
-    with running_fake_openai() as fake, infra.fresh_database(postgres_url) as url:
-        infra.migrate_all(url)
-        root = infra.new_root()
-        stack = Stack(url, nats_url, root, tmp_path_factory.mktemp("logs"), provider_env(fake))
-        try:
-            stack.start("compiler")
-            stack.start("test-runner")
-            stack.start("gateway")
-            yield stack, fake
-        finally:
-            stack.stop_all()
-            infra.delete_streams(nats_url, root)
+    with running_fake_openai() as fake, running_stack(
+        postgres_url,
+        nats_url,
+        tmp_path_factory.mktemp("logs"),
+        ("compiler", "test-runner", "gateway"),
+        provider_env(fake),
+    ) as stack:
+        yield stack, fake
 
 
 @pytest.fixture

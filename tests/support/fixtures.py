@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,6 +100,29 @@ async def _create_token(database_url: str, email: str) -> str:
     finally:
         await engine.dispose()
     return token
+
+
+@contextlib.contextmanager
+def running_stack(
+    postgres_url: str,
+    nats_url: str,
+    log_dir: Path,
+    services: Sequence[str],
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    """`services`, started in that order on a database and subject root of their own; stopped,
+    and their streams deleted, afterwards."""
+    with infra.fresh_database(postgres_url) as url:
+        infra.migrate_all(url)
+        root = infra.new_root()
+        running = Stack(url, nats_url, root, log_dir, dict(env or {}))
+        try:
+            for service in services:
+                running.start(service)
+            yield running
+        finally:
+            running.stop_all()
+            infra.delete_streams(nats_url, root)
 
 
 @pytest.fixture(scope="session")
