@@ -269,6 +269,27 @@ def test_mail_that_cannot_be_sent_is_retried_until_the_server_is_back(
     assert use_link(link_in(message)).status_code == 303
 
 
+def test_mail_waiting_to_go_out_survives_a_crash_of_the_gateway(
+    isolated_stack: Callable[..., Stack],
+) -> None:
+    away = MailServer()
+    stack = isolated_stack(SMTP_URL=away.url)
+    gateway = stack.start("gateway")
+    address = new_address()
+    httpx.post(f"{stack.gateway_url}/api/v1/auth/magic-link", json={"email": address})
+    eventually(gateway.log_text, lambda log: "mail.send_failed" in log, what="a failed send")
+
+    gateway.kill()  # SIGKILL: nothing of the process survives but what it committed
+    away.start()
+    try:
+        stack.start("gateway")
+        (message,) = away.wait_for(address)
+    finally:
+        away.stop()
+
+    assert use_link(link_in(message)).status_code == 303
+
+
 def test_in_development_without_a_mail_server_the_link_is_logged_and_signs_in(
     isolated_stack: Callable[..., Stack],
 ) -> None:
