@@ -232,6 +232,8 @@ def test_signing_out_everywhere_ends_every_session_of_the_user_only(stack: Stack
         assert stranger.get("/api/v1/me").status_code == 200
     with stack.client(token) as api:  # API tokens stay
         assert api.get("/api/v1/me").json()["authenticated_by"] == "token"
+        no_session = api.post("/api/v1/auth/sign-out")
+        assert (no_session.status_code, no_session.json()["error"]["code"]) == (400, "no_session")
         assert actions(api)[0] == "sign_out_everywhere"
 
 
