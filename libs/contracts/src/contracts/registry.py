@@ -11,6 +11,14 @@ from contracts import subjects as s
 from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
 from contracts.envelope import Envelope
+from contracts.privacy import (
+    CompilationsErasedV1,
+    EraseCompilationsV1,
+    EraseTestRunsV1,
+    EraseVersionsV1,
+    TestRunsErasedV1,
+    VersionsErasedV1,
+)
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelHistoryV1,
@@ -67,6 +75,12 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.GET_VERSION: GetVersionV1,
     s.GET_CHANNEL_HISTORY: GetChannelHistoryV1,
     s.AGENT_DELETED: AgentDeletedV1,
+    s.ERASE_COMPILATIONS: EraseCompilationsV1,
+    s.COMPILATIONS_ERASED: CompilationsErasedV1,
+    s.ERASE_TEST_RUNS: EraseTestRunsV1,
+    s.TEST_RUNS_ERASED: TestRunsErasedV1,
+    s.ERASE_VERSIONS: EraseVersionsV1,
+    s.VERSIONS_ERASED: VersionsErasedV1,
 }
 
 REPLIES: dict[s.Subject, type[BaseModel]] = {
