@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Protocol
+from uuid import UUID
 
 from pydantic import BaseModel
 
 from compiler import coach, domain
 from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.compiler import CompileAgentV1
+from contracts.privacy import CompilationsErasedV1, EraseCompilationsV1
 from runtime.ai import AIProvider, ProviderInvalidOutput, ProviderRejected, ProviderUnavailable
 
 
@@ -20,6 +22,24 @@ class Compilations(Protocol):
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         """The latest succeeded compilation of an identical spec by the same compiler version."""
+
+    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
+        """Delete these agents' compilations; rows deleted per table."""
+
+
+async def handle_erase_compilations(
+    cmd: EraseCompilationsV1, *, compilations: Compilations
+) -> list[BaseModel]:
+    """Consumes `EraseCompilationsV1`; emits `CompilationsErasedV1` for its part.
+
+    Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
+    """
+    erased = await compilations.erase(cmd.agent_ids)
+    return [
+        CompilationsErasedV1(
+            erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased
+        )
+    ]
 
 
 async def handle_compile_agent(

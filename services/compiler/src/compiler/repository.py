@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -40,6 +41,12 @@ class CompilationRepository:
             .returning(compilations.c.id)
         )
         return result.first() is not None
+
+    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
+        result = await self._session.execute(
+            sa.delete(compilations).where(compilations.c.agent_id.in_(agent_ids))
+        )
+        return {"compilations": int(getattr(result, "rowcount", 0))}
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
         c = compilations

@@ -18,7 +18,7 @@ from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
 from contracts.compiler import AgentCompiledV1
 from contracts.envelope import Envelope
-from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT
+from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT, COMPILER_ERASE_COMPILATIONS
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.queries import QueryBinding
@@ -60,6 +60,11 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
                 ).inc()
         return emitted
 
+    async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_erase_compilations(
+            envelope.data, compilations=CompilationRepository(session)
+        )
+
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
 
@@ -68,6 +73,7 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
 
     return (
         Binding(COMPILER_COMPILE_AGENT, on_compile_agent),
+        Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),
     )
 

@@ -22,6 +22,12 @@ class FakeCompilations:
         self.rows[outcome.compilation_id] = outcome
         return True
 
+    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
+        gone = [k for k, o in self.rows.items() if o.agent_id in agent_ids]
+        for key in gone:
+            del self.rows[key]
+        return {"compilations": len(gone)}
+
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         matches = [
             o

@@ -17,6 +17,7 @@ from contracts.subjects import (
     GET_CHANNEL_HISTORY,
     GET_VERSION,
     LIST_VERSIONS,
+    PUBLISHER_ERASE_VERSIONS,
     PUBLISHER_GATEWAY_EVENTS,
     PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_MOVE_CHANNEL,
@@ -77,6 +78,14 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             envelope.data, versions=VersionRepository(session), read_model=await read_model()
         )
 
+    async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_erase_versions(
+            envelope.data,
+            versions=VersionRepository(session),
+            outcomes=RunOutcomeRepository(session),
+            read_model=await read_model(),
+        )
+
     def query(answer: Callable[..., Awaitable[BaseModel]]) -> Callable[..., Awaitable[BaseModel]]:
         async def on_query(envelope: Envelope[Any]) -> BaseModel:
             async with service.reader() as session:
@@ -91,6 +100,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, on_import),
         Binding(PUBLISHER_READ_MODEL, on_own_event),
         Binding(PUBLISHER_GATEWAY_EVENTS, on_gateway_event),
+        Binding(PUBLISHER_ERASE_VERSIONS, on_erase),
         QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),
         QueryBinding(GET_VERSION, query(handlers.answer_get_version)),
         QueryBinding(GET_CHANNEL_HISTORY, query(handlers.answer_channel_history)),
