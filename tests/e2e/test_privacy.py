@@ -54,8 +54,14 @@ COVERED = {
     ("publisher", "channel_history"),
     ("publisher", "channels"),
 }
-# What an erasure keeps on purpose: its own record (the user's id, which names no one any more).
-KEPT = {("gateway", "erasures", "user_id")}
+# What an erasure keeps on purpose, the user's id alone (it names no one any more): the erasure's
+# record, and each worker's list of erased owners, so their late messages write nothing back.
+KEPT = {
+    ("gateway", "erasures", "user_id"),
+    ("compiler", "erased_owners", "owner_id"),
+    ("test_runner", "erased_owners", "owner_id"),
+    ("publisher", "erased_owners", "owner_id"),
+}
 
 
 @dataclass
@@ -104,10 +110,19 @@ def user_with_everything(stack: Stack) -> Owned:
         assert done["status"] == "done", done
         moved = client.put(f"/api/v1/agents/{agent_id}/channels/staging", json={"version": 1})
         assert moved.status_code == 200, moved.text
-    (user_id,) = infra.query(
-        stack.database_url, "SELECT owner_id FROM gateway.agents WHERE id = :a", a=agent_id
-    )[0]
+    (user_id,) = list(
+        infra.query(
+            stack.database_url, "SELECT owner_id FROM gateway.agents WHERE id = :a", a=agent_id
+        )[0]
+    )
+    assert isinstance(user_id, uuid.UUID)
     return Owned(token, user_id, agent_id, compilation_id, run["id"])
+
+
+def count_of(stack: Stack, sql: str, **params: object) -> int:
+    (value,) = list(infra.query(stack.database_url, sql, **params)[0])
+    assert isinstance(value, int)
+    return value
 
 
 def chat(stack: Stack, token: str, agent_id: str) -> httpx.Response:
@@ -132,7 +147,7 @@ def naming_columns(stack: Stack) -> list[tuple[str, str, str]]:
         schemas=list(SCHEMAS),
         names=list(NAMING),
     )
-    return [(r[0], r[1], r[2]) for r in rows]
+    return [(str(schema), str(table), str(column)) for schema, table, column in map(list, rows)]
 
 
 def rows_naming(stack: Stack, owned: Owned) -> dict[str, int]:
@@ -147,16 +162,14 @@ def rows_naming(stack: Stack, owned: Owned) -> dict[str, int]:
     for schema, table, column in naming_columns(stack):
         if (schema, table, column) in KEPT:
             continue
-        (count,) = infra.query(
-            stack.database_url,
+        found[f"{schema}.{table}.{column}"] = count_of(
+            stack,
             f'SELECT count(*) FROM "{schema}"."{table}" WHERE "{column}"::text = :id',
             id=ids[NAMING[column]],
-        )[0]
-        found[f"{schema}.{table}.{column}"] = count
-    (users,) = infra.query(
-        stack.database_url, "SELECT count(*) FROM gateway.users WHERE id = :u", u=owned.user_id
-    )[0]
-    found["gateway.users.id"] = users
+        )
+    found["gateway.users.id"] = count_of(
+        stack, "SELECT count(*) FROM gateway.users WHERE id = :u", u=owned.user_id
+    )
     return found
 
 

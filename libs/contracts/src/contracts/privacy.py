@@ -13,6 +13,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 AGENTS_PER_PART = 1000
+QUEUED_RUNS_PER_PART = 10_000
 
 
 class UserErasure(BaseModel):
@@ -52,9 +53,18 @@ class EraseTestRunsV1(UserErasure):
     """Command: delete the user's test runs, their snapshots and results, and the cached model
     answers those runs stored."""
 
+    queued_run_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=QUEUED_RUNS_PER_PART,
+        description="Runs of this part's agents still queued: their cases may be stored before "
+        "the run itself is.",
+    )
+
 
 class TestRunsErasedV1(UserDataErased):
     """Event: the test-runner holds nothing more of this part's agents or of the user's runs."""
+
+    __test__ = False
 
 
 class EraseVersionsV1(UserErasure):

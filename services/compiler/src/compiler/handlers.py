@@ -23,8 +23,8 @@ class Compilations(Protocol):
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         """The latest succeeded compilation of an identical spec by the same compiler version."""
 
-    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
-        """Delete these agents' compilations; rows deleted per table."""
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
+        """Record the user erased, delete these agents' compilations; rows deleted per table."""
 
 
 async def handle_erase_compilations(
@@ -34,7 +34,7 @@ async def handle_erase_compilations(
 
     Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
     """
-    erased = await compilations.erase(cmd.agent_ids)
+    erased = await compilations.erase(cmd.user_id, cmd.agent_ids)
     return [
         CompilationsErasedV1(
             erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased

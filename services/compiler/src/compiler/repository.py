@@ -11,7 +11,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler.domain import Outcome
-from compiler.models import compilations
+from compiler.models import compilations, erased_owners
+from runtime.erasure import mark_erased
 
 
 class CompilationRepository:
@@ -42,7 +43,8 @@ class CompilationRepository:
         )
         return result.first() is not None
 
-    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
+        await mark_erased(self._session, erased_owners, user_id)
         result = await self._session.execute(
             sa.delete(compilations).where(compilations.c.agent_id.in_(agent_ids))
         )

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler import handlers
 from compiler.adapters.tokens import token_counter
-from compiler.models import SCHEMA, metadata
+from compiler.models import SCHEMA, erased_owners, metadata
 from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
 from contracts.compiler import AgentCompiledV1
@@ -21,6 +21,7 @@ from contracts.envelope import Envelope
 from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT, COMPILER_ERASE_COMPILATIONS
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import Binding, Service, serve
 
@@ -72,7 +73,7 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
         return await handlers.handle_coach_block(envelope.data, provider=provider)
 
     return (
-        Binding(COMPILER_COMPILE_AGENT, on_compile_agent),
+        Binding(COMPILER_COMPILE_AGENT, unless_erased(erased_owners, on_compile_agent)),
         Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),
     )

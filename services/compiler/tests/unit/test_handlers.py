@@ -22,7 +22,7 @@ class FakeCompilations:
         self.rows[outcome.compilation_id] = outcome
         return True
 
-    async def erase(self, agent_ids: list[UUID]) -> dict[str, int]:
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
         gone = [k for k, o in self.rows.items() if o.agent_id in agent_ids]
         for key in gone:
             del self.rows[key]

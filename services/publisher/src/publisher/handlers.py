@@ -66,7 +66,8 @@ class Versions(Protocol):
         self, agent_id: UUID, name: str | None, before: int | None, limit: int
     ) -> list[ChannelMove]: ...
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]: ...
-    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]: ...
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        """Also records the owner erased: their later messages write nothing."""
 
 
 class ReadModel(Protocol):
@@ -215,9 +216,7 @@ async def handle_erase_versions(
 
     Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
     """
-    agents = set(cmd.agent_ids)
-    if cmd.part == 0:  # the owner's versions are looked up once, not once per part
-        agents.update(await versions.agents_of_owner(cmd.user_id))
+    agents = set(cmd.agent_ids) | set(await versions.agents_of_owner(cmd.user_id))
     erased = {"versions": 0, "channels": 0}
     for agent_id in sorted(agents):
         await versions.lock_agent(agent_id)

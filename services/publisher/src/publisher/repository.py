@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.publishing import ChannelMove, ImportedMove, PublishVersionV1, VersionDetail
 from contracts.runs import TestRunCompletedV1
 from publisher.domain import RunOutcome, Version
-from publisher.models import channel_history, channels, run_outcomes, versions
+from publisher.models import channel_history, channels, erased_owners, run_outcomes, versions
+from runtime.erasure import mark_erased
 
 
 class RunOutcomeRepository:
@@ -222,6 +223,7 @@ class VersionRepository:
         return [ChannelMove.model_validate(row._mapping) for row in rows]
 
     async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        await mark_erased(self._session, erased_owners, owner_id)
         found = await self._session.scalars(
             sa.select(versions.c.agent_id).where(versions.c.owner_id == owner_id).distinct()
         )

@@ -27,10 +27,11 @@ from contracts.subjects import (
 )
 from publisher import handlers
 from publisher.adapters.read_model import PublishedBucket
-from publisher.models import SCHEMA, metadata
+from publisher.models import SCHEMA, erased_owners, metadata
 from publisher.repository import RunOutcomeRepository, VersionRepository
 from publisher.settings import PublisherSettings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
 
@@ -94,11 +95,13 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         return on_query
 
     return (
-        Binding(PUBLISHER_TEST_RUNNER_EVENTS, on_test_runner_event),
-        Binding(PUBLISHER_PUBLISH_VERSION, on_publish),
-        Binding(PUBLISHER_MOVE_CHANNEL, on_move),
-        Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, on_import),
-        Binding(PUBLISHER_READ_MODEL, on_own_event),
+        Binding(PUBLISHER_TEST_RUNNER_EVENTS, unless_erased(erased_owners, on_test_runner_event)),
+        Binding(PUBLISHER_PUBLISH_VERSION, unless_erased(erased_owners, on_publish)),
+        Binding(PUBLISHER_MOVE_CHANNEL, unless_erased(erased_owners, on_move)),
+        Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, unless_erased(erased_owners, on_import)),
+        # Also the projection: one in flight finishes writing the bucket before an erasure
+        # drops the keys, and none writes them back after it.
+        Binding(PUBLISHER_READ_MODEL, unless_erased(erased_owners, on_own_event)),
         Binding(PUBLISHER_GATEWAY_EVENTS, on_gateway_event),
         Binding(PUBLISHER_ERASE_VERSIONS, on_erase),
         QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),

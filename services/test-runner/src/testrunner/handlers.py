@@ -134,7 +134,9 @@ async def handle_cancel_test_run(cmd: CancelTestRunV1, *, runs: Runs) -> list[Ba
 class Erasures(Protocol):
     """Deletes a user's test-runner data (`repository.ErasureRepository`)."""
 
-    async def erase(self, user_id: UUID, agent_ids: Sequence[UUID]) -> dict[str, int]: ...
+    async def erase(
+        self, user_id: UUID, agent_ids: Sequence[UUID], queued_run_ids: Sequence[UUID]
+    ) -> dict[str, int]: ...
 
 
 async def handle_erase_test_runs(cmd: EraseTestRunsV1, *, erasures: Erasures) -> list[BaseModel]:
@@ -142,7 +144,7 @@ async def handle_erase_test_runs(cmd: EraseTestRunsV1, *, erasures: Erasures) ->
 
     Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
     """
-    erased = await erasures.erase(cmd.user_id, cmd.agent_ids)
+    erased = await erasures.erase(cmd.user_id, cmd.agent_ids, cmd.queued_run_ids)
     return [
         TestRunsErasedV1(erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased)
     ]

@@ -11,9 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.runs import CaseOutcome, CaseResult, RunCase, StartTestRunV1
+from runtime.erasure import mark_erased
 from testrunner import domain
 from testrunner.domain import CachedResponse, Counts, Execution, Run
-from testrunner.models import response_cache, results, run_cases, runs
+from testrunner.models import erased_owners, response_cache, results, run_cases, runs
 
 ACTIVE = ("running", "paused")
 
@@ -208,7 +209,10 @@ class ErasureRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def erase(self, user_id: UUID, agent_ids: Sequence[UUID]) -> dict[str, int]:
+    async def erase(
+        self, user_id: UUID, agent_ids: Sequence[UUID], queued_run_ids: Sequence[UUID]
+    ) -> dict[str, int]:
+        await mark_erased(self._session, erased_owners, user_id)
         # The runs first: their row locks wait for a batch recording results for them (`record`
         # reads its run FOR SHARE), so those results are committed before they are deleted below.
         erased_runs = [
@@ -229,6 +233,11 @@ class ErasureRepository:
             snapshot = [RunCase.model_validate(c) for c in cases]
             erased_cases += len(snapshot)
             keys |= domain.cache_keys_of(run, snapshot)
+        # Cases of a run whose start had not arrived yet: no run row names them.
+        orphans = await self._session.execute(
+            sa.delete(run_cases).where(run_cases.c.run_id.in_(queued_run_ids))
+        )
+        erased_cases += int(getattr(orphans, "rowcount", 0))
         erased_results = await self._session.execute(
             sa.delete(results).where(results.c.run_id.in_(ids))
         )

@@ -23,13 +23,14 @@ from contracts.subjects import (
 from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
 from runtime.staged import Recorded, Staged, StagedBinding
 from testrunner import handlers
 from testrunner.adapters.lookups import StoredLookups
 from testrunner.executor import Executor
-from testrunner.models import SCHEMA, metadata
+from testrunner.models import SCHEMA, erased_owners, metadata
 from testrunner.repository import ErasureRepository, RunRepository
 from testrunner.settings import TestRunnerSettings
 
@@ -108,9 +109,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             )
 
     return (
-        Binding(TEST_RUNNER_START_TEST_RUN, on_start),
-        Binding(TEST_RUNNER_ADD_RUN_CASES, on_add_cases),
-        Binding(TEST_RUNNER_CANCEL_TEST_RUN, on_cancel),
+        Binding(TEST_RUNNER_START_TEST_RUN, unless_erased(erased_owners, on_start)),
+        Binding(TEST_RUNNER_ADD_RUN_CASES, unless_erased(erased_owners, on_add_cases)),
+        Binding(TEST_RUNNER_CANCEL_TEST_RUN, unless_erased(erased_owners, on_cancel)),
         Binding(TEST_RUNNER_ERASE_TEST_RUNS, on_erase),
         StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),
         QueryBinding(GET_TEST_RUN, on_get_run),

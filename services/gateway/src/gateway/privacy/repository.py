@@ -86,6 +86,14 @@ class ErasureRepository:
         )
         return list(found.all())
 
+    async def queued_run_ids(self, agent_ids: list[UUID], limit: int) -> list[UUID]:
+        found = await self._session.scalars(
+            sa.select(test_runs.c.id)
+            .where(test_runs.c.agent_id.in_(agent_ids), test_runs.c.status == "queued")
+            .limit(limit)
+        )
+        return list(found.all())
+
     async def start(
         self, erasure_id: UUID, user_id: UUID, token_hash: bytes, parts: dict[str, int]
     ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.privacy import (
     AGENTS_PER_PART,
+    QUEUED_RUNS_PER_PART,
     EraseCompilationsV1,
     EraseTestRunsV1,
     EraseVersionsV1,
-    UserErasure,
 )
 from gateway import auth
 from gateway.errors import ApiError, not_found
@@ -25,11 +25,7 @@ from gateway.privacy.repository import Erasure, ErasureRepository
 from gateway.privacy.schemas import ErasureAccepted, ErasurePublic, ServiceErasurePublic
 
 STATUS_TOKEN_PREFIX = "ers_"
-COMMANDS: dict[str, type[UserErasure]] = {
-    "compiler": EraseCompilationsV1,
-    "test-runner": EraseTestRunsV1,
-    "publisher": EraseVersionsV1,
-}
+SERVICES = ("compiler", "test-runner", "publisher")  # each gets one command per part
 
 
 def status_url(erasure_id: UUID) -> str:
@@ -60,13 +56,23 @@ async def erase_user(session: AsyncSession, user_id: UUID, correlation_id: UUID)
     chunks = parts_of(await erasures.agent_ids(user_id))
     erasure_id, token = uuid4(), STATUS_TOKEN_PREFIX + secrets.token_urlsafe(32)
     await erasures.start(
-        erasure_id, user_id, auth.hash_token(token), dict.fromkeys(COMMANDS, len(chunks))
+        erasure_id, user_id, auth.hash_token(token), dict.fromkeys(SERVICES, len(chunks))
     )
-    commands: list[BaseModel] = [
-        command(erasure_id=erasure_id, user_id=user_id, agent_ids=chunk, part=i, parts=len(chunks))
-        for command in COMMANDS.values()
-        for i, chunk in enumerate(chunks)
-    ]
+    commands: list[BaseModel] = []
+    for i, chunk in enumerate(chunks):
+        part: dict[str, Any] = {
+            "erasure_id": erasure_id,
+            "user_id": user_id,
+            "agent_ids": chunk,
+            "part": i,
+            "parts": len(chunks),
+        }
+        queued = await erasures.queued_run_ids(chunk, QUEUED_RUNS_PER_PART)
+        commands += [
+            EraseCompilationsV1(**part),
+            EraseTestRunsV1(**part, queued_run_ids=queued),
+            EraseVersionsV1(**part),
+        ]
     await send(session, commands, user_id=user_id, correlation_id=correlation_id)
     await erasures.erase_gateway_rows(user_id)
     return ErasureAccepted(
@@ -87,7 +93,7 @@ async def erasure_status(
     ):
         raise not_found("erasure", erasure_id)
     services = []
-    for service in COMMANDS:
+    for service in SERVICES:
         parts = [p for p in erasure.parts if p.service == service]
         erased = [p.erased_at for p in parts if p.erased_at is not None]
         services.append(
