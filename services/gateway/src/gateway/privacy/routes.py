@@ -71,8 +71,9 @@ async def erase_me(
 ) -> ErasureAccepted:
     """Erase the caller's account and everything of it in every service. The gateway's data and
     every API token go at once (the tokens stop working on every replica); each worker erases its
-    own and reports back. Follow `status_url` with `Authorization: Bearer <status_token>`; a
-    repeated request answers the same erasure."""
+    own and reports back. Follow `status_url` with `Authorization: Bearer <status_token>`. The
+    same request racing this one answers the same erasure (without a status token): one saga
+    only; after it, the caller's tokens are gone and a repeat is a 401."""
     accepted = await service.erase_user(tx.session, tx.user_id, correlation_id)
     tx.after_commit(relay.nudge)
     response.headers["Location"] = accepted.status_url
