@@ -315,3 +315,11 @@ def test_an_erasure_completes_when_a_stopped_worker_comes_back(stack: Stack) -> 
     assert [s["erased_parts"] for s in done["services"]] == [1, 1, 1]
     assert {k: v for k, v in rows_naming(stack, owned).items() if v} == {}
     assert published_keys(stack, owned.agent_id) == []
+
+
+def test_the_privacy_routes_are_in_the_openapi_document(stack: Stack) -> None:
+    paths = httpx.get(f"{stack.gateway_url}/openapi.json").json()["paths"]
+
+    assert set(paths["/api/v1/me"]) == {"delete"}
+    assert set(paths["/api/v1/me/export"]) == {"get"}
+    assert set(paths["/api/v1/erasures/{erasure_id}"]) == {"get"}
