@@ -230,7 +230,10 @@ def test_the_export_holds_everything_of_the_user_from_every_service(stack: Stack
     assert [r["revision"] for r in agent["spec_revisions"]] == [1]
     assert sorted(c["description"] for c in agent["test_cases"]) == ["greets", "refunds"]
     assert [c["id"] for c in agent["compilations"]] == [owned.compilation_id]
-    assert agent["compilations"][0]["instructions"]  # as the compiler made them
+    assert agent["compilations"][0]["instructions"]
+    (stored,) = agent["compiler_compilations"]  # from the compiler
+    assert stored["compilation_id"] == owned.compilation_id
+    assert stored["instructions"] == agent["compilations"][0]["instructions"]
     (run,) = agent["test_runs"]
     assert (run["view"]["id"], run["summary"]["status"]) == (owned.run_id, "completed")
     assert sorted(r["description"] for r in run["results"]) == ["greets", "refunds"]  # test-runner

@@ -17,6 +17,7 @@ from contracts.compiler import (
     AgentCompiledV1,
     CompilationFailedV1,
     CompileAgentV1,
+    ListCompilationsV1,
     Section,
     VariableDecl,
 )
@@ -236,6 +237,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     GetVersionV1: GetVersionV1(agent_id=AGENT_ID, number=2),
     GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
     AgentDeletedV1: AgentDeletedV1(agent_id=AGENT_ID),
+    ListCompilationsV1: ListCompilationsV1(agent_id=AGENT_ID, after=COMPILATION_ID, limit=10),
     EraseCompilationsV1: EraseCompilationsV1(
         erasure_id=PUBLISH_ID, user_id=OWNER_ID, agent_ids=[AGENT_ID], part=0, parts=1
     ),

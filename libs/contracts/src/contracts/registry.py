@@ -9,7 +9,13 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import subjects as s
 from contracts.coach import BlockDraftedV1, CoachBlockV1
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
+from contracts.compiler import (
+    AgentCompiledV1,
+    CompilationFailedV1,
+    CompilationsV1,
+    CompileAgentV1,
+    ListCompilationsV1,
+)
 from contracts.envelope import Envelope
 from contracts.privacy import (
     CompilationsErasedV1,
@@ -54,6 +60,7 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.AGENT_COMPILED: AgentCompiledV1,
     s.COMPILATION_FAILED: CompilationFailedV1,
     s.COACH_BLOCK: CoachBlockV1,
+    s.LIST_COMPILATIONS: ListCompilationsV1,
     s.START_TEST_RUN: StartTestRunV1,
     s.ADD_RUN_CASES: AddRunCasesV1,
     s.EXECUTE_CASE: ExecuteCaseV1,
@@ -85,6 +92,7 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
 
 REPLIES: dict[s.Subject, type[BaseModel]] = {
     s.COACH_BLOCK: BlockDraftedV1,
+    s.LIST_COMPILATIONS: CompilationsV1,
     s.GET_TEST_RUN: TestRunV1,
     s.LIST_VERSIONS: VersionsV1,
     s.GET_VERSION: VersionV1,

@@ -106,6 +106,7 @@ COMPILE_AGENT = Subject("compiler", Kind.COMMAND, "compile_agent", 1)
 AGENT_COMPILED = Subject("compiler", Kind.EVENT, "agent_compiled", 1)
 COMPILATION_FAILED = Subject("compiler", Kind.EVENT, "compilation_failed", 1)
 COACH_BLOCK = Subject("compiler", Kind.QUERY, "coach_block", 1)
+LIST_COMPILATIONS = Subject("compiler", Kind.QUERY, "list_compilations", 1)
 
 START_TEST_RUN = Subject("test_runner", Kind.COMMAND, "start_test_run", 1)
 ADD_RUN_CASES = Subject("test_runner", Kind.COMMAND, "add_run_cases", 1)
@@ -140,6 +141,7 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     AGENT_COMPILED,
     COMPILATION_FAILED,
     COACH_BLOCK,
+    LIST_COMPILATIONS,
     START_TEST_RUN,
     ADD_RUN_CASES,
     EXECUTE_CASE,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler.domain import Outcome
 from compiler.models import compilations, erased_owners
+from contracts.compiler import StoredCompilation
 from runtime.erasure import mark_erased
 
 
@@ -49,6 +50,19 @@ class CompilationRepository:
             sa.delete(compilations).where(compilations.c.agent_id.in_(agent_ids))
         )
         return {"compilations": int(getattr(result, "rowcount", 0))}
+
+    async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
+        c = compilations
+        query = sa.select(c, c.c.id.label("compilation_id")).where(c.c.agent_id == agent_id)
+        if after is not None:
+            query = query.where(c.c.id > after)
+        rows = await self._session.execute(query.order_by(c.c.id).limit(limit))
+        return [
+            StoredCompilation.model_validate(
+                {**row._mapping, "sections": row.sections or [], "variables": row.variables or []}
+            )
+            for row in rows
+        ]
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
         c = compilations

@@ -1,5 +1,6 @@
-"""A user's erasure in the compiler, against real PostgreSQL and NATS JetStream: the command
-deletes the agents' compilations and answers with its event; a compile of that user's arriving
+"""A user's erasure in the compiler, against real PostgreSQL and NATS JetStream: the query lists
+what it holds of an agent (for the export); the command deletes the agents' compilations and
+answers with its event; a compile of that user's arriving
 afterwards (sent before the erasure, on another durable) writes nothing."""
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import sqlalchemy as sa
 from nats.js import JetStreamContext
 from pydantic import BaseModel
 
+from compiler import handlers
 from compiler.models import compilations, erased_owners, metadata
+from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
 from compiler.worker import SERVICE, bindings
 from contracts import subjects
-from contracts.compiler import CompileAgentV1
+from contracts.compiler import CompileAgentV1, ListCompilationsV1
 from contracts.privacy import EraseCompilationsV1
 from contracts.registry import envelope_for, subject_of
 from runtime.service import Binding, Service
@@ -96,6 +99,22 @@ async def stored(compiler: RunningCompiler, compilation_id: uuid.UUID) -> bool:
     return bool(found)
 
 
+async def listed(compiler: RunningCompiler, agent_id: uuid.UUID) -> list[uuid.UUID]:
+    """Every compilation the compiler's query lists for the agent, one page at a time."""
+    found: list[uuid.UUID] = []
+    after = None
+    while True:
+        async with compiler.service.reader() as session:
+            page = await handlers.answer_list_compilations(
+                ListCompilationsV1(agent_id=agent_id, after=after, limit=1),
+                compilations=CompilationRepository(session),
+            )
+        found += [c.compilation_id for c in page.items]
+        if page.next_after is None:
+            return found
+        after = page.next_after
+
+
 async def test_an_erasure_deletes_the_compilations_and_a_late_compile_writes_nothing(
     compiler: RunningCompiler,
 ) -> None:
@@ -103,6 +122,13 @@ async def test_an_erasure_deletes_the_compilations_and_a_late_compile_writes_not
     before = compile_command()
     await send(compiler, before, user)
     await eventually_async(lambda: stored(compiler, before.compilation_id), what="compiled")
+
+    second = compile_command().model_copy(update={"agent_id": before.agent_id})
+    await send(compiler, second, user)
+    await eventually_async(lambda: stored(compiler, second.compilation_id), what="compiled")
+    assert await listed(compiler, before.agent_id) == sorted(
+        [before.compilation_id, second.compilation_id]
+    )
 
     erase = EraseCompilationsV1(
         erasure_id=uuid.uuid4(), user_id=user, agent_ids=[before.agent_id], part=0, parts=1
@@ -113,6 +139,7 @@ async def test_an_erasure_deletes_the_compilations_and_a_late_compile_writes_not
     await eventually_async(lambda: count_in_stream(compiler.js, stream, erased), what="erased")
 
     assert not await stored(compiler, before.compilation_id)
+    assert await listed(compiler, before.agent_id) == []
     assert await compiler.scalar(sa.select(erased_owners.c.owner_id)) == user
     late, others = compile_command(), compile_command()
     late = late.model_copy(update={"agent_id": before.agent_id})

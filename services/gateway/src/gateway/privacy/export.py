@@ -1,11 +1,12 @@
 """Everything a user owns, as one JSON document written as it is read (`GET /api/v1/me/export`).
 
-The gateway's own rows come from its tables; each run's results from the test-runner's query,
-each version and channel move from the publisher's (the queries the API's reads use). Memory is
+The gateway's own rows come from its tables; each agent's compilations as the compiler stored
+them from its query, each run's results from the test-runner's, each version and channel move
+from the publisher's (the queries the API's reads use). Memory is
 bounded by one page, whatever the number of agents: rows are read `PAGE` at a time (a short
 autocommit read each, no connection held in between), results 1,000 at a time, versions one at a
 time, and each piece is sent as soon as it is serialised. Time is bounded per read: every query
-answers within `QUERY_TIMEOUT_SECONDS`. Both services are asked once before the first byte, so one
+answers within `QUERY_TIMEOUT_SECONDS`. The three services are asked once before the first byte, so one
 that is down is a 503; one that fails later ends the download early (the document is then not
 valid JSON, never silently partial). The document is not a snapshot: what changes while it is
 written may or may not be in it.
@@ -22,8 +23,10 @@ from uuid import UUID, uuid4
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from contracts.compiler import CompilationsV1, ListCompilationsV1
 from gateway.privacy.repository import AGENT_TABLES, ExportRepository, Row
 from gateway.publishing.versions import Versions, move_public
+from gateway.reads import QueryReads
 from gateway.testing.results import RunResults
 
 SCHEMA_VERSION = 1
@@ -39,15 +42,37 @@ def _json(value: object) -> bytes:
     return _JSON.dump_json(value)
 
 
+class CompilerCompilations(QueryReads):
+    """The compilations the compiler holds of an agent, through its query."""
+
+    unavailable_code = "compiler_unavailable"
+    reading = "read the compiler's compilations"
+
+    async def page(self, agent_id: UUID, after: UUID | None) -> CompilationsV1:
+        reply = await self._ask(ListCompilationsV1(agent_id=agent_id, after=after, limit=100))
+        assert isinstance(reply, CompilationsV1)
+        return reply
+
+
 class UserExport:
-    def __init__(self, reader: Reader, user_id: UUID, runs: RunResults, versions: Versions) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        user_id: UUID,
+        *,
+        compilations: CompilerCompilations,
+        runs: RunResults,
+        versions: Versions,
+    ) -> None:
         self._reader = reader
         self._user_id = user_id
+        self._compilations = compilations
         self._runs = runs
         self._versions = versions
 
     async def check_services(self) -> None:
-        """Ask the test-runner and the publisher once: a 503 before the download starts."""
+        """Ask each service once: one that is down is a 503 before the download starts."""
+        await self._compilations.page(uuid4(), None)
         await self._runs.get(uuid4(), None, 0)
         await self._versions.list(uuid4(), None, 1)
 
@@ -95,6 +120,9 @@ class UserExport:
             items = self._with_results(rows) if name == "test_runs" else _each_json(rows)
             async for chunk in _array(items):
                 yield chunk
+        yield b',"compiler_compilations":'
+        async for chunk in _array(self._compiled(agent_id)):
+            yield chunk
         yield b',"versions":'
         async for chunk in _array(self._versions_of(agent_id)):
             yield chunk
@@ -133,6 +161,16 @@ class UserExport:
                 break
             reply = await self._runs.get(run_id, reply.next_after, RESULTS_PAGE)
         yield b"]}"
+
+    async def _compiled(self, agent_id: UUID) -> AsyncIterator[Chunks]:
+        after: UUID | None = None
+        while True:
+            page = await self._compilations.page(agent_id, after)
+            for compilation in page.items:
+                yield _one(_json(compilation.model_dump(mode="json")))
+            if page.next_after is None:
+                return
+            after = page.next_after
 
     async def _versions_of(self, agent_id: UUID) -> AsyncIterator[Chunks]:
         before: int | None = None

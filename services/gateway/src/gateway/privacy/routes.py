@@ -20,14 +20,17 @@ from gateway.deps import (
 )
 from gateway.errors import ErrorPublic
 from gateway.privacy import service
-from gateway.privacy.export import UserExport
+from gateway.privacy.export import CompilerCompilations, UserExport
 from gateway.privacy.schemas import ErasureAccepted, ErasurePublic
 from gateway.publishing.versions import Versions
 from gateway.testing.results import RunResults
 
 router = APIRouter(tags=["privacy"])
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorPublic, "description": "the test-runner or the publisher is not answering"}
+    503: {
+        "model": ErrorPublic,
+        "description": "the compiler, test-runner or publisher is not answering",
+    }
 }
 
 _status_token = HTTPBearer(
@@ -49,13 +52,15 @@ async def export_me(
 ) -> StreamingResponse:
     """Everything the caller owns, from every service, as one JSON document to download: the
     account and its tokens (never their secrets), and per agent its spec and revisions, test
-    cases, compilations, test runs with every result, publish requests, versions and channel
-    history. Written as it is read, so its size is not limited by the gateway's memory."""
+    cases, compilations (the gateway's views and the compiler's records), test runs with every
+    result, publish requests, versions and channel history. Written as it is read, so its size is not limited by the gateway's memory."""
+    reads = (svc.nc, settings, user_id, correlation_id)
     export = UserExport(
         svc.reader,
         user_id,
-        RunResults(svc.nc, settings, user_id, correlation_id),
-        Versions(svc.nc, settings, user_id, correlation_id),
+        compilations=CompilerCompilations(*reads),
+        runs=RunResults(*reads),
+        versions=Versions(*reads),
     )
     await export.check_services()
     return StreamingResponse(
