@@ -31,6 +31,9 @@ from gateway.identity.mail import MailRelay, smtp_sender
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
+from gateway.privacy import handlers as privacy_handlers
+from gateway.privacy import routes as privacy
+from gateway.privacy.repository import ErasureRepository
 from gateway.publishing import handlers as publishing_handlers
 from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
@@ -53,20 +56,32 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await specs_handlers.handle_compiler_event(
         envelope.data, compilations=CompilationRepository(session)
     )
 
 
 async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await testing_handlers.handle_test_runner_event(
         envelope.data, runs=TestRunRepository(session)
     )
 
 
 async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await publishing_handlers.handle_publisher_event(
         envelope.data, requests=PublishRepository(session)
+    )
+
+
+async def on_erased(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    return await privacy_handlers.handle_data_erased(
+        envelope.data, erasures=ErasureRepository(session)
     )
 
 
@@ -130,6 +145,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(publishing.imports)
     app.include_router(publishing.router)
     app.include_router(openai_compat.router)
+    app.include_router(privacy.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
