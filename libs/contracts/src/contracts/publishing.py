@@ -78,6 +78,9 @@ class VersionPublishedV1(BaseModel):
     publish_id: UUID
     version: VersionSummary
     channel: str | None = None
+    import_id: UUID | None = Field(
+        default=None, description="The import that brought this version, if one did."
+    )
 
 
 class PublishRefusedV1(BaseModel):
@@ -170,6 +173,9 @@ class ImportAgentVersionsV1(BaseModel):
     owner_id: UUID
     versions: list[VersionDetail]
     moves: list[ImportedMove] = Field(description="Oldest first.")
+    import_id: UUID | None = Field(
+        default=None, description="The gateway's request id, named again in the events it causes."
+    )
 
 
 class AgentDeletedV1(BaseModel):

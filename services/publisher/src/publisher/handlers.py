@@ -185,7 +185,11 @@ async def handle_import_agent_versions(
     emitted: list[BaseModel] = []
     for detail in sorted(cmd.versions, key=lambda v: v.number):
         version = await versions.import_version(cmd.agent_id, cmd.owner_id, detail)
-        emitted.append(VersionPublishedV1(publish_id=version.publish_id, version=version.summary()))
+        emitted.append(
+            VersionPublishedV1(
+                publish_id=version.publish_id, version=version.summary(), import_id=cmd.import_id
+            )
+        )
     for move in cmd.moves:
         entry = await versions.import_move(cmd.agent_id, move)
         emitted.append(ChannelMovedV1(move_id=None, move=entry))

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
-from gateway.agents.schemas import AgentPublic
 from gateway.audit.repository import AuditRepository
 from gateway.deps import (
     ClientDep,
@@ -30,6 +29,7 @@ from gateway.errors import ApiError, ErrorPublic
 from gateway.publishing import export, service
 from gateway.publishing.schemas import (
     AgentExport,
+    AgentImported,
     ChannelHistoryPublic,
     ChannelMoveCreate,
     ModelSettingsPublic,
@@ -225,7 +225,7 @@ async def export_agent(tx: ReadTx, agent: ReadOwnedAgent, versions: VersionsDep)
 imports = APIRouter(prefix="/api/v1/agents", tags=["versions"])
 
 
-@imports.post("/import", status_code=201, response_model=AgentPublic)
+@imports.post("/import", status_code=201, response_model=AgentImported)
 async def import_agent(
     body: AgentExport,
     tx: Tx,
@@ -233,8 +233,9 @@ async def import_agent(
     settings: SettingsDep,
     correlation_id: CorrelationId,
     client: ClientDep,
-) -> AgentPublic:
-    """A new agent from an export; its versions and channels appear as the publisher takes them."""
+) -> AgentImported:
+    """A new agent from an export; its versions and channels appear as the publisher takes them
+    (`versions_import`, a request to follow like a publish)."""
     agent = await export.import_agent(
         tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
     )

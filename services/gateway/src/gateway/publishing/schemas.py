@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
 from contracts.testing import TestCaseSpec
-from gateway.agents.schemas import AgentDescription, AgentName, MinPassRate
+from gateway.agents.schemas import AgentDescription, AgentName, AgentPublic, MinPassRate
 
 
 class VersionCreate(BaseModel):
@@ -35,14 +35,15 @@ class VersionCreate(BaseModel):
 
 
 class PublishRequestPublic(BaseModel):
-    """A publish or channel move asked of the publisher, and its outcome once known."""
+    """A publish, channel move or import of versions asked of the publisher, and its outcome once
+    known: `done`, `refused` by the gate, or `failed` when the publisher could never apply it."""
 
     id: UUID
-    kind: Literal["publish", "move"]
-    status: Literal["pending", "done", "refused"]
+    kind: Literal["publish", "move", "import"]
+    status: Literal["pending", "done", "refused", "failed"]
     version: int | None
     channel: str | None
-    reason: str | None = Field(description="Why it was refused.")
+    reason: str | None = Field(description="Why it was refused or failed.")
     regressions: list[UUID] = Field(
         description="Cases that passed in the run behind production and fail now."
     )
@@ -158,3 +159,12 @@ class AgentExport(BaseModel):
     test_cases: list[TestCaseSpec]
     versions: list[VersionPublic] = Field(description="Oldest first.")
     channel_history: list[ExportedMove] = Field(description="Oldest first.")
+
+
+class AgentImported(AgentPublic):
+    """The new agent of an import. Its versions arrive through the publisher: follow
+    `GET …/publishes/{versions_import.id}?wait=` (kind `import`) until it is `done` or `failed`."""
+
+    versions_import: PublishRequestPublic | None = Field(
+        description="The request that gives the agent its versions; none when it had none."
+    )

@@ -138,6 +138,8 @@ def _visible(cache: PublishedCache, view: PublishRequest) -> bool:
     """Whether serving reads here see the request's outcome: the new version (and the channel it
     named pointing at it, or at a later one), or the move."""
     pointer = cache.channel(view.agent_id, view.channel) if view.channel else None
+    if view.kind == "import":
+        return True  # imported versions are served only once moved onto a channel here
     if view.kind == "publish":
         if view.version is None or cache.version(view.agent_id, view.version) is None:
             return False
