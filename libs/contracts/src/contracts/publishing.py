@@ -54,6 +54,21 @@ class PublishVersionV1(BaseModel):
     owner_id: UUID = Field(description="The agent's owner: serving checks callers against it.")
 
 
+class ImportedVersion(BaseModel):
+    """How a version came by import: who imported it and when (the version's author and time),
+    and what the export claimed of it, kept for reading and never trusted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_published_by: UUID
+    claimed_published_at: datetime
+    claimed_test_run_id: UUID | None = None
+    claimed_forced: bool = False
+    claimed_force_reason: str | None = None
+
+
 class VersionSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -68,6 +83,11 @@ class VersionSummary(BaseModel):
     overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
     published_by: UUID
     published_at: datetime
+    imported: ImportedVersion | None = Field(
+        default=None,
+        description="Set on a version that came by import: it is served only once a channel is "
+        "moved to it here with `force`.",
+    )
 
 
 class VersionPublishedV1(BaseModel):
@@ -106,6 +126,22 @@ class MoveChannelV1(BaseModel):
     version: int = Field(ge=1)
     moved_by: UUID
     reason: Reason = ""
+    force: bool = Field(
+        default=False,
+        description="Move to an imported version, which no test run here stands behind; "
+        "needs a reason.",
+    )
+
+
+class ImportedChannelMove(BaseModel):
+    """How a history entry came by import: who imported it and when, and what the export claimed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_moved_by: UUID
+    claimed_moved_at: datetime
 
 
 class ChannelMove(BaseModel):
@@ -121,6 +157,11 @@ class ChannelMove(BaseModel):
     moved_by: UUID
     reason: str
     moved_at: datetime
+    forced: bool = Field(default=False, description="A forced move to an imported version.")
+    imported: ImportedChannelMove | None = Field(
+        default=None,
+        description="Set on an imported entry: history only, it moved no channel here.",
+    )
 
 
 class ChannelMovedV1(BaseModel):

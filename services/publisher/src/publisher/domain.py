@@ -66,6 +66,21 @@ def gate(
     return None
 
 
+def move_refusal(
+    number: int, version: VersionDetail | None, *, force: bool, reason: str
+) -> str | None:
+    """Why a channel may not point at version `number`, or None. An imported version has no test
+    run of this installation behind it: only a forced move, with a reason, serves it."""
+    if version is None:
+        return f"version {number} does not exist"
+    if version.imported is not None and not (force and reason.strip()):
+        return (
+            f"version {number} was imported and no test run here stands behind it: moving a "
+            "channel to it needs force with a reason (or publish it here through the test gate)"
+        )
+    return None
+
+
 class Version(VersionDetail):
     """A stored version: the detail the API shows, plus the publish that made it and the owner."""
 

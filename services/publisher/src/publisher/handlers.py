@@ -58,9 +58,18 @@ class Versions(Protocol):
     ) -> Version: ...
     async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version: ...
     async def move_channel(
-        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+        self,
+        agent_id: UUID,
+        name: str,
+        to: int,
+        moved_by: UUID,
+        reason: str,
+        *,
+        forced: bool = False,
     ) -> ChannelMove: ...
-    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove: ...
+    async def import_move(
+        self, agent_id: UUID, owner_id: UUID, move: ImportedMove
+    ) -> ChannelMove: ...
     async def channel_version(self, agent_id: UUID, name: str) -> int | None: ...
     async def history(
         self, agent_id: UUID, name: str | None, before: int | None, limit: int
@@ -152,20 +161,28 @@ async def _production(
 async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list[BaseModel]:
     """Consumes `MoveChannelV1`; emits `ChannelMovedV1` or `ChannelMoveRefusedV1`.
 
+    A move to an imported version, which no test run here stands behind, needs `force` and a
+    reason, and is recorded as forced.
+
     Idempotency key: the message (inbox): every accepted move is one history entry.
     """
     await versions.lock_agent(cmd.agent_id)
-    if await versions.get(cmd.agent_id, cmd.version) is None:
+    version = await versions.get(cmd.agent_id, cmd.version)
+    refusal = domain.move_refusal(cmd.version, version, force=cmd.force, reason=cmd.reason)
+    if refusal is not None:
         return [
             ChannelMoveRefusedV1(
-                move_id=cmd.move_id,
-                agent_id=cmd.agent_id,
-                channel=cmd.channel,
-                reason=f"version {cmd.version} does not exist",
+                move_id=cmd.move_id, agent_id=cmd.agent_id, channel=cmd.channel, reason=refusal
             )
         ]
+    assert version is not None  # no refusal: it exists
     move = await versions.move_channel(
-        cmd.agent_id, cmd.channel, cmd.version, cmd.moved_by, cmd.reason
+        cmd.agent_id,
+        cmd.channel,
+        cmd.version,
+        cmd.moved_by,
+        cmd.reason,
+        forced=version.imported is not None,
     )
     return [ChannelMovedV1(move_id=cmd.move_id, move=move)]
 
@@ -173,8 +190,11 @@ async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list
 async def handle_import_agent_versions(
     cmd: ImportAgentVersionsV1, *, versions: Versions
 ) -> list[BaseModel]:
-    """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version and
-    `ChannelMovedV1` per move, as they were exported (numbers, authors, times).
+    """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version (naming the
+    import). Versions keep their numbers and moves their place in the history, but the importer is
+    their author and now their time; what the export claimed is kept apart (`imported`). Imported
+    moves are history only: no channel serves an imported version until moved to it here, with
+    `force` (`handle_move_channel`), so no `ChannelMovedV1` goes out for them.
 
     Idempotency key: the agent: an agent that already has versions is left as it is.
     """
@@ -191,8 +211,7 @@ async def handle_import_agent_versions(
             )
         )
     for move in cmd.moves:
-        entry = await versions.import_move(cmd.agent_id, move)
-        emitted.append(ChannelMovedV1(move_id=None, move=entry))
+        await versions.import_move(cmd.agent_id, cmd.owner_id, move)
     return emitted
 
 
@@ -242,7 +261,8 @@ async def project(
     Idempotent: a version's value never changes, and a channel's value is replaced only by a
     later move (`seq`), so replays and reordering change nothing.
     """
-    if isinstance(event, VersionPublishedV1):
+    if isinstance(event, VersionPublishedV1) and event.version.imported is None:
+        # An imported version is served only once a channel is moved to it (with force).
         await _put_version(versions, read_model, event.version.agent_id, event.version.number)
     elif isinstance(event, ChannelMovedV1):
         move = event.move

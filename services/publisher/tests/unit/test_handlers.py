@@ -14,6 +14,7 @@ from contracts.publishing import (
     ChannelMoveRefusedV1,
     ImportAgentVersionsV1,
     ImportedMove,
+    ImportedVersion,
     MoveChannelV1,
     PublishedChannel,
     PublishedVersion,
@@ -100,29 +101,53 @@ class FakeVersions:
         return version
 
     async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version:
-        version = Version(
-            **{**v.model_dump(), "agent_id": agent_id}, publish_id=uuid4(), owner_id=owner_id
+        claims = ImportedVersion(
+            imported_by=owner_id,
+            imported_at=NOW,
+            claimed_published_by=v.published_by,
+            claimed_published_at=v.published_at,
+            claimed_test_run_id=v.test_run_id,
         )
+        version = Version(
+            **{**v.model_dump(), "agent_id": agent_id, "published_by": owner_id},
+            publish_id=uuid4(),
+            owner_id=owner_id,
+        ).model_copy(update={"imported": claims, "test_run_id": None})
         self.rows[(agent_id, v.number)] = version
         return version
 
     async def move_channel(
-        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+        self,
+        agent_id: UUID,
+        name: str,
+        to: int,
+        moved_by: UUID,
+        reason: str,
+        *,
+        forced: bool = False,
     ) -> ChannelMove:
-        move = ImportedMove(
+        entry = ChannelMove(
+            seq=next(self._seq),
+            agent_id=agent_id,
             channel=name,
             from_version=self.channels.get((agent_id, name)),
             to_version=to,
             moved_by=moved_by,
             reason=reason,
             moved_at=NOW,
+            forced=forced,
         )
-        return await self.import_move(agent_id, move)
-
-    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove:
-        entry = ChannelMove(seq=next(self._seq), agent_id=agent_id, **move.model_dump())
         self.moves.append(entry)
-        self.channels[(agent_id, move.channel)] = move.to_version
+        self.channels[(agent_id, name)] = to
+        return entry
+
+    async def import_move(self, agent_id: UUID, owner_id: UUID, move: ImportedMove) -> ChannelMove:
+        entry = ChannelMove(
+            seq=next(self._seq),
+            agent_id=agent_id,
+            **{**move.model_dump(), "moved_by": owner_id},
+        )
+        self.moves.append(entry)
         return entry
 
     async def channel_version(self, agent_id: UUID, name: str) -> int | None:
@@ -322,6 +347,52 @@ async def test_an_agent_with_versions_is_not_imported_over() -> None:
     assert isinstance(published, VersionPublishedV1)
     assert (published.version.agent_id, published.version.number) == (other, 1)
     assert await handlers.handle_import_agent_versions(cmd, versions=p.versions) == []
+
+
+async def test_an_imported_version_is_served_only_after_a_forced_move() -> None:
+    p = Publisher()
+    await p.publish(publish(await p.run({A}, set()), channel="production"))
+    exported = await p.versions.get(AGENT, 1)
+    assert exported is not None
+    other, forger = uuid4(), uuid4()
+    claimed = exported.detail().model_copy(update={"published_by": forger})
+    history = ImportedMove(
+        channel="production", from_version=None, to_version=1, moved_by=forger, reason="",
+        moved_at=NOW,
+    )  # fmt: skip
+    cmd = ImportAgentVersionsV1(
+        agent_id=other, owner_id=OWNER, versions=[claimed], moves=[history], import_id=uuid4()
+    )
+    emitted = await handlers.handle_import_agent_versions(cmd, versions=p.versions)
+    for event in emitted:
+        await handlers.project(event, versions=p.versions, read_model=p.read_model)
+    (published,) = emitted
+    assert isinstance(published, VersionPublishedV1)
+    assert published.import_id == cmd.import_id
+    assert published.version.published_by == OWNER
+    assert published.version.imported is not None
+    assert published.version.imported.claimed_published_by == forger
+    assert (other, 1) not in p.read_model.versions
+    assert (other, "production") not in p.read_model.channels
+    assert p.versions.moves[-1].moved_by == OWNER
+
+    move = MoveChannelV1(
+        move_id=uuid4(), agent_id=other, channel="production", version=1, moved_by=OWNER
+    )
+    (refused,) = await handlers.handle_move_channel(move, versions=p.versions)
+    assert isinstance(refused, ChannelMoveRefusedV1)
+    assert "needs force with a reason" in refused.reason
+    no_reason = move.model_copy(update={"force": True})
+    assert isinstance(
+        (await handlers.handle_move_channel(no_reason, versions=p.versions))[0],
+        ChannelMoveRefusedV1,
+    )
+    forced = move.model_copy(update={"force": True, "reason": "reviewed by hand"})
+    (moved,) = await handlers.handle_move_channel(forced, versions=p.versions)
+    assert isinstance(moved, ChannelMovedV1)
+    assert (moved.move.forced, moved.move.reason) == (True, "reviewed by hand")
+    await handlers.project(moved, versions=p.versions, read_model=p.read_model)
+    assert p.read_model.channels[(other, "production")].version == 1
 
 
 async def test_a_deleted_agent_leaves_the_tables_and_the_read_model() -> None:

@@ -51,6 +51,19 @@ class PublishRequestPublic(BaseModel):
     completed_at: datetime | None
 
 
+class ImportedVersionPublic(BaseModel):
+    """Who imported a version and when (its author and time here), and what the export claimed:
+    shown for reading, never trusted (the run it named belongs to another installation)."""
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_published_by: UUID
+    claimed_published_at: datetime
+    claimed_test_run_id: UUID | None
+    claimed_forced: bool
+    claimed_force_reason: str | None
+
+
 class VersionSummaryPublic(BaseModel):
     number: int
     compilation_id: UUID
@@ -62,6 +75,11 @@ class VersionSummaryPublic(BaseModel):
     overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
     published_by: UUID
     published_at: datetime
+    imported: ImportedVersionPublic | None = Field(
+        default=None,
+        description="Set on a version that came by import: no channel serves it until moved to "
+        "it here with `force` and a reason.",
+    )
 
 
 class VersionsPublic(BaseModel):
@@ -86,6 +104,20 @@ class ChannelMoveCreate(BaseModel):
 
     version: int = Field(ge=1)
     reason: str = Field(default="", max_length=1000)
+    force: bool = Field(
+        default=False,
+        description="Serve an imported version, which no test run here stands behind; needs "
+        "`reason`, and is recorded.",
+    )
+
+
+class ImportedMovePublic(BaseModel):
+    """Who imported a history entry and when, and what the export claimed."""
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_moved_by: UUID
+    claimed_moved_at: datetime
 
 
 class ChannelMovePublic(BaseModel):
@@ -96,6 +128,10 @@ class ChannelMovePublic(BaseModel):
     moved_by: UUID
     reason: str
     moved_at: datetime
+    forced: bool = Field(default=False, description="A forced move to an imported version.")
+    imported: ImportedMovePublic | None = Field(
+        default=None, description="An imported entry: history only, it moved no channel here."
+    )
 
 
 class ChannelHistoryPublic(BaseModel):

@@ -86,6 +86,8 @@ async def request_move(
     body: ChannelMoveCreate,
     correlation_id: UUID,
 ) -> UUID:
+    if body.force and not body.reason.strip():
+        raise ApiError(422, "reason_required", "reason: a forced move needs a written reason")
     move_id = uuid4()
     await PublishRepository(session).add(
         id=move_id, agent_id=agent_id, kind="move", channel=channel, version=body.version
@@ -97,6 +99,7 @@ async def request_move(
         version=body.version,
         moved_by=user_id,
         reason=body.reason,
+        force=body.force,
     )
     await send(session, [command], user_id=user_id, correlation_id=correlation_id)
     return move_id
