@@ -163,3 +163,50 @@ def test_an_imported_agent_is_not_served_until_a_forced_move(stack: Stack) -> No
     assert answer.startswith("Answer to: hello")
     # Only what was moved here is served: staging still points at nothing in this installation.
     assert chats_after == [f"agent:{copy_id}@staging"]
+
+
+def compiled(client: httpx.Client, agent_id: str) -> str:
+    """A compilation of the agent's current spec, here."""
+    compilation_id = client.post(f"/api/v1/agents/{agent_id}/compilations").json()["id"]
+    done = client.get(f"/api/v1/agents/{agent_id}/compilations/{compilation_id}?wait=10").json()
+    assert done["status"] == "succeeded", done
+    return str(compilation_id)
+
+
+def test_a_passing_run_here_of_the_same_instructions_serves_an_import_without_force(
+    stack: Stack,
+) -> None:
+    token = stack.new_token()
+    with stack.client(token) as client:
+        _agent_id, document = exported_agent(stack, client)
+        forged = {**document, "versions": [dict(v) for v in document["versions"]]}
+        forged["versions"][0]["instructions"] = "Instructions no spec of this agent compiles to."
+        honest_id, forged_id = imported_agent(client, document), imported_agent(client, forged)
+        moves, runs = [], []
+        for copy_id in (honest_id, forged_id):
+            # Its own spec compiles here to instructions that a run then tests.
+            run = completed_run(client, copy_id, compiled(client, copy_id))
+            runs.append(run["id"])
+            moves.append(
+                client.put(
+                    f"/api/v1/agents/{copy_id}/channels/production",
+                    json={"version": 1, "test_run_id": run["id"], "reason": "tested here"},
+                )
+            )
+        history = client.get(f"/api/v1/agents/{honest_id}/channels/production/history").json()
+        served = published(client, honest_id)
+    answer = chat(stack, token, f"agent:{honest_id}")
+    honest, forgery = moves
+
+    assert honest.status_code == 200, honest.text
+    latest = history["items"][0]
+    assert (latest["forced"], latest["test_run_id"]) == (False, runs[0])
+    assert served.status_code == 200
+    assert answer.startswith("Answer to: hello")
+    assert forgery.status_code == 409, forgery.text
+    assert "tested other instructions" in forgery.json()["reason"]
+    assert refused_chats(stack, token, forged_id) == [
+        f"agent:{forged_id}",
+        f"agent:{forged_id}@staging",
+        f"agent:{forged_id}@v1",
+    ]

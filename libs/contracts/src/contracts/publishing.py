@@ -131,6 +131,14 @@ class MoveChannelV1(BaseModel):
         description="Move to an imported version, which no test run here stands behind; "
         "needs a reason.",
     )
+    test_run_id: UUID | None = Field(
+        default=None,
+        description="A run here that clears an imported version: it passes the gate and tested "
+        "the same instructions (`run_compilation_id`, `run_instructions`).",
+    )
+    run_compilation_id: UUID | None = None
+    run_instructions: str | None = None
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
 
 
 class ImportedChannelMove(BaseModel):
@@ -158,6 +166,9 @@ class ChannelMove(BaseModel):
     reason: str
     moved_at: datetime
     forced: bool = Field(default=False, description="A forced move to an imported version.")
+    test_run_id: UUID | None = Field(
+        default=None, description="The run here that cleared a move to an imported version."
+    )
     imported: ImportedChannelMove | None = Field(
         default=None,
         description="Set on an imported entry: history only, it moved no channel here.",

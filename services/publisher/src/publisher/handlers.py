@@ -66,6 +66,7 @@ class Versions(Protocol):
         reason: str,
         *,
         forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove: ...
     async def import_move(
         self, agent_id: UUID, owner_id: UUID, move: ImportedMove
@@ -158,17 +159,33 @@ async def _production(
     return number, await outcomes.get(run_id) if run_id is not None else None
 
 
-async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list[BaseModel]:
+async def handle_move_channel(
+    cmd: MoveChannelV1, *, versions: Versions, outcomes: RunOutcomes
+) -> list[BaseModel]:
     """Consumes `MoveChannelV1`; emits `ChannelMovedV1` or `ChannelMoveRefusedV1`.
 
-    A move to an imported version, which no test run here stands behind, needs `force` and a
-    reason, and is recorded as forced.
+    A move to an imported version, which no test run here stands behind, needs a run here that
+    clears it (`domain.move_refusal`), recorded with the move, or `force` and a reason, recorded
+    as forced.
 
     Idempotency key: the message (inbox): every accepted move is one history entry.
     """
     await versions.lock_agent(cmd.agent_id)
     version = await versions.get(cmd.agent_id, cmd.version)
-    refusal = domain.move_refusal(cmd.version, version, force=cmd.force, reason=cmd.reason)
+    clearance = (
+        None
+        if cmd.test_run_id is None
+        else domain.Clearance(
+            test_run_id=cmd.test_run_id,
+            run=await outcomes.get(cmd.test_run_id),
+            compilation_id=cmd.run_compilation_id,
+            instructions=cmd.run_instructions,
+            min_pass_rate=cmd.min_pass_rate,
+        )
+    )
+    refusal = domain.move_refusal(
+        cmd.version, version, force=cmd.force, reason=cmd.reason, clearance=clearance
+    )
     if refusal is not None:
         return [
             ChannelMoveRefusedV1(
@@ -182,7 +199,8 @@ async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list
         cmd.version,
         cmd.moved_by,
         cmd.reason,
-        forced=version.imported is not None,
+        forced=version.imported is not None and clearance is None,
+        test_run_id=cmd.test_run_id if version.imported is not None else None,
     )
     return [ChannelMovedV1(move_id=cmd.move_id, move=move)]
 

@@ -85,6 +85,7 @@ channel_history = sa.Table(
     sa.Column("reason", sa.Text, nullable=False),
     _timestamp("moved_at"),
     sa.Column("forced", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("test_run_id", UUID(as_uuid=True)),
     # An imported entry (history only): who imported it and when, and what its export claimed.
     sa.Column("imported", JSONB),
     sa.Index("ix_channel_history_agent_channel_seq", "agent_id", "channel", sa.text("seq DESC")),

@@ -202,6 +202,7 @@ class VersionRepository:
         reason: str,
         *,
         forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove:
         """Append the move to the history and point the channel (the caller holds the agent's lock)."""
         entry = await self._append(
@@ -213,6 +214,7 @@ class VersionRepository:
                 "moved_by": moved_by,
                 "reason": reason,
                 "forced": forced,
+                "test_run_id": test_run_id,
             }
         )
         await self._session.execute(

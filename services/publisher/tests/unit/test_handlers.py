@@ -125,6 +125,7 @@ class FakeVersions:
         reason: str,
         *,
         forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove:
         entry = ChannelMove(
             seq=next(self._seq),
@@ -136,6 +137,7 @@ class FakeVersions:
             reason=reason,
             moved_at=NOW,
             forced=forced,
+            test_run_id=test_run_id,
         )
         self.moves.append(entry)
         self.channels[(agent_id, name)] = to
@@ -325,11 +327,11 @@ async def test_moving_a_channel_to_a_missing_version_is_refused() -> None:
     cmd = MoveChannelV1(
         move_id=uuid4(), agent_id=AGENT, channel="production", version=7, moved_by=USER
     )
-    (refused,) = await handlers.handle_move_channel(cmd, versions=p.versions)
+    (refused,) = await handlers.handle_move_channel(cmd, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(refused, ChannelMoveRefusedV1)
     assert refused.reason == "version 7 does not exist"
     ok = cmd.model_copy(update={"version": 1})
-    (moved,) = await handlers.handle_move_channel(ok, versions=p.versions)
+    (moved,) = await handlers.handle_move_channel(ok, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(moved, ChannelMovedV1)
     assert (moved.move_id, moved.move.to_version) == (cmd.move_id, 1)
 
@@ -379,20 +381,63 @@ async def test_an_imported_version_is_served_only_after_a_forced_move() -> None:
     move = MoveChannelV1(
         move_id=uuid4(), agent_id=other, channel="production", version=1, moved_by=OWNER
     )
-    (refused,) = await handlers.handle_move_channel(move, versions=p.versions)
+    (refused,) = await handlers.handle_move_channel(move, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(refused, ChannelMoveRefusedV1)
-    assert "needs force with a reason" in refused.reason
+    assert "or force with a reason" in refused.reason
     no_reason = move.model_copy(update={"force": True})
     assert isinstance(
-        (await handlers.handle_move_channel(no_reason, versions=p.versions))[0],
+        (await handlers.handle_move_channel(no_reason, versions=p.versions, outcomes=p.outcomes))[
+            0
+        ],
         ChannelMoveRefusedV1,
     )
     forced = move.model_copy(update={"force": True, "reason": "reviewed by hand"})
-    (moved,) = await handlers.handle_move_channel(forced, versions=p.versions)
+    (moved,) = await handlers.handle_move_channel(forced, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(moved, ChannelMovedV1)
     assert (moved.move.forced, moved.move.reason) == (True, "reviewed by hand")
     await handlers.project(moved, versions=p.versions, read_model=p.read_model)
     assert p.read_model.channels[(other, "production")].version == 1
+
+
+async def imported_copy(p: Publisher) -> tuple[UUID, Version]:
+    """A copy of AGENT's version 1, imported as agent `other`."""
+    await p.publish(publish(await p.run({A}, set())))
+    exported = await p.versions.get(AGENT, 1)
+    assert exported is not None
+    other = uuid4()
+    cmd = ImportAgentVersionsV1(
+        agent_id=other, owner_id=OWNER, versions=[exported.detail()], moves=[]
+    )
+    await handlers.handle_import_agent_versions(cmd, versions=p.versions)
+    return other, exported
+
+
+async def test_a_passing_run_here_of_the_same_instructions_clears_an_imported_version() -> None:
+    p = Publisher()
+    other, exported = await imported_copy(p)
+    passing, failing = await p.run({A}, set()), await p.run(set(), {A})
+
+    def move(run: TestRunCompletedV1, instructions: str) -> MoveChannelV1:
+        return MoveChannelV1(
+            move_id=uuid4(), agent_id=other, channel="production", version=1, moved_by=OWNER,
+            test_run_id=run.summary.run_id, run_compilation_id=COMPILATION,
+            run_instructions=instructions, min_pass_rate=1.0,
+        )  # fmt: skip
+
+    outcomes = []
+    for cmd in (move(failing, exported.instructions), move(passing, "other instructions")):
+        (refused,) = await handlers.handle_move_channel(
+            cmd, versions=p.versions, outcomes=p.outcomes
+        )
+        assert isinstance(refused, ChannelMoveRefusedV1)
+        outcomes.append(refused.reason)
+    cleared = move(passing, exported.instructions)
+    (moved,) = await handlers.handle_move_channel(cleared, versions=p.versions, outcomes=p.outcomes)
+
+    assert "pass rate 0.0% is below" in outcomes[0]
+    assert "tested other instructions" in outcomes[1]
+    assert isinstance(moved, ChannelMovedV1)
+    assert (moved.move.forced, moved.move.test_run_id) == (False, passing.summary.run_id)
 
 
 async def test_a_deleted_agent_leaves_the_tables_and_the_read_model() -> None:

@@ -133,16 +133,17 @@ async def move_channel(
     channel: Channel,
     body: ChannelMoveCreate,
     tx: Tx,
-    _agent: OwnedAgent,
+    agent: OwnedAgent,
     relay: RelayDep,
     notifications: NotificationsDep,
     published: PublishedDep,
     correlation_id: CorrelationId,
 ) -> JSONResponse:
     """Point a channel at a version (promote or roll back). Answers once serving reads here see
-    the move (200), when it is refused (409: no such version), or 202 if still pending after 10 s."""
+    the move (200), when it is refused (409: no such version; an imported version without a run
+    here that clears it or `force` with a reason), or 202 if still pending after 10 s."""
     move_id = await service.request_move(
-        tx.session, tx.user_id, agent_id, channel, body, correlation_id
+        tx.session, tx.user_id, agent, channel, body, correlation_id
     )
     tx.after_commit(relay.nudge)
     await tx.release()  # committed (and sent) before waiting for the publisher's answer

@@ -109,6 +109,11 @@ class ChannelMoveCreate(BaseModel):
         description="Serve an imported version, which no test run here stands behind; needs "
         "`reason`, and is recorded.",
     )
+    test_run_id: UUID | None = Field(
+        default=None,
+        description="Serve an imported version without force: a completed run here, of a "
+        "compilation with the very same instructions, that passes the agent's gate.",
+    )
 
 
 class ImportedMovePublic(BaseModel):
@@ -129,6 +134,9 @@ class ChannelMovePublic(BaseModel):
     reason: str
     moved_at: datetime
     forced: bool = Field(default=False, description="A forced move to an imported version.")
+    test_run_id: UUID | None = Field(
+        default=None, description="The run here that cleared a move to an imported version."
+    )
     imported: ImportedMovePublic | None = Field(
         default=None, description="An imported entry: history only, it moved no channel here."
     )

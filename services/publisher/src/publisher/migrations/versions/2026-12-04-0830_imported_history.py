@@ -1,5 +1,5 @@
 """imported_history: imported versions and channel moves are labelled, their claims kept apart;
-forced moves are recorded
+forced moves, and the run that cleared a move, are recorded
 
 Revision ID: 8e41c7a2d903
 Revises: 35a258252da0
@@ -24,10 +24,12 @@ def upgrade() -> None:
     op.execute("SET LOCAL lock_timeout = '5s'")
     op.add_column('versions', sa.Column('imported', postgresql.JSONB(astext_type=sa.Text()), nullable=True), schema='publisher')
     op.add_column('channel_history', sa.Column('forced', sa.Boolean(), server_default=sa.text('false'), nullable=False), schema='publisher')
+    op.add_column('channel_history', sa.Column('test_run_id', sa.UUID(), nullable=True), schema='publisher')
     op.add_column('channel_history', sa.Column('imported', postgresql.JSONB(astext_type=sa.Text()), nullable=True), schema='publisher')
 
 
 def downgrade() -> None:
     op.drop_column('channel_history', 'imported', schema='publisher')
+    op.drop_column('channel_history', 'test_run_id', schema='publisher')
     op.drop_column('channel_history', 'forced', schema='publisher')
     op.drop_column('versions', 'imported', schema='publisher')
