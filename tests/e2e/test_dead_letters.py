@@ -35,6 +35,7 @@ from gateway.publishing.repository import PublishRepository
 from gateway.specs.repository import CompilationRepository
 from gateway.testing import repository as testing
 from runtime import db
+from tests.e2e.test_test_runs import sse_events
 from tests.support import infra
 from tests.support.fixtures import Stack
 from tests.support.waiting import eventually
@@ -145,6 +146,8 @@ def test_a_test_run_whose_start_is_dead_lettered_fails_with_a_reason(stack: Stac
             cache=False,
         ),
     )  # fmt: skip
+    # Opened at once: the stream must end when the run fails, not wait for a start that never comes.
+    streamed = sse_events(client, f"/api/v1/agents/{agent_id}/test-runs/{run_id}/events")
 
     run = eventually(
         lambda: body(client.get(f"/api/v1/agents/{agent_id}/test-runs/{run_id}")),
@@ -155,6 +158,8 @@ def test_a_test_run_whose_start_is_dead_lettered_fails_with_a_reason(stack: Stac
 
     assert run["status"] == "failed"
     assert_readable(run["reason"])
+    assert streamed[-1][0] == "failed"
+    assert streamed[-1][1]["reason"] == run["reason"]
     listed = body(client.get(f"/api/v1/agents/{agent_id}/test-runs"))["items"]
     assert [(r["id"], r["status"]) for r in listed] == [(str(run_id), "failed")]
     assert body(client.post(f"/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel"), 409)
