@@ -126,7 +126,13 @@ async def diff_versions(
 @router.put(
     "/channels/{channel}",
     response_model=PublishRequestPublic,
-    responses={202: {"model": PublishRequestPublic, "description": "still pending"}},
+    responses={
+        202: {"model": PublishRequestPublic, "description": "still pending"},
+        409: {
+            "model": PublishRequestPublic,
+            "description": "refused (see `reason`), or failed: the publisher could never apply it",
+        },
+    },
 )
 async def move_channel(
     agent_id: UUID,
@@ -150,7 +156,7 @@ async def move_channel(
     outcome = await service.wait_for_request(
         tx, notifications, published, agent_id, move_id, WAIT_SECONDS
     )
-    status = {"done": 200, "refused": 409}.get(outcome.status, 202)
+    status = {"done": 200, "refused": 409, "failed": 409}.get(outcome.status, 202)
     return JSONResponse(outcome.model_dump(mode="json"), status_code=status)
 
 
