@@ -145,6 +145,7 @@ def test_an_imported_agent_is_not_served_until_a_forced_move(stack: Stack) -> No
         )
         served = published(client, copy_id)
         history = client.get(f"{production}/history").json()["items"]
+        audit = client.get("/api/v1/me/audit").json()["items"]
         answer = chat(stack, token, f"agent:{copy_id}")
         chats_after = refused_chats(stack, token, copy_id)
 
@@ -160,6 +161,20 @@ def test_an_imported_agent_is_not_served_until_a_forced_move(stack: Stack) -> No
     assert served.status_code == 200
     assert served.json()["version"] == 1
     assert (history[0]["forced"], history[0]["reason"]) == (True, "reviewed the instructions")
+    # Newest first: the forced move (the refused one without a reason is not recorded), the
+    # import, and the forced publish of the exported agent.
+    forced_move, imported, forced_publish = audit[:3]
+    assert (forced_move["action"], forced_move["details"]["reason"]) == (
+        "channel_move_forced",
+        "reviewed the instructions",
+    )
+    assert (forced_move["details"]["agent_id"], forced_move["details"]["version"]) == (copy_id, 1)
+    assert imported["action"] == "agent_imported"
+    assert imported["details"] == {"agent_id": copy_id, "versions": 2}
+    assert (forced_publish["action"], forced_publish["details"]["reason"]) == (
+        "publish_forced",
+        "again",
+    )
     assert answer.startswith("Answer to: hello")
     # Only what was moved here is served: staging still points at nothing in this installation.
     assert chats_after == [f"agent:{copy_id}@staging"]

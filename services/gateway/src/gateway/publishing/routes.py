@@ -144,6 +144,7 @@ async def move_channel(
     notifications: NotificationsDep,
     published: PublishedDep,
     correlation_id: CorrelationId,
+    client: ClientDep,
 ) -> JSONResponse:
     """Point a channel at a version (promote or roll back). Answers once serving reads here see
     the move (200), when it is refused (409: no such version; an imported version without a run
@@ -151,6 +152,17 @@ async def move_channel(
     move_id = await service.request_move(
         tx.session, tx.user_id, agent, channel, body, correlation_id
     )
+    if body.force:  # serving an imported version no run here stands behind is on the record
+        await AuditRepository(tx.session).append(
+            tx.user_id,
+            "channel_move_forced",
+            client,
+            agent_id=str(agent_id),
+            move_id=str(move_id),
+            channel=channel,
+            version=body.version,
+            reason=body.reason,
+        )
     tx.after_commit(relay.nudge)
     await tx.release()  # committed (and sent) before waiting for the publisher's answer
     outcome = await service.wait_for_request(

@@ -2,7 +2,7 @@
 imports), and an import's versions are tracked as a request of their own
 
 Revision ID: 3f0c2d9a7b15
-Revises: 69ba8985e218
+Revises: 3f1d2a7c9b40
 Create Date: 2026-12-04 08:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '3f0c2d9a7b15'
-down_revision: str | None = '69ba8985e218'
+down_revision: str | None = '3f1d2a7c9b40'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
