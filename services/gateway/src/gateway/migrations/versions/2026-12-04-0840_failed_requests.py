@@ -2,7 +2,7 @@
 imports), and an import's versions are tracked as a request of their own
 
 Revision ID: 3f0c2d9a7b15
-Revises: 3f1d2a7c9b40
+Revises: e6b849706c98
 Create Date: 2026-12-04 08:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision: str = '3f0c2d9a7b15'
-down_revision: str | None = '3f1d2a7c9b40'
+down_revision: str | None = 'e6b849706c98'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -2,7 +2,7 @@
 forced moves, and the run that cleared a move, are recorded
 
 Revision ID: 8e41c7a2d903
-Revises: 35a258252da0
+Revises: 1305240f79c3
 Create Date: 2026-12-04 08:30:00.000000
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 
 revision: str = '8e41c7a2d903'
-down_revision: str | None = '35a258252da0'
+down_revision: str | None = '1305240f79c3'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
