@@ -24,7 +24,7 @@ from assertions.jsyaml import (
 )
 from contracts.testing import TestCaseSpec
 from gateway.errors import ApiError, not_found
-from gateway.pagination import cut, decode_cursor
+from gateway.pagination import BIGINT, cut, decode_cursor
 from gateway.testing import schemas
 from gateway.testing.repository import TestCase, TestCaseRepository
 
@@ -92,7 +92,7 @@ async def create(
 async def list_cases(
     session: AsyncSession, agent_id: UUID, limit: int, cursor: str | None
 ) -> schemas.TestCasesPublic:
-    after = decode_cursor(cursor, int)[0] if cursor is not None else None
+    after = decode_cursor(cursor, BIGINT)[0] if cursor is not None else None
     rows = await TestCaseRepository(session).list_page(agent_id, limit + 1, after)
     page, next_cursor = cut(rows, limit, lambda r: (r.seq,))
     return schemas.TestCasesPublic(items=[_public(r) for r in page], next_cursor=next_cursor)
@@ -178,9 +178,14 @@ def _convert(
     variables = test.get("vars") or {}
     if not isinstance(variables, dict) or not isinstance(variables.get(input_var), str):
         return None, [], f"vars.{input_var} (the case input) is missing or not text"
+    raw_assertions = test.get("assert") or []
+    if not isinstance(raw_assertions, list):
+        return None, [], "assert: must be a list of assertions"
     kept: list[Any] = []
     dropped: list[schemas.DroppedAssertion] = []
-    for raw in test.get("assert") or []:
+    for i, raw in enumerate(raw_assertions):
+        if not isinstance(raw, dict):
+            return None, [], f"assert.{i}: an assertion must be a mapping with a `type`"
         try:
             assertion = Assertion.model_validate(raw)
             validate_assertion(assertion)
@@ -188,7 +193,7 @@ def _convert(
             dropped.append(schemas.DroppedAssertion(type=str(raw.get("type")), reason=str(exc)))
             continue
         except (InvalidAssertion, ValidationError) as exc:
-            return None, [], f"assertion {raw!r:.80}: {_first_line(exc)}"
+            return None, [], f"assert.{i}: {_first_line(exc)}"
         kept.append(assertion)
     try:
         case = TestCaseSpec(
