@@ -1,0 +1,91 @@
+"""The gateway keeps the promises of its own OpenAPI document, probed by schemathesis over HTTP
+against its `/openapi.json`: for generated requests, valid and invalid, with every service up, no
+5xx, no status code the document does not declare, no response that breaks its declared schema
+or content type.
+
+Examples are bounded per operation so that the whole walk takes about a minute. Paths name the
+caller's own agent, so requests reach past the ownership check (a throwaway one for the delete).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.fixtures import Stack
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLES_PER_OPERATION = 5
+CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
+
+
+def new_agent(client: httpx.Client, name: str) -> str:
+    created = client.post("/api/v1/agents", json={"name": name})
+    assert created.status_code == 201, created.text
+    agent_id: str = created.json()["id"]
+    return agent_id
+
+
+def config(agent_id: str, doomed_agent_id: str) -> str:
+    return f"""
+[parameters]
+"path.agent_id" = {json.dumps(agent_id)}
+
+[[operations]]
+include-path = "/api/v1/agents/{{agent_id}}"
+include-method = "DELETE"
+parameters = {{ "path.agent_id" = {json.dumps(doomed_agent_id)} }}
+"""
+
+
+def test_the_gateway_keeps_its_openapi_document(
+    isolated_stack: Callable[..., Stack], tmp_path: Path
+) -> None:
+    stack = isolated_stack()  # every service, so reads the others answer are probed too
+    for service in ("compiler", "test-runner", "publisher", "gateway"):
+        stack.start(service)
+    token = stack.new_token()
+    with stack.client(token) as client:
+        agent_id, doomed = new_agent(client, "Probed"), new_agent(client, "Deleted")
+    config_file = tmp_path / "schemathesis.toml"
+    config_file.write_text(config(agent_id, doomed))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "schemathesis.cli",
+            "--config-file",
+            str(config_file),
+            "run",
+            f"{stack.gateway_url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            CHECKS,
+            "--phases",
+            "coverage,fuzzing",
+            "--max-examples",
+            str(EXAMPLES_PER_OPERATION),
+            "--seed",
+            "11",
+            "--workers",
+            "2",
+            "--request-timeout",
+            "30",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
