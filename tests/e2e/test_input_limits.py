@@ -230,6 +230,71 @@ def test_if_match_takes_only_ascii_revision_numbers(stack: Stack, if_match: str)
         response = client.put(
             f"/api/v1/agents/{agent_id}/spec",
             json={"blocks": {}},
-            headers={"If-Match": if_match.encode("latin-1")},  # as a client may send it
+            headers={b"If-Match": if_match.encode("latin-1")},  # as a client may send it
         )
     assert (response.status_code, response.json()["error"]["code"]) == (400, "invalid_if_match")
+
+
+def yaml_case(**fields: str) -> str:
+    lines = ["tests:", "  - vars:", "      input: hello"]
+    lines += [f"    {key}: {value}" for key, value in fields.items()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("suite", "problem"),
+    [
+        (yaml_case(**{"assert": "5"}), "tests.0.assert: must be a list"),
+        (yaml_case(**{"assert": "[5]"}), "tests.0.assert.0: an assertion must be a mapping"),
+        (yaml_case(threshold=".nan"), "tests.0.threshold: nan is not a finite number"),
+        (yaml_case(**{"assert": "[{type: contains, value: .inf}]"}), "tests.0.assert.0.value"),
+        ('tests:\n  - vars: {input: "a\\0b"}\n', "tests.0.vars.input: contains the NUL"),
+        ('tests:\n  - vars: {input: hi, "k\\0": 1}\n', "tests.0.vars: a key contains the NUL"),
+        (
+            "tests:\n  - vars: {input: hi, deep: " + "[" * 100 + "]" * 100 + "}\n",
+            "the limit is 64",
+        ),
+        (
+            "tests:\n  - vars: {input: hi, deep: " + "[" * 500 + "]" * 500 + "}\n",
+            "the limit is 200",
+        ),
+    ],
+)
+def test_a_promptfoo_suite_no_store_could_hold_is_refused_naming_the_problem(
+    stack: Stack, suite: str, problem: str
+) -> None:
+    with stack.new_user() as client:
+        agent_id = new_agent(client)
+        response = client.post(
+            f"/api/v1/agents/{agent_id}/test-cases/import",
+            content=suite,
+            headers={"content-type": "application/yaml"},
+        )
+        stored = client.get(f"/api/v1/agents/{agent_id}/test-cases").json()["items"]
+    assert response.status_code == 422, response.text
+    assert problem in response.json()["error"]["message"]
+    assert stored == []
+
+
+def test_a_promptfoo_suite_whose_aliases_expand_past_the_size_limit_is_refused(
+    stack: Stack,
+) -> None:
+    # 439 bytes of YAML once stored 72 MB: each use of an alias counts its characters again.
+    text = "x" * 50_000
+    suite = f"tests:\n  - vars:\n      input: &a {text}\n      more: [{', '.join(['*a'] * 30)}]\n"
+    with stack.new_user() as client:
+        agent_id = new_agent(client)
+        response = client.post(
+            f"/api/v1/agents/{agent_id}/test-cases/import",
+            content=suite,
+            headers={"content-type": "application/yaml"},
+        )
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "yaml_too_large")
+    assert response.json()["error"]["message"].endswith("the limit is 1000000")
+
+
+def test_an_imported_version_with_settings_out_of_range_is_refused(stack: Stack) -> None:
+    document = export(versions=[version(settings={"model": None, "temperature": -1})])
+    with stack.new_user() as client:
+        response = client.post("/api/v1/agents/import", json=document)
+    refused(response, "versions.0.settings.temperature")

@@ -32,27 +32,36 @@ def no_nul(value: str) -> str:
 
 def storable_json(value: Any) -> Any:
     """`value` when every string (object keys too) is free of NUL, every number is finite and it
-    nests at most `JSON_DEPTH_MAX` levels; walked without recursion, so any depth is safe."""
+    nests at most `JSON_DEPTH_MAX` levels."""
+    problem = json_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("unstorable_json", "{problem}", {"problem": problem})
+    return value
+
+
+def json_problem(value: Any) -> str | None:
+    """Why `value` (as read from JSON or YAML) cannot be stored, naming where; None when it can.
+    Walked without recursion, so any depth is safe to look at."""
     pending: list[tuple[Any, str, int]] = [(value, "", 0)]
     while pending:
         item, where, depth = pending.pop()
+        at = f"at {where}: " if where else ""
         if isinstance(item, dict | list):
             if depth >= JSON_DEPTH_MAX:
-                raise PydanticCustomError(
-                    "json_too_deep",
-                    "nests deeper than {limit} levels of arrays and objects; the limit is {limit}",
-                    {"limit": JSON_DEPTH_MAX},
+                return (
+                    f"{at}nests deeper than {JSON_DEPTH_MAX} levels of arrays and objects; "
+                    f"the limit is {JSON_DEPTH_MAX}"
                 )
             entries = item.items() if isinstance(item, dict) else enumerate(item)
             for key, child in entries:
                 if isinstance(key, str) and "\x00" in key:
-                    raise _json_error(where, "a key contains the NUL character (\\u0000)")
+                    return f"{at}a key contains the NUL character (\\u0000), which cannot be stored"
                 pending.append((child, f"{where}.{key}" if where else str(key), depth + 1))
         elif isinstance(item, str) and "\x00" in item:
-            raise _json_error(where, "contains the NUL character (\\u0000)")
+            return f"{at}contains the NUL character (\\u0000), which cannot be stored"
         elif isinstance(item, float) and not math.isfinite(item):
-            raise _json_error(where, "is not a finite number (NaN and Infinity cannot be stored)")
-    return value
+            return f"{at}{item} is not a finite number (NaN and Infinity cannot be stored)"
+    return None
 
 
 def json_depth(value: Any) -> int:
@@ -66,14 +75,6 @@ def json_depth(value: Any) -> int:
             children = item.values() if isinstance(item, dict) else item
             pending.extend((child, depth + 1) for child in children)
     return deepest
-
-
-def _json_error(where: str, problem: str) -> PydanticCustomError:
-    return PydanticCustomError(
-        "unstorable_json",
-        "{where}{problem}, which cannot be stored",
-        {"where": f"at {where}: " if where else "", "problem": problem},
-    )
 
 
 NoNul = AfterValidator(no_nul)

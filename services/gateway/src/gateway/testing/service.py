@@ -22,6 +22,7 @@ from assertions.jsyaml import (
     YamlUnsupported,
     load_yaml,
 )
+from contracts.storable import json_problem
 from contracts.testing import TestCaseSpec
 from gateway.errors import ApiError, not_found
 from gateway.pagination import BIGINT, cut, decode_cursor
@@ -167,7 +168,22 @@ def _tests(text: str) -> list[Any]:
         )
     if len(tests) > 1000:
         raise ApiError(413, "suite_too_large", f"{len(tests)} tests; import at most 1000 at a time")
+    # What promptfoo itself could not load, or no store could hold, refuses the whole suite.
+    problem = json_problem(tests) or _shape_problem(tests)
+    if problem is not None:
+        raise ApiError(422, "invalid_suite", f"tests.{problem.removeprefix('at ')}")
     return tests
+
+
+def _shape_problem(tests: list[Any]) -> str | None:
+    for i, test in enumerate(tests):
+        assertions = test.get("assert") if isinstance(test, dict) else None
+        if assertions is not None and not isinstance(assertions, list):
+            return f"{i}.assert: must be a list of assertions"
+        for j, raw in enumerate(assertions or []):
+            if not isinstance(raw, dict):
+                return f"{i}.assert.{j}: an assertion must be a mapping with a `type`"
+    return None
 
 
 def _convert(
@@ -178,14 +194,9 @@ def _convert(
     variables = test.get("vars") or {}
     if not isinstance(variables, dict) or not isinstance(variables.get(input_var), str):
         return None, [], f"vars.{input_var} (the case input) is missing or not text"
-    raw_assertions = test.get("assert") or []
-    if not isinstance(raw_assertions, list):
-        return None, [], "assert: must be a list of assertions"
     kept: list[Any] = []
     dropped: list[schemas.DroppedAssertion] = []
-    for i, raw in enumerate(raw_assertions):
-        if not isinstance(raw, dict):
-            return None, [], f"assert.{i}: an assertion must be a mapping with a `type`"
+    for i, raw in enumerate(test.get("assert") or []):
         try:
             assertion = Assertion.model_validate(raw)
             validate_assertion(assertion)
