@@ -161,6 +161,24 @@ def test_numbers_are_finite_and_never_booleans(stack: Stack, raw: str, field: st
     refused(response, field)
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (None, {"name": "x", "min_pass_rate": True}, "min_pass_rate"),
+        ("test-runs", {"compilation_id": str(uuid.uuid4()), "repeat": True}, "repeat"),
+        ("test-runs", {"compilation_id": str(uuid.uuid4()), "temperature": False}, "temperature"),
+        ("channels/production", {"version": True}, "version"),
+    ],
+)
+def test_a_boolean_is_not_a_number_anywhere(
+    stack: Stack, path: str | None, body: dict[str, Any], field: str
+) -> None:
+    with stack.new_user() as client:
+        url = "/api/v1/agents" if path is None else f"/api/v1/agents/{new_agent(client)}/{path}"
+        response = client.request("PUT" if path and "channels" in path else "POST", url, json=body)
+    refused(response, field)
+
+
 def test_a_spec_nested_past_the_limit_is_refused(stack: Stack) -> None:
     deep: Any = {"type": "object"}
     for _ in range(300):

@@ -101,7 +101,7 @@ class RequestContextMiddleware:
         ):
             try:
                 await self.app(scope, receive_within_limit, send_with_id)
-            except Exception:  # RecursionError and MemoryError's kin included: none escapes
+            except Exception:  # RecursionError included: nothing unexpected reaches the server
                 log.exception("gateway.request.failed", method=method, path=scope["path"])
                 if started_response:
                     raise  # part of the answer is out: only closing the connection says so

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from contracts.storable import NoNul
+from contracts.storable import NoNul, Number
 
 AgentName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
@@ -16,7 +16,7 @@ AgentName = Annotated[
 AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), NoNul]
 
 
-MinPassRate = Annotated[float, Field(ge=0, le=1)]
+MinPassRate = Annotated[Number, Field(ge=0, le=1)]
 
 
 class AgentCreate(BaseModel):

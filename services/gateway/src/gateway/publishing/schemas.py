@@ -15,7 +15,7 @@ from contracts.storable import INT32_MAX, Int32, JsonObject, Number, Text
 from contracts.testing import TestCaseSpec
 from gateway.agents.schemas import AgentDescription, AgentName, MinPassRate
 
-VersionNumber = Annotated[int, Field(ge=1, le=INT32_MAX)]
+VersionNumber = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 
 
 class VersionCreate(BaseModel):

@@ -54,7 +54,7 @@ class TestRunCreate(BaseModel):
 
     compilation_id: UUID
     repeat: int = Field(
-        default=1, ge=1, le=REPEAT_MAX, description="Times each case runs (flakiness)."
+        default=1, strict=True, ge=1, le=REPEAT_MAX, description="Times each case runs (flakiness)."
     )
     model: Text | None = Field(
         default=None, min_length=1, max_length=200, description="None: the configured model."
