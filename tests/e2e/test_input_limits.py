@@ -104,6 +104,7 @@ NUL_BODIES: list[tuple[str, str | None, Any, str]] = [
         "reason",
     ),
     ("PUT", "channels/production", {"version": 1, "reason": NUL}, "reason"),
+    ("POST", "/api/v1/tokens", {"name": NUL}, "name"),
 ]
 
 
@@ -112,7 +113,10 @@ def test_a_nul_character_in_stored_text_is_refused_naming_the_field(
     stack: Stack, method: str, path: str | None, body: Any, field: str
 ) -> None:
     with stack.new_user() as client:
-        url = "/api/v1/agents" if path is None else f"/api/v1/agents/{new_agent(client)}/{path}"
+        if path is None or path.startswith("/"):
+            url = path or "/api/v1/agents"
+        else:
+            url = f"/api/v1/agents/{new_agent(client)}/{path}"
         response = client.request(method, url, json=body)
     message = refused(response, field)
     assert "NUL" in message

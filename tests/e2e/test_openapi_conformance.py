@@ -4,7 +4,8 @@ against its `/openapi.json`: for generated requests, valid and invalid, with eve
 or content type.
 
 Examples are bounded per operation so that the whole walk takes about a minute. Paths name the
-caller's own agent, so requests reach past the ownership check (a throwaway one for the delete).
+caller's own agent, so requests reach past the ownership check (a throwaway one for the delete);
+erasing the caller (`DELETE /api/v1/me`) is probed as another user.
 """
 
 from __future__ import annotations
@@ -33,14 +34,20 @@ def new_agent(client: httpx.Client, name: str) -> str:
     return agent_id
 
 
-def config(agent_id: str, doomed_agent_id: str) -> str:
+def config(token: str, agent_id: str, doomed_agent_id: str, doomed_token: str) -> str:
     return f"""
+headers = {{ Authorization = {json.dumps(f"Bearer {token}")} }}
+
 [parameters]
 "path.agent_id" = {json.dumps(agent_id)}
 
 [[operations]]
 include-name = "DELETE /api/v1/agents/{{agent_id}}"
 parameters = {{ "path.agent_id" = {json.dumps(doomed_agent_id)} }}
+
+[[operations]]
+include-name = "DELETE /api/v1/me"
+headers = {{ Authorization = {json.dumps(f"Bearer {doomed_token}")} }}
 """
 
 
@@ -50,11 +57,11 @@ def test_the_gateway_keeps_its_openapi_document(
     stack = isolated_stack()  # every service, so reads the others answer are probed too
     for service in ("compiler", "test-runner", "publisher", "gateway"):
         stack.start(service)
-    token = stack.new_token()
+    token, erased = stack.new_token(), stack.new_token()  # the second user is erased
     with stack.client(token) as client:
         agent_id, doomed = new_agent(client, "Probed"), new_agent(client, "Deleted")
     config_file = tmp_path / "schemathesis.toml"
-    config_file.write_text(config(agent_id, doomed))
+    config_file.write_text(config(token, agent_id, doomed, erased))
     result = subprocess.run(
         [
             sys.executable,
@@ -64,8 +71,6 @@ def test_the_gateway_keeps_its_openapi_document(
             str(config_file),
             "run",
             f"{stack.gateway_url}/openapi.json",
-            "--header",
-            f"Authorization: Bearer {token}",
             "--checks",
             CHECKS,
             "--phases",
@@ -88,3 +93,5 @@ def test_the_gateway_keeps_its_openapi_document(
     )
 
     assert result.returncode == 0, result.stdout[-20000:] + result.stderr[-5000:]
+    with stack.client(token) as client:  # the walk probed the caller's agent, not erased them
+        assert client.get(f"/api/v1/agents/{agent_id}").status_code == 200

@@ -38,7 +38,8 @@ class ErrorPublic(BaseModel):
 
 ERRORS: dict[int, str] = {
     400: "The request cannot be read: a body that is not JSON, or a malformed header.",
-    401: "No valid API token.",
+    401: "No valid API token or session.",
+    403: "Signed in by a session cookie, but without the CSRF token (or posted from another site).",
     404: "Not found, or not the caller's: the same answer for both.",
     409: "The request conflicts with the state of what it names.",
     412: "Saved by someone else since the revision in If-Match.",
@@ -54,6 +55,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorPublic, "description": ERRORS[status]} for status in statuses}
 
 
-API_ERRORS = error_responses(400, 401, 404, 413, 422, 429)
-"""What any route of the API can answer (bad input, credentials, ownership, limits, rate limits):
+API_ERRORS = error_responses(400, 401, 403, 404, 413, 422, 429)
+"""What any route of the API can answer (bad input, credentials, CSRF, ownership, limits, rates):
 declared once for every router (`app.py`); routes add what only they answer (409, 412, 503)."""

@@ -38,7 +38,7 @@ def test_every_operation_declares_credentials_validation_limits_and_rate_limits(
     missing = [
         (name, status)
         for name, operation in operations(document)
-        for status in ("400", "401", "404", "413", "422", "429")
+        for status in ("400", "401", "403", "404", "413", "422", "429")
         if status not in operation["responses"] or error_schema(operation, status) != ERROR_MODEL
     ]
 
