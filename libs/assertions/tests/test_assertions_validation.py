@@ -133,7 +133,10 @@ def test_a_javascript_only_regex_is_invalid_with_the_reason() -> None:
         a("llm-rubric", "x", threshold=1.01),
         a("latency", threshold=-1),
         a("levenshtein", "x", threshold=-1),
-        a("contains", "x", threshold=float("inf")),
+        # The model refuses a non-finite number; the check holds for any AssertionLike too.
+        Assertion.model_construct(
+            type="contains", value="x", threshold=float("inf"), weight=1, metric=None
+        ),
     ],
     ids=lambda x: f"{x.type}@{x.threshold}",
 )
@@ -144,8 +147,28 @@ def test_thresholds_out_of_range_are_invalid(assertion: Assertion) -> None:
 
 @pytest.mark.parametrize("weight", [-1, float("nan"), float("inf")])
 def test_negative_or_non_finite_weights_are_invalid(weight: float) -> None:
+    assertion = Assertion.model_construct(
+        type="contains", value="x", threshold=None, weight=weight, metric=None
+    )
     with pytest.raises(InvalidAssertion, match="weight"):
-        validate_assertion(a("contains", "x", weight=weight))
+        validate_assertion(assertion)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"weight": float("nan")},
+        {"threshold": float("inf")},
+        {"threshold": False},
+        {"weight": True},
+        {"value": {"k": [float("nan")]}},
+        {"value": "a\x00b"},
+        {"metric": "a\x00b"},
+    ],
+)
+def test_the_model_refuses_what_no_store_can_hold(fields: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Assertion.model_validate({"type": "contains", "value": "x", **fields})
 
 
 @pytest.mark.parametrize(

@@ -156,6 +156,19 @@ def test_aliases_within_the_budget_are_expanded() -> None:
     assert load_yaml(text)["b"] == [[1, 2, 3]] * 3
 
 
+def long_strings_aliased(length: int, uses: int) -> str:
+    return f"a: &a {'x' * length}\nb: [{', '.join(['*a'] * uses)}]"
+
+
+def test_aliases_expanding_past_the_size_limit_are_refused_naming_the_limit() -> None:
+    # Few nodes, but each use of the alias repeats 50,000 characters: 1,050,000 in all.
+    with pytest.raises(
+        YamlExpansionTooLarge, match=f"more than {YAML_MAX_CHARS} characters.*the limit is"
+    ):
+        load_yaml(long_strings_aliased(50_000, 20))
+    assert len(load_yaml(long_strings_aliased(50_000, 18))["b"]) == 18
+
+
 def test_a_document_over_the_size_limit_is_refused_naming_the_limit() -> None:
     with pytest.raises(YamlDocumentTooLarge, match=f"the limit is {YAML_MAX_CHARS}"):
         load_yaml("a: " + "x" * YAML_MAX_CHARS)

@@ -108,7 +108,10 @@ async def _verdict(
 ) -> AssertionVerdict:
     metric = render_metric(assertion.metric, vars)
     try:
-        outcome = await _outcome(assertion, output, latency_ms, vars, grader)
+        try:
+            outcome = await _outcome(assertion, output, latency_ms, vars, grader)
+        except RecursionError:
+            raise CheckError("the value or the output nests too deeply to check") from None
     except CheckError as exc:
         return AssertionVerdict(
             type=assertion.type,

@@ -26,6 +26,7 @@ from assertions.jsregex import (
     JsRegexUnsupported,
     compile_js,
 )
+from contracts.storable import JSON_DEPTH_MAX, json_depth
 
 
 class SchemaInvalid(ValueError):
@@ -117,6 +118,12 @@ class Schema:
     def __init__(self, root: Any) -> None:
         if not isinstance(root, dict | bool):
             raise SchemaInvalid("schema must be object or boolean")
+        if json_depth(root) > JSON_DEPTH_MAX:
+            # Checking and validating recurse level by level: deeper would exhaust the stack.
+            raise SchemaUnsupported(
+                f"the schema nests deeper than {JSON_DEPTH_MAX} levels of objects and arrays; "
+                f"the limit is {JSON_DEPTH_MAX}"
+            )
         self.root = root
         self.patterns: dict[str, JsRegex] = {}
         if isinstance(root, dict) and "$schema" in root:

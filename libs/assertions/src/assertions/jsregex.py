@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 REGEX_TIMEOUT_SECONDS = 0.5
+REGEX_NESTING_MAX = 50
+"""Groups inside groups in one pattern: deeper is refused before it is parsed further."""
 
 
 class JsRegexTimeout(Exception):
@@ -75,6 +77,7 @@ class _Parser(Cursor):
         self.referenced: set[int] = set()
         self.lookbehind = 0
         self.seen_names: set[str] = set()
+        self.depth = 0
 
     def braced_quantifier(self) -> tuple[int, int | None, int] | None:
         m = BRACED.match(self.src, self.pos)
@@ -166,6 +169,19 @@ class _Parser(Cursor):
         return _Atom(char_literal(ord(ch)))
 
     def group(self) -> _Atom:
+        self.depth += 1
+        if self.depth > REGEX_NESTING_MAX:
+            # The parser (and the regex module's compiler) recurse once per level.
+            raise JsRegexUnsupported(
+                f"the pattern nests groups deeper than {REGEX_NESTING_MAX} levels; "
+                f"the limit is {REGEX_NESTING_MAX}"
+            )
+        try:
+            return self._group()
+        finally:
+            self.depth -= 1
+
+    def _group(self) -> _Atom:
         self.pos += 1
         kind = "capture"
         if self.peek() == "?":

@@ -7,8 +7,9 @@ float types do, so `yes`, `on` and `12:30` stay strings; quoted and block scalar
 `json=True` as in promptfoo's JSON extraction, the last one wins); more than one document throws.
 
 Hostile input is refused before it costs anything: a document over `YAML_MAX_CHARS`, a value that
-expands (aliases counted each time they are used) to more than `YAML_MAX_NODES` nodes, nesting
-deeper than `YAML_MAX_DEPTH`. Timestamps (js-yaml makes a `Date`) are kept as written or refused.
+expands (aliases counted each time they are used) to more than `YAML_MAX_NODES` nodes or more than
+`YAML_MAX_CHARS` characters of scalars (so what is read is no larger than a document without
+aliases could be), nesting deeper than `YAML_MAX_DEPTH`. Timestamps (js-yaml makes a `Date`) are kept as written or refused.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ class _Frame:
     value: dict[str, Any] | list[Any]
     anchor: str | None
     count_at_start: int
+    chars_at_start: int
     key: Any = None
     has_key: bool = False
     key_is_merge: bool = False
@@ -137,17 +139,24 @@ class _Builder:
     def __init__(self, *, json: bool, timestamps: Literal["keep", "refuse"]) -> None:
         self.json, self.timestamps = json, timestamps
         self.stack: list[_Frame] = []
-        self.anchors: dict[str, tuple[Any, int]] = {}
+        self.anchors: dict[str, tuple[Any, int, int]] = {}  # value, nodes, characters
         self.count = 0
+        self.chars = 0
         self.documents = 0
         self.result: Any = None
 
-    def spend(self, nodes: int) -> None:
+    def spend(self, nodes: int, chars: int = 0) -> None:
         self.count += nodes
+        self.chars += chars
         if self.count > YAML_MAX_NODES:
             raise YamlExpansionTooLarge(
                 f"the YAML expands to more than {YAML_MAX_NODES} nodes "
                 f"(aliases counted each time they are used); the limit is {YAML_MAX_NODES}"
+            )
+        if self.chars > YAML_MAX_CHARS:
+            raise YamlExpansionTooLarge(
+                f"the YAML expands to more than {YAML_MAX_CHARS} characters "
+                f"(aliases counted each time they are used); the limit is {YAML_MAX_CHARS}"
             )
 
     def feed(self, event: Event) -> None:
@@ -158,22 +167,22 @@ class _Builder:
         elif isinstance(event, AliasEvent):
             if event.anchor not in self.anchors:
                 raise YamlError(f'unidentified alias "{event.anchor}"')
-            value, size = self.anchors[event.anchor]
-            self.spend(size)
+            value, nodes, chars = self.anchors[event.anchor]
+            self.spend(nodes, chars)
             self.place(value, merge_key=False)
         elif isinstance(event, ScalarEvent):
-            self.spend(1)
+            self.spend(1, len(event.value))
             plain = event.style is None and event.implicit[0]
             value = self.scalar(event)
-            self.remember(event, value, 1)
+            self.remember(event, value, 1, len(event.value))
             self.place(value, merge_key=plain and event.value == "<<")
         elif isinstance(event, CollectionStartEvent):
             self.open(event)
         elif isinstance(event, CollectionEndEvent):
             frame = self.stack.pop()
-            size = self.count - frame.count_at_start
             if frame.anchor is not None:
-                self.anchors[frame.anchor] = (frame.value, size)
+                nodes, chars = self.count - frame.count_at_start, self.chars - frame.chars_at_start
+                self.anchors[frame.anchor] = (frame.value, nodes, chars)
             self.place(frame.value, merge_key=False)
 
     def open(self, event: CollectionStartEvent) -> None:
@@ -185,7 +194,7 @@ class _Builder:
         mapping = isinstance(event, MappingStartEvent)
         self.check_tag(event, "map" if mapping else "seq")
         container: dict[str, Any] | list[Any] = {} if mapping else []
-        self.stack.append(_Frame(container, event.anchor, self.count - 1))
+        self.stack.append(_Frame(container, event.anchor, self.count - 1, self.chars))
 
     def check_tag(self, event: NodeEvent, kind: str) -> None:
         tag = getattr(event, "tag", None)
@@ -212,9 +221,9 @@ class _Builder:
             raise YamlError(f"cannot resolve a node with !<{tag}> explicit tag")
         raise YamlUnsupported(f"the tag {tag}")
 
-    def remember(self, event: NodeEvent, value: Any, size: int) -> None:
+    def remember(self, event: NodeEvent, value: Any, nodes: int, chars: int) -> None:
         if event.anchor is not None:
-            self.anchors[event.anchor] = (value, size)
+            self.anchors[event.anchor] = (value, nodes, chars)
 
     def place(self, value: Any, *, merge_key: bool) -> None:
         if not self.stack:

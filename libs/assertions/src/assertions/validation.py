@@ -163,6 +163,15 @@ def _templates(a: AssertionLike) -> None:
 
 def validate_assertion(a: AssertionLike) -> None:
     """Raise `UnsupportedAssertion` or `InvalidAssertion`; return None for a runnable assertion."""
+    try:
+        _validate(a)
+    except RecursionError:
+        # The limits on patterns and schemas should keep every check shallow; if one is missed,
+        # the assertion is still refused rather than failing the request.
+        raise InvalidAssertion(f'"{a.type}": the value nests too deeply to check') from None
+
+
+def _validate(a: AssertionLike) -> None:
     base, _ = split_type(a.type)
     if base not in SUPPORTED_TYPES:
         if is_promptfoo_only(base):

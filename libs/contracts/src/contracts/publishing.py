@@ -13,11 +13,12 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from contracts.compiler import VariableDecl
+from contracts.storable import NoNul, Text
 
 CHANNEL_PATTERN = r"^[a-z][a-z0-9_-]{0,39}$"
 DEFAULT_CHANNELS = ("production", "staging")
 ChannelName = Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
-Reason = Annotated[str, StringConstraints(max_length=1000)]
+Reason = Annotated[str, StringConstraints(max_length=1000), NoNul]
 
 
 class ModelSettings(BaseModel):
@@ -25,7 +26,7 @@ class ModelSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    model: str | None = None
+    model: Text | None = None
     temperature: float | None = Field(default=None, ge=0, le=2)
 
 

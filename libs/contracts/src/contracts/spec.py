@@ -14,6 +14,8 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic import StringConstraints as Text
 from pydantic_core import PydanticCustomError
 
+from contracts.storable import NoNul, storable_json
+
 SHORT_TEXT_MAX = 200
 """Characters in a short string: persona role and voice, output format and length."""
 LONG_TEXT_MAX = 4000
@@ -87,10 +89,10 @@ def _json_kind(value: Any) -> str:
     return "null" if value is None else kinds.get(type(value), type(value).__name__)
 
 
-ShortText = Annotated[str, Text(strip_whitespace=True, max_length=SHORT_TEXT_MAX)]
-LongText = Annotated[str, Text(strip_whitespace=True, max_length=LONG_TEXT_MAX)]
-ExampleText = Annotated[str, Text(strip_whitespace=True, max_length=EXAMPLE_TEXT_MAX)]
-Item = Annotated[str, Text(strip_whitespace=True, max_length=ITEM_MAX)]
+ShortText = Annotated[str, Text(strip_whitespace=True, max_length=SHORT_TEXT_MAX), NoNul]
+LongText = Annotated[str, Text(strip_whitespace=True, max_length=LONG_TEXT_MAX), NoNul]
+ExampleText = Annotated[str, Text(strip_whitespace=True, max_length=EXAMPLE_TEXT_MAX), NoNul]
+Item = Annotated[str, Text(strip_whitespace=True, max_length=ITEM_MAX), NoNul]
 Items = Annotated[list[Item], Field(max_length=LIST_MAX), AfterValidator(_no_empty_items)]
 Name = Annotated[
     str,
@@ -99,7 +101,10 @@ Name = Annotated[
     Field(json_schema_extra={"pattern": NAME_PATTERN.pattern}),
 ]
 JsonSchema = Annotated[
-    dict[str, JsonValue], BeforeValidator(_json_object), AfterValidator(_looks_like_schema)
+    dict[str, JsonValue],
+    BeforeValidator(storable_json),
+    BeforeValidator(_json_object),
+    AfterValidator(_looks_like_schema),
 ]
 
 

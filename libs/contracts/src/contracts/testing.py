@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from contracts.storable import JsonObject, NoNul, Number
 from contracts.verdicts import Assertion
 
 CASE_INPUT_MAX = 20_000
 ASSERTIONS_MAX = 50
 
-Text = Annotated[str, StringConstraints(max_length=CASE_INPUT_MAX)]
+Text = Annotated[str, StringConstraints(max_length=CASE_INPUT_MAX), NoNul]
 
 
 class TestCaseSpec(BaseModel):
@@ -24,13 +25,13 @@ class TestCaseSpec(BaseModel):
     __test__ = False  # not a pytest class, whatever its name
     model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
-    description: Annotated[str, StringConstraints(max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=500), NoNul] | None = None
     input: Text = Field(description="The user message sent to the agent.")
-    vars: dict[str, JsonValue] = Field(default_factory=dict)
+    vars: JsonObject = Field(default_factory=dict)
     assertions: list[Assertion] = Field(
         default_factory=list, alias="assert", max_length=ASSERTIONS_MAX
     )
-    threshold: float | None = Field(
+    threshold: Number | None = Field(
         default=None,
         description="Pass when the weighted score reaches it (else: no assertion fails).",
     )

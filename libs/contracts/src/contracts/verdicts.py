@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
+from contracts.storable import AnyJson, Number, Text
+
 
 def pass_field(description: str) -> Any:
     """promptfoo's `pass`, a Python keyword: `pass_` in code, `pass` on the wire."""
@@ -27,11 +29,11 @@ class Assertion(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    type: str
-    value: Any = None
-    threshold: float | None = None
-    weight: float = 1
-    metric: str | None = None
+    type: Text
+    value: AnyJson = None
+    threshold: Number | None = None
+    weight: Number = 1
+    metric: Text | None = None
 
 
 class AssertionVerdict(BaseModel):

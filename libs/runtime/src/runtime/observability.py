@@ -103,6 +103,8 @@ def _setup_logging(service: str, level: str) -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # A record's exc_info becomes the readable stack trace, not a tuple's repr.
+                structlog.processors.format_exc_info,
                 structlog.processors.JSONRenderer(),
             ],
         )

@@ -4,6 +4,8 @@ At most once by nature, so only for reads and drafts, never for changes that mus
 (those are commands on JetStream). A service answers in a queue group (one replica per request),
 each request in its own task so a slow answer does not hold up the next; the asker gets the reply
 model, or `QueryFailed` with the reason (nobody answering, a timeout, an error on the other side).
+What crosses back on an error is a sentence for a person: the exception, its SQL and its stack
+trace stay in the answering service's log, under the request's correlation id.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ async def _answer_one(nc: Client, msg: Msg, binding: QueryBinding, root: str) ->
     try:
         envelope = registry.decode(relative, msg.data)
     except registry.UndecodableMessageError as exc:
-        await _respond(nc, msg, b"", {ERROR_HEADER: str(exc)[:500]})
+        log.warning("query.undecodable", subject=relative, error=str(exc))
+        await _respond(nc, msg, b"", {ERROR_HEADER: "the query was not one it can read"})
         return
     with (
         obs.tracer().start_as_current_span(
@@ -82,9 +85,10 @@ async def _answer_one(nc: Client, msg: Msg, binding: QueryBinding, root: str) ->
     ):
         try:
             reply = await binding.handler(envelope)
-        except Exception as exc:  # the asker gets a reason, never silence
-            log.exception("query.failed", subject=relative, error=repr(exc))
-            await _respond(nc, msg, b"", {ERROR_HEADER: f"{type(exc).__name__}: {exc}"[:500]})
+        except Exception:  # the asker gets a reason, never silence (nor our internals)
+            log.exception("query.failed", subject=relative)
+            reason = f"an unexpected error, logged under correlation id {envelope.correlation_id}"
+            await _respond(nc, msg, b"", {ERROR_HEADER: reason})
             return
         await _respond(nc, msg, reply.model_dump_json().encode(), {})
 

@@ -27,7 +27,7 @@ from contracts.subjects import (
 from gateway import dead_letters
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
-from gateway.errors import ApiError
+from gateway.errors import API_ERRORS, ApiError
 from gateway.identity import routes as identity
 from gateway.identity.mail import MailRelay, smtp_sender
 from gateway.middleware import RequestContextMiddleware
@@ -145,24 +145,35 @@ def create_app(service: Service) -> FastAPI:
     app.state.published = published
     app.state.provider = provider
     app.state.mail = mail
-    app.include_router(identity.router)
-    app.include_router(identity.callback)
-    app.include_router(users.router)
-    app.include_router(audit.router)
-    app.include_router(agents.router)
-    app.include_router(specs.router)
-    app.include_router(specs.coach)
-    app.include_router(testing.cases)
-    app.include_router(specs.compilations)
-    app.include_router(testing.router)
-    app.include_router(publishing.imports)
-    app.include_router(publishing.router)
-    app.include_router(openai_compat.router)
-    app.include_router(privacy.router)
+    include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app
+
+
+ROUTERS = (
+    identity.router,
+    identity.callback,
+    users.router,
+    audit.router,
+    agents.router,
+    specs.router,
+    specs.coach,
+    testing.cases,
+    specs.compilations,
+    testing.router,
+    publishing.imports,
+    publishing.router,
+    openai_compat.router,
+    privacy.router,
+)
+
+
+def include_routes(app: FastAPI) -> None:
+    """Every route of the API, each declaring the error statuses any route can answer."""
+    for router in ROUTERS:
+        app.include_router(router, responses=API_ERRORS)
 
 
 def _add_error_handlers(app: FastAPI) -> None:

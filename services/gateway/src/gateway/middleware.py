@@ -1,4 +1,6 @@
-"""Per-request context: correlation id, trace span, structured-log binding and HTTP metrics."""
+"""Per-request context: correlation id, trace span, structured-log binding and HTTP metrics, and
+the one answer to a failure nobody expected: a JSON 500 naming the request, its stack trace in the
+log and never in the body."""
 
 from __future__ import annotations
 
@@ -24,6 +26,8 @@ http_duration = Histogram(
 )
 
 _TRACE_HEADERS = (b"traceparent", b"tracestate", b"baggage")
+_LENGTH_DIGITS_MAX = 18  # a Content-Length longer than this is past any limit (and int()'s)
+log = structlog.get_logger()
 
 
 class RequestTooLargeError(HTTPException):
@@ -47,13 +51,15 @@ class RequestContextMiddleware:
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length", b"0")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if declared.isdigit() and (
+            len(declared) > _LENGTH_DIGITS_MAX or int(declared) > self.max_body_bytes
+        ):
             # Refused before a byte of it is read.
             await JSONResponse(
                 {
                     "error": {
                         "code": "request_too_large",
-                        "message": f"the request body is {int(declared)} bytes; the limit is {self.max_body_bytes}",
+                        "message": f"the request body is {declared.decode()} bytes; the limit is {self.max_body_bytes}",
                     }
                 },
                 status_code=413,
@@ -64,6 +70,7 @@ class RequestContextMiddleware:
         carrier = {k.decode(): headers[k].decode("latin-1") for k in _TRACE_HEADERS if k in headers}
         method = scope["method"]
         status = 500
+        started_response = False
         received = 0
 
         async def receive_within_limit() -> Message:
@@ -78,9 +85,9 @@ class RequestContextMiddleware:
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 message.setdefault("headers", []).append(
                     (b"x-request-id", str(correlation_id).encode())
                 )
@@ -94,6 +101,11 @@ class RequestContextMiddleware:
         ):
             try:
                 await self.app(scope, receive_within_limit, send_with_id)
+            except Exception:  # RecursionError included: nothing unexpected reaches the server
+                log.exception("gateway.request.failed", method=method, path=scope["path"])
+                if started_response:
+                    raise  # part of the answer is out: only closing the connection says so
+                await internal_error(correlation_id)(scope, receive, send_with_id)
             finally:
                 route = getattr(scope.get("route"), "path", "unmatched")
                 span.update_name(f"{method} {route}")
@@ -109,6 +121,20 @@ class RequestContextMiddleware:
                     span.set_status(Status(StatusCode.ERROR))
                 http_requests.labels(method, route, str(status)).inc()
                 http_duration.labels(method, route).observe(time.perf_counter() - started)
+
+
+def internal_error(correlation_id: UUID) -> JSONResponse:
+    """What the caller learns of a failure on our side: that it happened, and which request."""
+    return JSONResponse(
+        {
+            "error": {
+                "code": "internal",
+                "message": "something went wrong on our side; quote the request id if you report it",
+                "request_id": str(correlation_id),
+            }
+        },
+        status_code=500,
+    )
 
 
 def _parse_uuid(value: str) -> UUID | None:

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from gateway.errors import ApiError
-from gateway.pagination import decode_cursor, encode_cursor
+from gateway.pagination import BIGINT, INT, Whole, decode_cursor, encode_cursor
 
 AGENT_ID = UUID("0b7e4c1a-58d2-4f0e-9a51-2f6c3e8d9b10")
 CREATED_AT = datetime(2026, 11, 25, 14, 50, 3, 123456, tzinfo=UTC)
@@ -102,8 +102,10 @@ def test_json_object_with_two_keys_is_not_a_cursor() -> None:
 
 
 def test_a_numbers_cursor_round_trips() -> None:
-    assert decode_cursor(encode_cursor(12, 3), int, int) == (12, 3)
-    assert decode_cursor(encode_cursor(7), int) == (7,)
+    assert decode_cursor(encode_cursor(12, 3), INT, INT) == (12, 3)
+    assert decode_cursor(encode_cursor(7), INT) == (7,)
+    assert decode_cursor(encode_cursor(2**31 - 1), INT) == (2**31 - 1,)
+    assert decode_cursor(encode_cursor(2**63 - 1), BIGINT) == (2**63 - 1,)
 
 
 @pytest.mark.parametrize(
@@ -111,11 +113,43 @@ def test_a_numbers_cursor_round_trips() -> None:
 )
 def test_a_numbers_cursor_of_the_wrong_shape_is_rejected(payload: object) -> None:
     with pytest.raises(ApiError) as caught:
-        decode_cursor(b64(json.dumps(payload).encode()), int, int)
+        decode_cursor(b64(json.dumps(payload).encode()), INT, INT)
     assert caught.value.code == "invalid_cursor"
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind"),
+    [
+        (b"[2147483648]", INT),
+        (b"[9223372036854775808]", BIGINT),
+        (b"[1e3]", INT),
+        (b"[NaN]", INT),
+        (b"[Infinity]", BIGINT),
+    ],
+)
+def test_a_number_past_its_column_or_not_a_whole_number_is_rejected(
+    raw: bytes, kind: Whole
+) -> None:
+    with pytest.raises(ApiError) as caught:
+        decode_cursor(b64(raw), kind)
+    assert caught.value.code == "invalid_cursor"
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "²",
+        "MQ²",
+        b64('["2026-11-25T14:50:03+00:00", "\uff10b7e4c1a-58d2-4f0e-9a51-2f6c3e8d9b10"]'.encode()),
+        b64('["\uff12026-11-25T14:50:03+00:00", "0b7e4c1a-58d2-4f0e-9a51-2f6c3e8d9b10"]'.encode()),
+        b64(b'["2026-11-25T14:50:03", "0b7e4c1a-58d2-4f0e-9a51-2f6c3e8d9b10"]'),
+    ],
+)
+def test_non_ascii_digits_and_times_without_an_offset_are_rejected(cursor: str) -> None:
+    assert_invalid_cursor(cursor)
 
 
 @pytest.mark.parametrize("cursor", ["1", "a.b", "12.3", ""])
 def test_a_cursor_in_another_format_is_rejected(cursor: str) -> None:
     with pytest.raises(ApiError):
-        decode_cursor(cursor, int, int)
+        decode_cursor(cursor, INT, INT)

@@ -8,11 +8,15 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+from contracts.storable import NoNul, Number
+
+AgentName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
+AgentDescription = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500), NoNul]
 
 
-MinPassRate = Annotated[float, Field(ge=0, le=1)]
+MinPassRate = Annotated[Number, Field(ge=0, le=1)]
 
 
 class AgentCreate(BaseModel):

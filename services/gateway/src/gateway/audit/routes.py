@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from gateway.audit.repository import AuditRepository
 from gateway.audit.schemas import AuditEntriesPublic, AuditEntryPublic
 from gateway.deps import ReadTx
-from gateway.pagination import cut, decode_cursor
+from gateway.pagination import BIGINT, cut, decode_cursor
 
 router = APIRouter(prefix="/api/v1/me", tags=["identity"])
 
@@ -22,7 +22,7 @@ async def list_audit(
 ) -> AuditEntriesPublic:
     """Sign-ins, failed sign-ins, sign-outs, token changes, forced publishes and imports of the
     caller's account; nobody else's."""
-    (before,) = decode_cursor(cursor, int) if cursor else (None,)
+    (before,) = decode_cursor(cursor, BIGINT) if cursor else (None,)
     rows = await AuditRepository(tx.session).list_page(tx.user_id, limit + 1, before)
     page, next_cursor = cut(rows, limit, lambda r: (r.id,))
     return AuditEntriesPublic(

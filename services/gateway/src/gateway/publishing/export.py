@@ -23,6 +23,7 @@ from gateway.publishing.schemas import (
     ExportedAgent,
     ExportedMove,
     PublishRequestPublic,
+    VersionPublic,
 )
 from gateway.publishing.service import request_public
 from gateway.publishing.versions import Versions, move_public
@@ -72,6 +73,21 @@ async def export_agent(
 IMPORT_BYTES_MAX = 900 * 1024  # the versions travel to the publisher in one message
 
 
+def _version_detail(index: int, version: VersionPublic) -> VersionDetail:
+    """The version as the publisher's command carries it; what the command refuses is a 422."""
+    try:
+        return VersionDetail(
+            agent_id=uuid4(),  # replaced once the agent exists
+            **version.model_dump(exclude={"variables", "settings"}),
+            variables=[VariableDecl.model_validate(x.model_dump()) for x in version.variables],
+            settings=ModelSettings(**version.settings.model_dump()),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ApiError(422, "invalid_export", f"versions.{index}.{where}: {err['msg']}") from None
+
+
 async def import_agent(
     session: AsyncSession,
     user_id: UUID,
@@ -83,15 +99,7 @@ async def import_agent(
     The versions go to the publisher as one command, tracked as an `import` request."""
     for i, case in enumerate(document.test_cases):
         testcases.check(case, where=f"test_cases.{i}.assert")
-    command_versions = [
-        VersionDetail(
-            agent_id=uuid4(),  # replaced below, once the agent exists
-            **v.model_dump(exclude={"variables", "settings"}),
-            variables=[VariableDecl.model_validate(x.model_dump()) for x in v.variables],
-            settings=ModelSettings(**v.settings.model_dump()),
-        )
-        for v in document.versions
-    ]
+    command_versions = [_version_detail(i, v) for i, v in enumerate(document.versions)]
     numbers = [v.number for v in command_versions]
     if sorted(numbers) != list(range(1, len(numbers) + 1)):
         raise ApiError(422, "invalid_export", "versions: numbers must run 1, 2, 3… without gaps")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.instructions import RenderError, render
 from gateway.deps import CurrentUser, ProviderDep, PublishedDep
+from gateway.errors import error_responses
 from runtime.ai import ProviderRejected, ProviderUnavailable
 
 router = APIRouter(tags=["openai-compatible"])
@@ -56,7 +57,11 @@ def openai_error(
     )
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post(
+    "/v1/chat/completions",
+    response_model=None,
+    responses=error_responses(503),  # OpenAI's error shape has the same `code` and `message`
+)
 async def chat_completions(
     request: Request,
     user: CurrentUser,

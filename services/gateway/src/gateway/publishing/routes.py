@@ -3,7 +3,7 @@ publisher's, serving is here (from the read model)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
+from contracts.storable import INT32_MAX
 from gateway.audit.repository import AuditRepository
 from gateway.deps import (
     ClientDep,
@@ -25,7 +26,7 @@ from gateway.deps import (
     SettingsDep,
     Tx,
 )
-from gateway.errors import ApiError, ErrorPublic
+from gateway.errors import ApiError, error_responses
 from gateway.publishing import export, service
 from gateway.publishing.schemas import (
     AgentExport,
@@ -45,13 +46,17 @@ from gateway.publishing.versions import diff_versions as diff_of
 
 router = APIRouter(prefix="/api/v1/agents/{agent_id}", tags=["versions"])
 Channel = Annotated[str, Path(pattern=CHANNEL_PATTERN, description="e.g. production, staging")]
+Number = Annotated[int, Path(ge=1, le=INT32_MAX, description="A version number.")]
 WAIT_SECONDS = 10.0
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorPublic, "description": "the publisher is not answering"}
-}
+UNAVAILABLE = error_responses(503)  # the publisher is not answering
 
 
-@router.post("/versions", status_code=202, response_model=PublishRequestPublic)
+@router.post(
+    "/versions",
+    status_code=202,
+    response_model=PublishRequestPublic,
+    responses=error_responses(409),
+)
 async def publish(
     body: VersionCreate,
     tx: Tx,
@@ -103,7 +108,7 @@ async def list_versions(
 @router.get("/versions/{number}", response_model=VersionPublic, responses=UNAVAILABLE)
 async def get_version(
     agent_id: UUID,
-    number: Annotated[int, Path(ge=1)],
+    number: Number,
     _agent: ReadOwnedAgent,
     versions: VersionsDep,
 ) -> VersionPublic:
@@ -113,8 +118,8 @@ async def get_version(
 @router.get("/versions/{a}/diff/{b}", response_model=VersionDiffPublic, responses=UNAVAILABLE)
 async def diff_versions(
     agent_id: UUID,
-    a: Annotated[int, Path(ge=1)],
-    b: Annotated[int, Path(ge=1)],
+    a: Number,
+    b: Number,
     _agent: ReadOwnedAgent,
     versions: VersionsDep,
 ) -> VersionDiffPublic:
@@ -196,7 +201,7 @@ async def published_agent(
     user: CurrentUser,
     published: PublishedDep,
     channel: Annotated[str | None, Query(pattern=CHANNEL_PATTERN)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=INT32_MAX)] = None,
 ) -> Response:
     """The published instructions and settings of a channel (default `production`) or a version,
     with an ETag; served from the read model (which knows each agent's owner), so it touches

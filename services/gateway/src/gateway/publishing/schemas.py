@@ -11,8 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
+from contracts.storable import INT32_MAX, Int32, JsonObject, Number, Text
 from contracts.testing import TestCaseSpec
 from gateway.agents.schemas import AgentDescription, AgentName, AgentPublic, MinPassRate
+
+VersionNumber = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 
 
 class VersionCreate(BaseModel):
@@ -24,12 +27,12 @@ class VersionCreate(BaseModel):
     test_run_id: UUID | None = Field(
         default=None, description="A completed run of this compilation; the gate needs one."
     )
-    notes: str = Field(default="", max_length=1000)
+    notes: Text = Field(default="", max_length=1000)
     channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)] | None = Field(
         default=None, description="Point this channel at the new version."
     )
     force: bool = Field(default=False, description="Publish even if the gate refuses.")
-    reason: str | None = Field(
+    reason: Text | None = Field(
         default=None, min_length=1, max_length=1000, description="Required with `force`."
     )
 
@@ -65,14 +68,14 @@ class ImportedVersionPublic(BaseModel):
 
 
 class VersionSummaryPublic(BaseModel):
-    number: int
+    number: VersionNumber
     compilation_id: UUID
     test_run_id: UUID | None
-    spec_revision: int
-    notes: str
+    spec_revision: Int32
+    notes: Text
     forced: bool
-    force_reason: str | None
-    overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
+    force_reason: Text | None
+    overridden: Text | None = Field(description="The gate's refusal a forced publish overrode.")
     published_by: UUID
     published_at: datetime
     imported: ImportedVersionPublic | None = Field(
@@ -88,13 +91,13 @@ class VersionsPublic(BaseModel):
 
 
 class ModelSettingsPublic(BaseModel):
-    model: str | None
-    temperature: float | None
+    model: Text | None
+    temperature: Number | None = Field(ge=0, le=2)
 
 
 class VersionPublic(VersionSummaryPublic):
-    spec: dict[str, JsonValue]
-    instructions: str
+    spec: JsonObject
+    instructions: Text
     variables: list[Variable]
     settings: ModelSettingsPublic
 
@@ -102,8 +105,8 @@ class VersionPublic(VersionSummaryPublic):
 class ChannelMoveCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int = Field(ge=1)
-    reason: str = Field(default="", max_length=1000)
+    version: VersionNumber
+    reason: Text = Field(default="", max_length=1000)
     force: bool = Field(
         default=False,
         description="Serve an imported version, which no test run here stands behind; needs "
@@ -187,10 +190,10 @@ class ExportedAgent(BaseModel):
 
 class ExportedMove(BaseModel):
     channel: Annotated[str, StringConstraints(pattern=CHANNEL_PATTERN)]
-    from_version: int | None
-    to_version: int
+    from_version: VersionNumber | None
+    to_version: VersionNumber
     moved_by: UUID
-    reason: str
+    reason: Text = Field(max_length=1000)
     moved_at: datetime
 
 
@@ -199,7 +202,7 @@ class AgentExport(BaseModel):
 
     format: Literal["agent-studio.agent.v1"] = "agent-studio.agent.v1"
     agent: ExportedAgent
-    spec: dict[str, JsonValue]
+    spec: JsonObject
     test_cases: list[TestCaseSpec]
     versions: list[VersionPublic] = Field(description="Oldest first.")
     channel_history: list[ExportedMove] = Field(description="Oldest first.")

@@ -21,7 +21,7 @@ from contracts.publishing import (
 from contracts.spec import Variable
 from gateway.deps import CorrelationId, ReadTx, ServiceDep, SettingsDep
 from gateway.errors import not_found
-from gateway.pagination import decode_cursor, encode_cursor
+from gateway.pagination import BIGINT, INT, decode_cursor, encode_cursor
 from gateway.publishing.schemas import (
     BlockChange,
     ChannelHistoryPublic,
@@ -48,7 +48,7 @@ class Versions(QueryReads):
         return reply
 
     async def page(self, agent_id: UUID, cursor: str | None, limit: int) -> VersionsPublic:
-        before = decode_cursor(cursor, int)[0] if cursor is not None else None
+        before = decode_cursor(cursor, INT)[0] if cursor is not None else None
         reply = await self.list(agent_id, before, limit)
         return VersionsPublic(
             items=[_summary(v) for v in reply.items], next_cursor=_next(reply.next_before)
@@ -80,7 +80,7 @@ class Versions(QueryReads):
     async def history(
         self, agent_id: UUID, channel: str | None, cursor: str | None, limit: int
     ) -> ChannelHistoryPublic:
-        before = decode_cursor(cursor, int)[0] if cursor is not None else None
+        before = decode_cursor(cursor, BIGINT)[0] if cursor is not None else None
         reply = await self.moves(agent_id, channel, before, limit)
         return ChannelHistoryPublic(
             items=[move_public(m) for m in reply.items], next_cursor=_next(reply.next_before)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import JSONResponse
 
 from contracts.coach import BlockDraftedV1, CoachBlockV1
+from contracts.storable import INT32_MAX
 from gateway.deps import (
     CorrelationId,
     NotificationsDep,
@@ -19,7 +20,7 @@ from gateway.deps import (
     SettingsDep,
     Tx,
 )
-from gateway.errors import ErrorPublic
+from gateway.errors import error_responses
 from gateway.settings import SERVICE
 from gateway.specs import service
 from gateway.specs.schemas import (
@@ -54,7 +55,7 @@ async def get_spec(agent_id: UUID, tx: ReadTx, response: Response) -> SpecPublic
     "",
     response_model=SpecPublic,
     response_model_exclude_unset=True,
-    responses={412: {"model": ErrorPublic, "description": "saved by someone else since"}},
+    responses=error_responses(412),
 )
 async def put_spec(
     agent_id: UUID,
@@ -84,7 +85,9 @@ async def list_revisions(
     agent_id: UUID,
     tx: ReadTx,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before: Annotated[int | None, Query(ge=1, description="Revisions older than this one.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=INT32_MAX, description="Revisions older than this one.")
+    ] = None,
 ) -> SpecRevisionsPublic:
     return await service.list_revisions(tx.session, tx.user_id, agent_id, limit, before)
 
@@ -94,14 +97,16 @@ async def list_revisions(
     response_model=SpecRevisionDetail,
     response_model_exclude_unset=True,
 )
-async def get_revision(agent_id: UUID, revision: int, tx: ReadTx) -> SpecRevisionDetail:
+async def get_revision(
+    agent_id: UUID, revision: Annotated[int, Path(ge=1, le=INT32_MAX)], tx: ReadTx
+) -> SpecRevisionDetail:
     return await service.get_revision(tx.session, tx.user_id, agent_id, revision)
 
 
 @coach.post(
     "",
     response_model=BlockDraftPublic,
-    responses={503: {"model": ErrorPublic, "description": "the coach cannot draft now"}},
+    responses=error_responses(503),
 )
 async def coach_block(
     agent_id: UUID,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from contracts.coach import BlockName
 from contracts.spec import SpecBlocks, Variable
+from contracts.storable import Text
 
 
 class SpecUpdate(BaseModel):
@@ -58,7 +59,7 @@ class CoachRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     block: BlockName = Field(description="The block to draft.")
-    guidance: str = Field(default="", max_length=2000, description="What the author wants.")
+    guidance: Text = Field(default="", max_length=2000, description="What the author wants.")
 
 
 class BlockDraftPublic(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.compiler import CompileAgentV1
 from contracts.spec import SpecBlocks
+from contracts.storable import INT32_MAX
 from gateway.errors import ApiError, agent_not_found, not_found
 from gateway.messages import send
 from gateway.specs import lint, rules
@@ -106,7 +107,9 @@ def parse_if_match(header: str | None) -> int | None:
     if header is None or header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    # isascii: "²".isdigit() holds, but it is no revision number (nor does int() read it).
+    digits = value.isascii() and value.isdigit() and len(value) <= len(str(INT32_MAX))
+    if not (digits and int(value) <= INT32_MAX):
         raise ApiError(400, "invalid_if_match", 'If-Match must be a spec revision ETag such as "3"')
     return int(value)
 

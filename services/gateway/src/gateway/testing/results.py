@@ -6,7 +6,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from contracts.runs import CaseResult, GetTestRunV1, RunSummary, TestRunV1
-from gateway.pagination import decode_cursor, encode_cursor
+from gateway.pagination import INT, decode_cursor, encode_cursor
 from gateway.reads import QueryReads
 from gateway.testing.repository import TestRunView
 from gateway.testing.schemas import (
@@ -36,7 +36,7 @@ class RunResults(QueryReads):
         return reply
 
     async def public(self, view: TestRunView, cursor: str | None, limit: int) -> TestRunPublic:
-        after = decode_cursor(cursor, int, int) if cursor is not None else None
+        after = decode_cursor(cursor, INT, INT) if cursor is not None else None
         if view.status == "failed":  # its start was given up: the test-runner never had it whole
             return TestRunPublic(
                 **summary_from_view(view).model_dump(), results=[], next_cursor=None

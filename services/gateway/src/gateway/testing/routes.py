@@ -24,7 +24,7 @@ from gateway.deps import (
     SettingsDep,
     Tx,
 )
-from gateway.errors import ErrorPublic
+from gateway.errors import error_responses
 from gateway.testing import events, junit, runs, service
 from gateway.testing.repository import TestRunView
 from gateway.testing.results import RunResults
@@ -42,9 +42,8 @@ cases = APIRouter(prefix="/api/v1/agents/{agent_id}/test-cases", tags=["test cas
 router = APIRouter(prefix="/api/v1/agents/{agent_id}/test-runs", tags=["test runs"])
 SSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/event-stream": {}}}}
 XML: dict[int | str, dict[str, Any]] = {200: {"content": {"application/xml": {}}}}
-UNAVAILABLE: dict[int | str, dict[str, Any]] = {
-    503: {"model": ErrorPublic, "description": "the test-runner is not answering"}
-}
+UNAVAILABLE = error_responses(503)  # the test-runner is not answering
+CONFLICT = error_responses(409)
 
 
 @cases.post("", status_code=201, response_model=TestCasePublic)
@@ -114,7 +113,7 @@ async def delete_case(agent_id: UUID, case_id: UUID, tx: Tx, _agent: OwnedAgent)
     return Response(status_code=204)
 
 
-@router.post("", status_code=202, response_model=TestRunAccepted)
+@router.post("", status_code=202, response_model=TestRunAccepted, responses=CONFLICT)
 async def request_run(
     agent_id: UUID,
     body: TestRunCreate,
@@ -156,7 +155,9 @@ async def get_run(
     return await results.public(view, cursor, limit)
 
 
-@router.post("/{run_id}/cancel", status_code=202, response_model=TestRunAccepted)
+@router.post(
+    "/{run_id}/cancel", status_code=202, response_model=TestRunAccepted, responses=CONFLICT
+)
 async def cancel_run(
     agent_id: UUID, run_id: UUID, tx: Tx, relay: RelayDep, correlation_id: CorrelationId
 ) -> TestRunAccepted:
@@ -168,7 +169,7 @@ async def cancel_run(
 @router.get(
     "/{run_id}/events",
     response_class=EventSourceResponse,
-    responses=SSE,
+    responses={**SSE, **UNAVAILABLE},
 )
 async def run_events(
     agent_id: UUID,

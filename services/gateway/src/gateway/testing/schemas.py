@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.runs import REPEAT_MAX
+from contracts.storable import Number, Text
 from contracts.testing import TestCaseSpec
 
 
@@ -53,12 +54,12 @@ class TestRunCreate(BaseModel):
 
     compilation_id: UUID
     repeat: int = Field(
-        default=1, ge=1, le=REPEAT_MAX, description="Times each case runs (flakiness)."
+        default=1, strict=True, ge=1, le=REPEAT_MAX, description="Times each case runs (flakiness)."
     )
-    model: str | None = Field(
+    model: Text | None = Field(
         default=None, min_length=1, max_length=200, description="None: the configured model."
     )
-    temperature: float | None = Field(default=None, ge=0, le=2)
+    temperature: Number | None = Field(default=None, ge=0, le=2)
     cache: bool = Field(
         default=False,
         description="Reuse identical earlier answers (never for repeats or latency assertions).",

@@ -22,9 +22,10 @@ from assertions.jsyaml import (
     YamlUnsupported,
     load_yaml,
 )
+from contracts.storable import json_problem
 from contracts.testing import TestCaseSpec
 from gateway.errors import ApiError, not_found
-from gateway.pagination import cut, decode_cursor
+from gateway.pagination import BIGINT, cut, decode_cursor
 from gateway.testing import schemas
 from gateway.testing.repository import TestCase, TestCaseRepository
 
@@ -92,7 +93,7 @@ async def create(
 async def list_cases(
     session: AsyncSession, agent_id: UUID, limit: int, cursor: str | None
 ) -> schemas.TestCasesPublic:
-    after = decode_cursor(cursor, int)[0] if cursor is not None else None
+    after = decode_cursor(cursor, BIGINT)[0] if cursor is not None else None
     rows = await TestCaseRepository(session).list_page(agent_id, limit + 1, after)
     page, next_cursor = cut(rows, limit, lambda r: (r.seq,))
     return schemas.TestCasesPublic(items=[_public(r) for r in page], next_cursor=next_cursor)
@@ -167,7 +168,22 @@ def _tests(text: str) -> list[Any]:
         )
     if len(tests) > 1000:
         raise ApiError(413, "suite_too_large", f"{len(tests)} tests; import at most 1000 at a time")
+    # What promptfoo itself could not load, or no store could hold, refuses the whole suite.
+    problem = json_problem(tests) or _shape_problem(tests)
+    if problem is not None:
+        raise ApiError(422, "invalid_suite", f"tests.{problem.removeprefix('at ')}")
     return tests
+
+
+def _shape_problem(tests: list[Any]) -> str | None:
+    for i, test in enumerate(tests):
+        assertions = test.get("assert") if isinstance(test, dict) else None
+        if assertions is not None and not isinstance(assertions, list):
+            return f"{i}.assert: must be a list of assertions"
+        for j, raw in enumerate(assertions or []):
+            if not isinstance(raw, dict):
+                return f"{i}.assert.{j}: an assertion must be a mapping with a `type`"
+    return None
 
 
 def _convert(
@@ -180,7 +196,7 @@ def _convert(
         return None, [], f"vars.{input_var} (the case input) is missing or not text"
     kept: list[Any] = []
     dropped: list[schemas.DroppedAssertion] = []
-    for raw in test.get("assert") or []:
+    for i, raw in enumerate(test.get("assert") or []):
         try:
             assertion = Assertion.model_validate(raw)
             validate_assertion(assertion)
@@ -188,7 +204,7 @@ def _convert(
             dropped.append(schemas.DroppedAssertion(type=str(raw.get("type")), reason=str(exc)))
             continue
         except (InvalidAssertion, ValidationError) as exc:
-            return None, [], f"assertion {raw!r:.80}: {_first_line(exc)}"
+            return None, [], f"assert.{i}: {_first_line(exc)}"
         kept.append(assertion)
     try:
         case = TestCaseSpec(

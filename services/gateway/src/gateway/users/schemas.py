@@ -8,7 +8,11 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+from contracts.storable import NoNul
+
+TokenName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
 
 
 class TokenCreate(BaseModel):
@@ -16,7 +20,11 @@ class TokenCreate(BaseModel):
 
     name: TokenName
     expires_in_days: int | None = Field(
-        default=None, ge=1, le=3650, description="Refused after this many days; null: never."
+        default=None,
+        strict=True,
+        ge=1,
+        le=3650,
+        description="Refused after this many days; null: never.",
     )
 
 
