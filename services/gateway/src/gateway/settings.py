@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
+from contracts.runs import RUN_CASES_MAX
 from runtime.settings import CommonSettings
 
 SERVICE = "gateway"
@@ -82,3 +84,61 @@ class GatewaySettings(CommonSettings):
     def cookies_secure(self) -> bool:
         """Session cookies are `Secure` everywhere but on a developer's machine (plain HTTP)."""
         return self.studio_env != "development"
+
+    # Rate limits (gateway/ratelimit.py): "<count>/<period>" in the `limits` notation, moving window.
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: str = Field(
+        default="600/minute", description="Requests per client address without a known token."
+    )
+    rate_limit_per_user: str = Field(
+        default="3000/minute", description="Requests per user with a valid token."
+    )
+    rate_limit_bad_credentials: str = Field(
+        default="20/minute", description="Failed token checks per client address."
+    )
+    rate_limit_sign_in: str = Field(
+        default="10/minute", description="Sign-in attempts per client address."
+    )
+    rate_limit_sign_in_email: str = Field(
+        default="5/15 minutes", description="Sign-in attempts per email address."
+    )
+
+    # Quotas per user (gateway/quotas.py); past one, 409 `quota_exceeded` names it.
+    quota_agents_per_user: int = Field(default=1000, ge=1)
+    quota_cases_per_agent: int = Field(default=RUN_CASES_MAX, ge=1, le=RUN_CASES_MAX)
+    quota_runs_in_flight_per_user: int = Field(default=10, ge=1)
+    quota_executions_per_run: int = Field(default=20_000, ge=1)
+
+    # Browser-facing safety (gateway/security.py).
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty: none."
+    )
+    api_docs: bool | None = Field(
+        default=None,
+        description="/docs, /redoc and /openapi.json; unset: on except in staging and production.",
+    )
+
+    @field_validator(
+        "rate_limit_per_ip",
+        "rate_limit_per_user",
+        "rate_limit_bad_credentials",
+        "rate_limit_sign_in",
+        "rate_limit_sign_in_email",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must read like 10/minute or 100/5 minutes") from None
+        return value
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.studio_env not in ("staging", "production")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
