@@ -10,7 +10,7 @@ import pytest
 from pydantic import Field
 
 from runtime.faults import failpoint
-from runtime.settings import CommonSettings, SettingsError, load_settings
+from runtime.settings import CommonSettings, SettingsError, load_settings, without_credentials
 
 
 class WorkerSettings(CommonSettings):
@@ -270,6 +270,17 @@ class TestSecretsOutsideDevelopment:
 
         assert settings.openai_api_key is not None
         assert "sk-proj" not in repr(settings)  # a SecretStr prints as stars
+
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("nats://app:Kq8vX2mZ@nats:4222", "nats://***@nats:4222"),
+            ("nats://s3cr3tToken@nats:4222", "nats://***@nats:4222"),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ],
+    )
+    def test_urls_are_logged_without_their_credentials(self, url: str, shown: str) -> None:
+        assert without_credentials(url) == shown
 
     def test_redis_is_unset_by_default_and_must_be_a_redis_url(self) -> None:
         assert load_settings(CommonSettings, "gateway", {}).redis_url is None

@@ -36,7 +36,13 @@ from runtime.health import health_routes
 from runtime.http import bounded_http
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
-from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
+from runtime.settings import (
+    CommonSettings,
+    SettingsError,
+    exit_on_settings_error,
+    load_settings,
+    without_credentials,
+)
 from runtime.staged import StagedBinding, StagedConsumer
 
 log = structlog.get_logger()
@@ -96,7 +102,11 @@ class Service:
         sessionmaker = db.create_sessionmaker(engine)
         outbox = metadata.tables[f"{metadata.schema}.outbox"]
         relay = Relay(js, sessionmaker, outbox, root=settings.nats_subject_root)
-        log.info("service.started", nats=settings.nats_url, root=settings.nats_subject_root)
+        log.info(
+            "service.started",
+            nats=without_credentials(settings.nats_url),
+            root=settings.nats_subject_root,
+        )
         return cls(
             name, settings, metadata, engine, sessionmaker, db.create_reader(engine), nc, js, relay
         )

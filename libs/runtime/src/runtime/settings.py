@@ -185,6 +185,14 @@ _PLACEHOLDER_VALUES = {
 }
 
 
+def without_credentials(url: str) -> str:
+    """`url` fit for a log line: a user name or password in it becomes `***`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
 def is_placeholder(secret: str) -> bool:
     """A value that stands in for a secret (`changeme`, `sk-...placeholder`, `<your key>`)."""
     lowered = secret.strip().lower()

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from gateway.ratelimit import Limiter, RateLimitedError, limit, too_many_requests
 from gateway.settings import GatewaySettings
 from runtime.settings import SettingsError, load_settings
+from tests.support import infra
 
 
 def sign_in_app(**settings: Any) -> FastAPI:
@@ -79,3 +80,13 @@ async def test_nothing_is_limited_when_rate_limits_are_off() -> None:
 def test_a_rate_that_does_not_parse_is_refused_naming_it(name: str) -> None:
     with pytest.raises(SettingsError, match=f"setting {name} is invalid: .*10/minute"):
         load_settings(GatewaySettings, "gateway", {name: "lots"})
+
+
+async def test_an_unreachable_redis_lets_requests_through() -> None:
+    port = infra.free_port()  # nothing listens there
+    limiter = Limiter(
+        GatewaySettings(redis_url=f"redis://127.0.0.1:{port}/0", rate_limit_per_ip="1/minute")
+    )
+
+    for _ in range(3):
+        await limiter.hit(limiter.policies["per_ip"], "192.0.2.1")  # would raise if refused
