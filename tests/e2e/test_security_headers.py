@@ -29,7 +29,7 @@ CSP = (
 def assert_safe_headers(response: httpx.Response, *, hsts: bool = True) -> None:
     headers = response.headers
     assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer"
+    assert headers["referrer-policy"] == "same-origin"
     assert headers["x-frame-options"] == "DENY"
     assert "camera=()" in headers["permissions-policy"]
     assert "server" not in headers

@@ -97,6 +97,8 @@ def service_env(database_url: str, nats_url: str, root: str, **extra: str) -> di
             "RATE_LIMIT_PER_IP": "100000/minute",
             "RATE_LIMIT_PER_USER": "100000/minute",
             "RATE_LIMIT_BAD_CREDENTIALS": "10000/minute",
+            "RATE_LIMIT_SIGN_IN": "10000/minute",
+            "RATE_LIMIT_SIGN_IN_EMAIL": "10000/minute",
             **extra,
         }
     )

@@ -31,7 +31,9 @@ def security_headers(csp: str, *, hsts: bool) -> list[tuple[bytes, bytes]]:
         (b"content-security-policy", csp.encode()),
         (b"x-content-type-options", b"nosniff"),
         (b"x-frame-options", b"DENY"),
-        (b"referrer-policy", b"no-referrer"),
+        # same-origin, not no-referrer: under no-referrer a browser's form POST carries
+        # `Origin: null`, which the CSRF check refuses; other sites still learn nothing.
+        (b"referrer-policy", b"same-origin"),
         (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
         (b"cross-origin-opener-policy", b"same-origin"),
     ]
@@ -59,7 +61,11 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
+                headers = list(message.get("headers", ()))
+                # A response that sets one of these itself (a page's own policy) keeps its own.
+                names = {name.lower() for name, _ in headers}
+                headers.extend(h for h in extra if h[0] not in names)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

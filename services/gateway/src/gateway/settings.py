@@ -8,7 +8,7 @@ from limits import parse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from contracts.runs import RUN_CASES_MAX
-from runtime.settings import CommonSettings
+from runtime.settings import CommonSettings, is_placeholder
 
 SERVICE = "gateway"
 
@@ -79,6 +79,13 @@ class GatewaySettings(CommonSettings):
     def base_url(self) -> str:
         """The public address: `public_base_url`, or the gateway's own."""
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
+
+    def unsafe_secrets(self) -> list[tuple[str, str]]:
+        problems = super().unsafe_secrets()
+        password = self.smtp_password.get_secret_value() if self.smtp_password else None
+        if password is not None and is_placeholder(password):
+            problems.append(("smtp_password", "is a placeholder, not a real password"))
+        return problems
 
     @property
     def cookies_secure(self) -> bool:

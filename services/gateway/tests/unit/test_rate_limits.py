@@ -90,3 +90,15 @@ async def test_an_unreachable_redis_lets_requests_through() -> None:
 
     for _ in range(3):
         await limiter.hit(limiter.policies["per_ip"], "192.0.2.1")  # would raise if refused
+
+
+def test_a_placeholder_smtp_password_is_refused_outside_development() -> None:
+    env = {
+        "STUDIO_ENV": "production",
+        "DATABASE_URL": "postgresql://studio:Kq8vX2mZ7rT4@db:5432/studio",
+        "SMTP_URL": "smtp://mail:587",
+        "SMTP_PASSWORD": "changeme",
+    }
+
+    with pytest.raises(SettingsError, match="setting SMTP_PASSWORD is invalid: is a placeholder"):
+        load_settings(GatewaySettings, "gateway", env)
