@@ -39,6 +39,7 @@ def strict(gateway_with: Callable[..., ServiceProcess]) -> ServiceProcess:
         RATE_LIMIT_PER_IP="8/minute",
         RATE_LIMIT_BAD_CREDENTIALS="3/minute",
         RATE_LIMIT_PER_USER="5/minute",
+        RATE_LIMIT_SIGN_IN_EMAIL="2/minute",
         **TRUSTED,
     )
 
@@ -124,6 +125,22 @@ def test_a_user_with_a_valid_token_has_an_allowance_of_their_own(
 
     assert_refused(refused, "per_user", 5, 60)
     assert others == [200] * 3  # same address, another user: not refused
+
+
+def test_sign_in_links_are_limited_per_email_address(strict: ServiceProcess) -> None:
+    email = f"u{uuid.uuid4().hex[:8]}@example.com"
+    with httpx.Client(base_url=strict.url, timeout=10) as http:
+        asked = [
+            http.post(
+                "/api/v1/auth/magic-link",
+                json={"email": email},
+                headers=as_address(f"203.0.113.{70 + i}"),
+            )
+            for i in range(3)
+        ]
+
+    assert [a.status_code for a in asked[:2]] == [202, 202]
+    assert_refused(asked[2], "sign_in_email", 2, 60)
 
 
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(
