@@ -139,6 +139,32 @@ def stack(
         running.stop_all()
 
 
+@pytest.fixture(scope="module")
+def gateway_with(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., ServiceProcess]]:
+    """A factory of gateway replicas beside the session's stack (its database and subject root),
+    each with settings of its own; stopped at the end of the module."""
+    started: list[ServiceProcess] = []
+
+    def start(**env: str) -> ServiceProcess:
+        port = infra.free_port()
+        process = ServiceProcess(
+            "gateway",
+            stack.env("gateway", GATEWAY_HTTP_PORT=str(port), **env),
+            port,
+            tmp_path_factory.mktemp("gateway"),
+        )
+        started.append(process)
+        return process.start()
+
+    try:
+        yield start
+    finally:
+        for process in started:
+            process.stop()
+
+
 @pytest.fixture
 def isolated_stack(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory

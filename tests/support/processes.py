@@ -92,6 +92,13 @@ def service_env(database_url: str, nats_url: str, root: str, **extra: str) -> di
             # Outside development the gateway needs a mail server: the tests' own, reading what
             # it receives.
             "SMTP_URL": shared_server().url,
+            # Every test talks from 127.0.0.1, so the whole suite would share one address's
+            # allowance. Limits stay on, high; the tests of rate limits set their own.
+            "RATE_LIMIT_PER_IP": "100000/minute",
+            "RATE_LIMIT_PER_USER": "100000/minute",
+            "RATE_LIMIT_BAD_CREDENTIALS": "10000/minute",
+            "RATE_LIMIT_SIGN_IN": "10000/minute",
+            "RATE_LIMIT_SIGN_IN_EMAIL": "10000/minute",
             **extra,
         }
     )

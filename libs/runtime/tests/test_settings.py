@@ -10,7 +10,7 @@ import pytest
 from pydantic import Field
 
 from runtime.faults import failpoint
-from runtime.settings import CommonSettings, SettingsError, load_settings
+from runtime.settings import CommonSettings, SettingsError, load_settings, without_credentials
 
 
 class WorkerSettings(CommonSettings):
@@ -208,3 +208,81 @@ def test_listed_failpoint_in_the_test_env_kills_the_process() -> None:
 
     assert done.returncode == -9  # killed by SIGKILL
     assert done.stdout == ""
+
+
+REAL_DATABASE_URL = "postgresql://studio:Kq8vX2mZ7rT4@db:5432/studio"
+
+
+class TestSecretsOutsideDevelopment:
+    @pytest.mark.parametrize(
+        ("environ", "variable", "reason"),
+        [
+            ({"OPENAI_API_KEY": "changeme"}, "OPENAI_API_KEY", "is a placeholder"),
+            ({"OPENAI_API_KEY": "sk-...placeholder"}, "OPENAI_API_KEY", "is a placeholder"),
+            ({"COMPILER_OPENAI_API_KEY": "<your key>"}, "COMPILER_OPENAI_API_KEY", "placeholder"),
+            ({"AI_PROVIDER": "openai"}, "OPENAI_API_KEY", "is required"),
+            ({"DATABASE_URL": "postgresql://studio@db/studio"}, "DATABASE_URL", "no password"),
+            (
+                {"DATABASE_URL": "postgresql://studio:changeme@db/studio"},
+                "DATABASE_URL",
+                "a placeholder password",
+            ),
+            (
+                {"REDIS_URL": "redis://:password@cache:6379/0"},
+                "REDIS_URL",
+                "a placeholder password",
+            ),
+        ],
+    )
+    @pytest.mark.parametrize("studio_env", ["staging", "production"])
+    def test_a_missing_or_placeholder_secret_is_refused_naming_the_setting(
+        self, environ: dict[str, str], variable: str, reason: str, studio_env: str
+    ) -> None:
+        env = {"DATABASE_URL": REAL_DATABASE_URL, "STUDIO_ENV": studio_env, **environ}
+
+        with pytest.raises(SettingsError) as caught:
+            load_settings(CommonSettings, "compiler", env)
+
+        message = str(caught.value)
+        assert message.startswith(f"setting {variable} is invalid: ")
+        assert reason in message
+        assert f"STUDIO_ENV={studio_env}" in message
+        secrets = [value for name, value in environ.items() if name != "AI_PROVIDER"]
+        assert not [s for s in secrets if s in message]  # the value itself is never repeated
+
+    @pytest.mark.parametrize("studio_env", ["development", "test"])
+    def test_placeholders_are_fine_in_development_and_tests(self, studio_env: str) -> None:
+        env = {"STUDIO_ENV": studio_env, "OPENAI_API_KEY": "changeme"}
+
+        settings = load_settings(CommonSettings, "compiler", env)
+
+        assert settings.database_url.endswith("postgres@127.0.0.1:5432/agent_studio")
+
+    def test_real_secrets_are_accepted_in_production(self) -> None:
+        env = {
+            "STUDIO_ENV": "production",
+            "DATABASE_URL": REAL_DATABASE_URL,
+            "OPENAI_API_KEY": "sk-proj-4fJ9qLw2Xv8TzR1mN6bY",
+            "REDIS_URL": "rediss://:Zu7pW3kQ9x@cache:6380/0",
+        }
+
+        settings = load_settings(CommonSettings, "compiler", env)
+
+        assert settings.openai_api_key is not None
+        assert "sk-proj" not in repr(settings)  # a SecretStr prints as stars
+
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("nats://app:Kq8vX2mZ@nats:4222", "nats://***@nats:4222"),
+            ("nats://s3cr3tToken@nats:4222", "nats://***@nats:4222"),
+            ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+        ],
+    )
+    def test_urls_are_logged_without_their_credentials(self, url: str, shown: str) -> None:
+        assert without_credentials(url) == shown
+
+    def test_redis_is_unset_by_default_and_must_be_a_redis_url(self) -> None:
+        assert load_settings(CommonSettings, "gateway", {}).redis_url is None
+        with pytest.raises(SettingsError, match="setting REDIS_URL is invalid"):
+            load_settings(CommonSettings, "gateway", {"REDIS_URL": "http://cache:6379"})

@@ -33,9 +33,16 @@ from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
 from runtime.dead_letter_consumer import DeadLetterBinding, DeadLetterConsumer
 from runtime.health import health_routes
+from runtime.http import bounded_http
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
-from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
+from runtime.settings import (
+    CommonSettings,
+    SettingsError,
+    exit_on_settings_error,
+    load_settings,
+    without_credentials,
+)
 from runtime.staged import StagedBinding, StagedConsumer
 
 log = structlog.get_logger()
@@ -95,7 +102,11 @@ class Service:
         sessionmaker = db.create_sessionmaker(engine)
         outbox = metadata.tables[f"{metadata.schema}.outbox"]
         relay = Relay(js, sessionmaker, outbox, root=settings.nats_subject_root)
-        log.info("service.started", nats=settings.nats_url, root=settings.nats_subject_root)
+        log.info(
+            "service.started",
+            nats=without_credentials(settings.nats_url),
+            root=settings.nats_subject_root,
+        )
         return cls(
             name, settings, metadata, engine, sessionmaker, db.create_reader(engine), nc, js, relay
         )
@@ -223,6 +234,11 @@ async def run_service(
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+            http=bounded_http(settings.http_max_header_bytes),
+            server_header=False,
+            # The client address is the socket's peer unless it is a trusted proxy's.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or [],
         )
     )
     server_task = asyncio.create_task(server.serve())

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Mapping
 from typing import Literal, NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -31,7 +32,10 @@ class CommonSettings(BaseModel):
     )
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1, le=200)
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_url: str | None = Field(
+        default=None,
+        description="Shared store of the gateway's rate limits; unset: each process counts alone.",
+    )
     studio_env: Literal["development", "test", "staging", "production"] = "development"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     ai_provider: Literal["openai", "offline"] | None = None
@@ -68,6 +72,16 @@ class CommonSettings(BaseModel):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=1024,
+        le=1024 * 1024,
+        description="Largest request line and headers, together; 431 above.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated proxy addresses or networks whose X-Forwarded-For is trusted.",
+    )
     ack_wait_seconds: float = Field(
         default=30.0, gt=0, description="How long a fetched message is held before redelivery."
     )
@@ -98,6 +112,13 @@ class CommonSettings(BaseModel):
             raise ValueError("must be a postgresql:// URL")
         return value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
     @field_validator("nats_subject_root")
     @classmethod
     def _root_token(cls, value: str) -> str:
@@ -113,6 +134,69 @@ class CommonSettings(BaseModel):
         if self.ai_provider is not None:
             return self.ai_provider
         return "openai" if self.openai_api_key else "offline"
+
+    def unsafe_secrets(self) -> list[tuple[str, str]]:
+        """(field, reason) for each secret that is missing or a placeholder. Refused outside
+        development and test; a service with secrets of its own extends this list."""
+        problems: list[tuple[str, str]] = []
+        key = self.openai_api_key.get_secret_value() if self.openai_api_key else None
+        if key is not None and is_placeholder(key):
+            problems.append(("openai_api_key", "is a placeholder, not a real key"))
+        elif key is None and self.ai_provider == "openai":
+            problems.append(("openai_api_key", "is required when AI_PROVIDER is openai"))
+        password = urlsplit(self.database_url).password
+        if not password:
+            problems.append(("database_url", "has no password"))
+        elif is_placeholder(password):
+            problems.append(("database_url", "has a placeholder password"))
+        redis_password = urlsplit(self.redis_url).password if self.redis_url else None
+        if redis_password is not None and is_placeholder(redis_password):
+            problems.append(("redis_url", "has a placeholder password"))
+        return problems
+
+
+_PLACEHOLDER_WORDS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "replace",
+    "your-",
+    "your_",
+    "example",
+    "dummy",
+    "...",
+    "<",
+    "xxxx",
+    "todo",
+)
+_PLACEHOLDER_VALUES = {
+    "",
+    "secret",
+    "password",
+    "pass",
+    "test",
+    "postgres",
+    "admin",
+    "default",
+    "sk-",
+    "none",
+    "null",
+}
+
+
+def without_credentials(url: str) -> str:
+    """`url` fit for a log line: a user name or password in it becomes `***`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def is_placeholder(secret: str) -> bool:
+    """A value that stands in for a secret (`changeme`, `sk-...placeholder`, `<your key>`)."""
+    lowered = secret.strip().lower()
+    return lowered in _PLACEHOLDER_VALUES or any(word in lowered for word in _PLACEHOLDER_WORDS)
 
 
 SettingsT = TypeVar("SettingsT", bound=CommonSettings)
@@ -133,12 +217,21 @@ def load_settings(
                 source[field] = key
                 break
     try:
-        return cls.model_validate(values)
+        settings = cls.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
         name = source.get(field, f"{prefix}{field.upper()} / {field.upper()}")
         raise SettingsError(f"setting {name} is invalid: {err['msg']}") from None
+    problems = settings.unsafe_secrets() if settings.studio_env in ("staging", "production") else []
+    if problems:
+        field, reason = problems[0]
+        # Names the setting, never its value.
+        raise SettingsError(
+            f"setting {source.get(field, field.upper())} is invalid: {reason} "
+            f"(STUDIO_ENV={settings.studio_env} needs real secrets)"
+        )
+    return settings
 
 
 def exit_on_settings_error(exc: SettingsError) -> NoReturn:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,6 +42,14 @@ from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
 from gateway.publishing.read_model import PublishedCache
 from gateway.publishing.repository import PublishRepository
+from gateway.quotas.service import Quotas
+from gateway.ratelimit import Limiter, RateLimitedError, RateLimitMiddleware, too_many_requests
+from gateway.security import (
+    CONTENT_SECURITY_POLICY,
+    SecurityHeadersMiddleware,
+    add_docs,
+    security_headers,
+)
 from gateway.settings import SERVICE, GatewaySettings
 from gateway.specs import handlers as specs_handlers
 from gateway.specs import routes as specs
@@ -120,6 +129,7 @@ def create_app(service: Service) -> FastAPI:
         if settings.smtp_url is not None
         else None
     )
+    limiter = Limiter(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -137,6 +147,11 @@ def create_app(service: Service) -> FastAPI:
         version="0.1.0",
         description="Write, compile, test and publish AI agents.",
         lifespan=lifespan,
+        # /docs is served by security.add_docs with a policy of its own; ReDoc needs inline
+        # styles, which the Content-Security-Policy forbids.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.service = service
     app.state.settings = settings
@@ -145,10 +160,12 @@ def create_app(service: Service) -> FastAPI:
     app.state.published = published
     app.state.provider = provider
     app.state.mail = mail
+    app.state.limiter = limiter
+    app.state.quotas = Quotas.from_settings(settings)
     include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    _add_middleware(app, settings, limiter, tokens, notifications)
     return app
 
 
@@ -176,6 +193,34 @@ def include_routes(app: FastAPI) -> None:
         app.include_router(router, responses=API_ERRORS)
 
 
+def _add_middleware(
+    app: FastAPI,
+    settings: GatewaySettings,
+    limiter: Limiter,
+    tokens: TokenCache,
+    notifications: Notifications,
+) -> None:
+    """The last added runs first: security headers wrap everything, 429s and 413s included."""
+    hsts = settings.studio_env != "development"
+    headers = security_headers(CONTENT_SECURITY_POLICY, hsts=hsts)
+    docs = add_docs(app, hsts=hsts) if settings.docs_enabled else headers
+    if settings.rate_limit_enabled:
+        app.add_middleware(
+            RateLimitMiddleware, limiter=limiter, tokens=tokens, notifications=notifications
+        )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "if-match", "x-request-id"],
+            expose_headers=["etag", "location", "x-request-id", "retry-after", "ratelimit"],
+            max_age=600,
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, headers=headers, docs=docs)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     def body(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
         return JSONResponse(
@@ -185,6 +230,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
         return body(exc.status_code, exc.code, exc.message, **exc.details)
+
+    @app.exception_handler(RateLimitedError)
+    async def rate_limited(_request: Request, exc: RateLimitedError) -> JSONResponse:
+        return too_many_requests(exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

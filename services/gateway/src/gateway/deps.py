@@ -23,7 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway import auth
+from gateway import auth, ratelimit
 from gateway.agents.repository import Agent, AgentRepository
 from gateway.audit.repository import ClientInfo
 from gateway.errors import ApiError, agent_not_found
@@ -33,6 +33,7 @@ from gateway.identity.mail import MailRelay
 from gateway.identity.repository import Session, SessionRepository
 from gateway.notifications import Notifications, TokenCache
 from gateway.publishing.read_model import PublishedCache
+from gateway.quotas.service import Quotas
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime.ai import AIProvider
@@ -78,6 +79,16 @@ RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 NotificationsDep = Annotated[Notifications, Depends(get_notifications)]
 
+
+async def get_tokens(request: Request) -> TokenCache:
+    tokens: TokenCache = request.app.state.tokens
+    return tokens
+
+
+# A route that revokes tokens empties its own replica's cache once it commits (`after_commit`):
+# the others hear the revocation notice, which may reach this replica after its next request.
+TokensDep = Annotated[TokenCache, Depends(get_tokens)]
+
 _bearer = HTTPBearer(
     auto_error=False,
     description="A personal API token (`POST /api/v1/tokens` or `studio token create`).",
@@ -119,8 +130,11 @@ async def _token_user(request: Request, session: AsyncSession, token: str) -> UU
     # The cache is trusted only while revocation notices can reach it.
     if notifications.listening and (cached := tokens.get(token_hash)) is not None:
         return cached
+    # A flood of made-up tokens is refused here, before each would cost a database read.
+    await ratelimit.check_bad_credentials(request)
     found = await UserRepository(session).get_live_token(token_hash)
     if found is None:
+        await ratelimit.record_bad_credentials(request)
         raise ApiError(
             401, "invalid_token", "the API token is invalid, expired or has been revoked"
         )
@@ -134,8 +148,10 @@ async def _token_user(request: Request, session: AsyncSession, token: str) -> UU
 async def _session_caller(request: Request, session: AsyncSession, secret: str) -> Caller:
     settings: GatewaySettings = request.app.state.settings
     idle = timedelta(minutes=settings.session_idle_minutes)
+    await ratelimit.check_bad_credentials(request)
     found = await SessionRepository(session).get_live(auth.hash_token(secret), idle)
     if found is None:
+        await ratelimit.record_bad_credentials(request)
         raise ApiError(
             401, "session_ended", "the session has ended or was signed out; sign in again"
         )
@@ -304,3 +320,11 @@ async def get_mail(request: Request) -> MailRelay | None:
 
 
 MailDep = Annotated[MailRelay | None, Depends(get_mail)]
+
+
+async def get_quotas(request: Request) -> Quotas:
+    quotas: Quotas = request.app.state.quotas
+    return quotas
+
+
+QuotasDep = Annotated[Quotas, Depends(get_quotas)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from limits import parse
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from runtime.settings import CommonSettings
+from contracts.runs import RUN_CASES_MAX
+from runtime.settings import CommonSettings, is_placeholder
 
 SERVICE = "gateway"
 
@@ -78,7 +80,72 @@ class GatewaySettings(CommonSettings):
         """The public address: `public_base_url`, or the gateway's own."""
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
 
+    def unsafe_secrets(self) -> list[tuple[str, str]]:
+        problems = super().unsafe_secrets()
+        password = self.smtp_password.get_secret_value() if self.smtp_password else None
+        if password is not None and is_placeholder(password):
+            problems.append(("smtp_password", "is a placeholder, not a real password"))
+        return problems
+
     @property
     def cookies_secure(self) -> bool:
         """Session cookies are `Secure` everywhere but on a developer's machine (plain HTTP)."""
         return self.studio_env != "development"
+
+    # Rate limits (gateway/ratelimit.py): "<count>/<period>" in the `limits` notation, moving window.
+    rate_limit_enabled: bool = True
+    rate_limit_per_ip: str = Field(
+        default="600/minute", description="Requests per client address without a known token."
+    )
+    rate_limit_per_user: str = Field(
+        default="3000/minute", description="Requests per user with a valid token."
+    )
+    rate_limit_bad_credentials: str = Field(
+        default="20/minute", description="Failed token checks per client address."
+    )
+    rate_limit_sign_in: str = Field(
+        default="10/minute", description="Sign-in attempts per client address."
+    )
+    rate_limit_sign_in_email: str = Field(
+        default="5/15 minutes", description="Sign-in attempts per email address."
+    )
+
+    # Quotas per user (gateway/quotas.py); past one, 409 `quota_exceeded` names it.
+    quota_agents_per_user: int = Field(default=1000, ge=1)
+    quota_cases_per_agent: int = Field(default=RUN_CASES_MAX, ge=1, le=RUN_CASES_MAX)
+    quota_runs_in_flight_per_user: int = Field(default=10, ge=1)
+    quota_executions_per_run: int = Field(default=20_000, ge=1)
+
+    # Browser-facing safety (gateway/security.py).
+    cors_origins: str = Field(
+        default="", description="Comma-separated origins allowed by CORS; empty: none."
+    )
+    api_docs: bool | None = Field(
+        default=None,
+        description="/docs, /redoc and /openapi.json; unset: on except in staging and production.",
+    )
+
+    @field_validator(
+        "rate_limit_per_ip",
+        "rate_limit_per_user",
+        "rate_limit_bad_credentials",
+        "rate_limit_sign_in",
+        "rate_limit_sign_in_email",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError("must read like 10/minute or 100/5 minutes") from None
+        return value
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.studio_env not in ("staging", "production")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]

@@ -100,6 +100,7 @@ def test_the_public_base_url_and_secure_cookies_outside_development() -> None:
         "gateway",
         {
             "STUDIO_ENV": "production",
+            "DATABASE_URL": "postgresql://studio:Kq8vX2mZ7rT4@db:5432/studio",
             "SMTP_URL": "smtp://mail:587",
             "SMTP_PASSWORD": "hunter2",
             "PUBLIC_BASE_URL": "https://studio.example.com/",

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.agents import service
 from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
-from gateway.deps import CorrelationId, ReadOwnedAgent, ReadTx, RelayDep, Tx
+from gateway.deps import CorrelationId, QuotasDep, ReadOwnedAgent, ReadTx, RelayDep, Tx
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
 
 @router.post("", status_code=201, response_model=AgentPublic)
-async def create_agent(body: AgentCreate, tx: Tx) -> AgentPublic:
-    return await service.create_agent(tx.session, tx.user_id, body)
+async def create_agent(body: AgentCreate, tx: Tx, quotas: QuotasDep) -> AgentPublic:
+    return await service.create_agent(tx.session, tx.user_id, body, quotas)
 
 
 @router.get("", response_model=AgentsPublic)

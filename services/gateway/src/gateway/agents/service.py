@@ -14,9 +14,13 @@ from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, Agent
 from gateway.errors import agent_not_found
 from gateway.messages import send
 from gateway.pagination import cut, decode_cursor
+from gateway.quotas.service import Quotas
 
 
-async def create_agent(session: AsyncSession, user_id: UUID, body: AgentCreate) -> AgentPublic:
+async def create_agent(
+    session: AsyncSession, user_id: UUID, body: AgentCreate, quotas: Quotas
+) -> AgentPublic:
+    await quotas.admit_agent(session, user_id)
     row = await AgentRepository(session).add(
         user_id, body.name, body.description, body.min_pass_rate
     )

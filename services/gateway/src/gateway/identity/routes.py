@@ -23,6 +23,7 @@ from gateway.identity.schemas import (
     MePublic,
     SignedOutEverywhere,
 )
+from gateway.ratelimit import limit
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
 callback = APIRouter(tags=["identity"])
@@ -41,7 +42,12 @@ NO_SESSION: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/auth/magic-link", status_code=202, response_model=MagicLinkAccepted)
+@router.post(
+    "/auth/magic-link",
+    status_code=202,
+    response_model=MagicLinkAccepted,
+    dependencies=[limit("sign_in")],
+)
 async def request_magic_link(
     body: MagicLinkRequest, tx: AnonymousTx, settings: SettingsDep, mail: MailDep
 ) -> MagicLinkAccepted:
@@ -67,7 +73,9 @@ async def sign_in_page(token: LinkToken) -> HTMLResponse:
     )
 
 
-@callback.post("/auth/callback", status_code=303, responses=REFUSED)
+@callback.post(
+    "/auth/callback", status_code=303, responses=REFUSED, dependencies=[limit("sign_in")]
+)
 async def complete_sign_in(
     token: LinkToken, request: Request, tx: AnonymousTx, settings: SettingsDep, client: ClientDep
 ) -> Response:

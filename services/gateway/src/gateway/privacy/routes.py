@@ -16,6 +16,7 @@ from gateway.deps import (
     RelayDep,
     ServiceDep,
     SettingsDep,
+    TokensDep,
     Tx,
 )
 from gateway.errors import ErrorPublic
@@ -72,7 +73,11 @@ async def export_me(
 
 @router.delete("/api/v1/me", status_code=202, response_model=ErasureAccepted)
 async def erase_me(
-    tx: Tx, relay: RelayDep, correlation_id: CorrelationId, response: Response
+    tx: Tx,
+    relay: RelayDep,
+    tokens: TokensDep,
+    correlation_id: CorrelationId,
+    response: Response,
 ) -> ErasureAccepted:
     """Erase the caller's account and everything of it in every service. The gateway's data and
     every API token go at once (the tokens stop working on every replica); each worker erases its
@@ -81,6 +86,7 @@ async def erase_me(
     only; after it, the caller's tokens are gone and a repeat is a 401."""
     accepted = await service.erase_user(tx.session, tx.user_id, correlation_id)
     tx.after_commit(relay.nudge)
+    tx.after_commit(tokens.clear)
     response.headers["Location"] = accepted.status_url
     return accepted
 

@@ -20,6 +20,7 @@ from gateway.deps import (
     NotificationsDep,
     OwnedAgent,
     PublishedDep,
+    QuotasDep,
     ReadOwnedAgent,
     ReadTx,
     RelayDep,
@@ -255,11 +256,14 @@ async def import_agent(
     tx: Tx,
     relay: RelayDep,
     settings: SettingsDep,
+    quotas: QuotasDep,
     correlation_id: CorrelationId,
     client: ClientDep,
 ) -> AgentImported:
     """A new agent from an export; its versions and channels appear as the publisher takes them
     (`versions_import`, a request to follow like a publish)."""
+    await quotas.admit_agent(tx.session, tx.user_id)
+    quotas.check_cases(0, len(body.test_cases))
     agent = await export.import_agent(
         tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
     )

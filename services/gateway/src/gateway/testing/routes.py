@@ -17,6 +17,7 @@ from gateway.deps import (
     ClientDep,
     CorrelationId,
     OwnedAgent,
+    QuotasDep,
     ReadOwnedAgent,
     ReadTx,
     RelayDep,
@@ -48,9 +49,9 @@ CONFLICT = error_responses(409)
 
 @cases.post("", status_code=201, response_model=TestCasePublic)
 async def create_case(
-    agent_id: UUID, body: TestCaseSpec, tx: Tx, _agent: OwnedAgent
+    agent_id: UUID, body: TestCaseSpec, tx: Tx, _agent: OwnedAgent, quotas: QuotasDep
 ) -> TestCasePublic:
-    return await service.create(tx.session, agent_id, body)
+    return await service.create(tx.session, agent_id, body, quotas)
 
 
 @cases.get("", response_model=TestCasesPublic)
@@ -70,6 +71,7 @@ async def import_suite(
     tx: Tx,
     _agent: OwnedAgent,
     client: ClientDep,
+    quotas: QuotasDep,
     body: Annotated[
         str,
         Body(
@@ -81,7 +83,7 @@ async def import_suite(
         str, Query(max_length=64, description="The var that holds each test's user message.")
     ] = "input",
 ) -> ImportReport:
-    report = await service.import_promptfoo(tx.session, agent_id, body, input_var)
+    report = await service.import_promptfoo(tx.session, agent_id, body, input_var, quotas)
     await AuditRepository(tx.session).append(
         tx.user_id,
         "test_cases_imported",
@@ -120,9 +122,12 @@ async def request_run(
     tx: Tx,
     _agent: OwnedAgent,
     relay: RelayDep,
+    quotas: QuotasDep,
     correlation_id: CorrelationId,
 ) -> TestRunAccepted:
-    accepted = await runs.request_run(tx.session, tx.user_id, agent_id, body, correlation_id)
+    accepted = await runs.request_run(
+        tx.session, tx.user_id, agent_id, body, correlation_id, quotas
+    )
     tx.after_commit(relay.nudge)
     return accepted
 

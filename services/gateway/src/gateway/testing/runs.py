@@ -22,6 +22,7 @@ from gateway.agents.repository import AgentRepository
 from gateway.errors import ApiError, not_found
 from gateway.messages import send
 from gateway.pagination import cut, decode_cursor
+from gateway.quotas.service import Quotas
 from gateway.specs.repository import CompilationRepository
 from gateway.testing.repository import TestCaseRepository, TestRunRepository, TestRunView
 from gateway.testing.results import FINISHED, summary_from_view
@@ -37,6 +38,7 @@ async def request_run(
     agent_id: UUID,
     body: TestRunCreate,
     correlation_id: UUID,
+    quotas: Quotas,
 ) -> TestRunAccepted:
     """Record the run's view and its snapshot commands in one transaction (the outbox)."""
     compilation = await CompilationRepository(session).get(user_id, agent_id, body.compilation_id)
@@ -56,6 +58,7 @@ async def request_run(
         raise ApiError(
             422, "too_many_test_cases", f"a run takes at most {RUN_CASES_MAX} test cases"
         )
+    await quotas.admit_run(session, user_id, len(rows) * body.repeat)
     cases = [
         RunCase.model_validate(
             {

@@ -26,6 +26,7 @@ from contracts.storable import json_problem
 from contracts.testing import TestCaseSpec
 from gateway.errors import ApiError, not_found
 from gateway.pagination import BIGINT, cut, decode_cursor
+from gateway.quotas.service import Quotas
 from gateway.testing import schemas
 from gateway.testing.repository import TestCase, TestCaseRepository
 
@@ -83,9 +84,10 @@ def _public(row: TestCase) -> schemas.TestCasePublic:
 
 
 async def create(
-    session: AsyncSession, agent_id: UUID, case: TestCaseSpec
+    session: AsyncSession, agent_id: UUID, case: TestCaseSpec, quotas: Quotas
 ) -> schemas.TestCasePublic:
     check(case)
+    await quotas.admit_cases(session, agent_id, 1)
     [row] = await TestCaseRepository(session).add_many(agent_id, [_row(case)])
     return _public(row)
 
@@ -122,7 +124,7 @@ async def delete(session: AsyncSession, agent_id: UUID, case_id: UUID) -> None:
 
 
 async def import_promptfoo(
-    session: AsyncSession, agent_id: UUID, text: str, input_var: str
+    session: AsyncSession, agent_id: UUID, text: str, input_var: str, quotas: Quotas
 ) -> schemas.ImportReport:
     """Import a promptfoo config's `tests:` list (or a bare list). The case input is the test's
     `vars[input_var]`. An assertion type Agent Studio does not run is left out of its case and
@@ -136,6 +138,7 @@ async def import_promptfoo(
             reports.append(schemas.ImportedCase(index=index, status="skipped", problem=problem))
         else:
             imported.append((index, case, dropped))
+    await quotas.admit_cases(session, agent_id, len(imported))
     rows = await TestCaseRepository(session).add_many(agent_id, [_row(c) for _, c, _ in imported])
     for (index, case, dropped), row in zip(imported, rows, strict=True):
         reports.append(

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from gateway.deps import ClientDep, ReadTx, Tx
+from gateway.deps import ClientDep, ReadTx, TokensDep, Tx
 from gateway.errors import ErrorPublic
 from gateway.users import service
 from gateway.users.schemas import TokenCreate, TokenCreated, TokensPublic
@@ -35,7 +35,8 @@ async def list_tokens(
 
 
 @router.delete("/{token_id}", status_code=204, responses=NOT_FOUND)
-async def revoke_token(token_id: UUID, tx: Tx, client: ClientDep) -> Response:
+async def revoke_token(token_id: UUID, tx: Tx, client: ClientDep, tokens: TokensDep) -> Response:
     """Revoke the token at once, on every gateway replica."""
     await service.revoke_token(tx.session, tx.user_id, token_id, client)
+    tx.after_commit(tokens.clear)
     return Response(status_code=204)

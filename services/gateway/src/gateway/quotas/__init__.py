@@ -1,0 +1,1 @@
+"""Quotas per user: how much one account may hold or run at once."""
