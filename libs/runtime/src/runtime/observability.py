@@ -69,6 +69,41 @@ outbox_published = Counter(
     "outbox_published", "Outbox messages published, by outcome (ok, duplicate, error).", ["outcome"]
 )
 
+dead_letters = Counter(
+    "dead_letters",
+    "Messages copied to the dead-letter stream, by consumer, subject and kind of reason.",
+    ["consumer", "subject", "reason"],
+)
+# Read from JetStream's consumer info by `runtime.monitor`; every replica reports the same durable,
+# so dashboards and alerts take the max over replicas.
+consumer_pending = Gauge(
+    "consumer_pending_messages",
+    "Messages in a durable's stream that no replica has fetched yet (JetStream num_pending).",
+    ["consumer"],
+)
+consumer_ack_pending = Gauge(
+    "consumer_ack_pending_messages",
+    "Messages fetched and not yet acknowledged (JetStream num_ack_pending).",
+    ["consumer"],
+)
+consumer_redelivered = Gauge(
+    "consumer_redelivered_messages",
+    "Messages delivered more than once and not yet acknowledged (JetStream num_redelivered).",
+    ["consumer"],
+)
+dead_letter_stream_messages = Gauge(
+    "dead_letter_stream_messages", "Messages held in the dead-letter stream (all services)."
+)
+service_ready = Gauge(
+    "service_ready", "1 while the process's dependencies answer (what /readyz says), else 0."
+)
+dependency_up = Gauge(
+    "dependency_up", "1 while a dependency (database, nats) answers, else 0.", ["dependency"]
+)
+monitor_errors = Counter(
+    "monitor_errors", "Failed reads of JetStream state by the metrics monitor.", ["what"]
+)
+
 log = structlog.get_logger()
 
 

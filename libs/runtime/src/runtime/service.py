@@ -32,6 +32,7 @@ from runtime.broker import BrokerUnavailableError, ConsumerPolicy
 from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
 from runtime.health import health_routes
+from runtime.monitor import Monitor
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
@@ -223,6 +224,13 @@ async def run_service(
     consumers = [asyncio.create_task(service.consumer(b).run(stop)) for b in durable]
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(service.relay.run(relay_stop))
+    monitor = Monitor(
+        service.js,
+        [b.durable for b in durable],
+        root=settings.nats_subject_root,
+        dependencies=lambda: (service.engine, service.nc),
+    )
+    monitor_task = asyncio.create_task(monitor.run(stop))
     log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
 
     stopped_by = await _first(stop.wait(), server_task)
@@ -237,6 +245,7 @@ async def run_service(
         log.warning(f"{name}.grace_period_exceeded")
     relay_stop.set()
     await relay_task
+    await monitor_task
     await service.close()
     log.info(f"{name}.stopped")
 

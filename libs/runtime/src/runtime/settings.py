@@ -6,6 +6,7 @@ A wrong setting ends the process with one line naming the setting and the reason
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from typing import Literal, NoReturn, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from contracts.subjects import DEFAULT_ROOT, ROOT_PATTERN
+from runtime.pricing import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/agent_studio"
 
@@ -66,6 +68,10 @@ class CommonSettings(BaseModel):
         le=3600,
         description="How long the AI breaker stays open before a probe.",
     )
+    ai_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per million prompt and completion tokens by model (JSON), for cost metrics.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     ack_wait_seconds: float = Field(
@@ -97,6 +103,11 @@ class CommonSettings(BaseModel):
         if not value.startswith("postgresql+psycopg://"):
             raise ValueError("must be a postgresql:// URL")
         return value
+
+    @field_validator("ai_prices", mode="before")
+    @classmethod
+    def _prices_from_json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("nats_subject_root")
     @classmethod

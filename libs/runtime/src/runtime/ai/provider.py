@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -27,7 +27,7 @@ from runtime.ai.base import (
     ProviderUnavailable,
 )
 from runtime.ai.breaker import Breaker, CircuitOpen
-from runtime.ai.metrics import ai_request_duration, ai_requests, ai_tokens
+from runtime.ai.metrics import ai_estimated_cost, ai_request_duration, ai_requests, ai_tokens
 from runtime.ai.retry import (
     RetryPolicy,
     counts_against_breaker,
@@ -35,6 +35,7 @@ from runtime.ai.retry import (
     retry_after_seconds,
 )
 from runtime.ai.schema import schema_errors
+from runtime.pricing import DEFAULT_PRICES, ModelPrice, estimated_cost
 
 
 class OpenAIProvider:
@@ -57,8 +58,10 @@ class OpenAIProvider:
         breaker_reset: float = 60.0,
         backoff_multiplier: float = 0.5,
         breaker_name: str = "openai",
+        prices: Mapping[str, ModelPrice] = DEFAULT_PRICES,
     ) -> None:
         self.model = model
+        self.prices = prices
         self.embedding_model = embedding_model
         self.timeout = timeout
         self._client = AsyncOpenAI(
@@ -124,7 +127,7 @@ class OpenAIProvider:
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            _count_tokens(model, prompt_tokens, completion_tokens)  # spent even if the JSON is bad
+            self._count_tokens(model, prompt_tokens, completion_tokens)  # spent even if bad JSON
             text = _reply_text(response, json_schema)
         return Completion(
             text=text,
@@ -161,7 +164,7 @@ class OpenAIProvider:
             async with chunks:
                 async for chunk in chunks:
                     if chunk.usage is not None:
-                        _count_tokens(
+                        self._count_tokens(
                             model, chunk.usage.prompt_tokens, chunk.usage.completion_tokens
                         )
                     for choice in chunk.choices:
@@ -178,12 +181,19 @@ class OpenAIProvider:
                 )
             )
             if response.usage is not None:
-                _count_tokens(model, response.usage.prompt_tokens, 0)
+                self._count_tokens(model, response.usage.prompt_tokens, 0)
         ordered = sorted(response.data, key=lambda item: item.index)
         return [list(item.embedding) for item in ordered]
 
     async def aclose(self) -> None:
         await self._client.close()
+
+    def _count_tokens(self, model: str, prompt: int, completion: int) -> None:
+        ai_tokens.labels(model, "prompt").inc(prompt)
+        ai_tokens.labels(model, "completion").inc(completion)
+        cost = estimated_cost(self.prices, model, prompt, completion)
+        if cost is not None:
+            ai_estimated_cost.labels(model).inc(cost)
 
     @asynccontextmanager
     async def _observed(self, model: str) -> AsyncIterator[None]:
@@ -250,8 +260,3 @@ def _message(exc: openai.OpenAIError) -> str:
         if isinstance(message, str) and message:
             return message
     return str(exc)
-
-
-def _count_tokens(model: str, prompt: int, completion: int) -> None:
-    ai_tokens.labels(model, "prompt").inc(prompt)
-    ai_tokens.labels(model, "completion").inc(completion)
