@@ -144,6 +144,7 @@ async def _provision(
         settings.nats_subject_root,
         tuple(b.durable for b in bindings),
         consumer_policy(settings),
+        replicas=settings.nats_stream_replicas,
     )
 
 

@@ -31,6 +31,12 @@ class CommonSettings(BaseModel):
     nats_subject_root: str = Field(
         default=DEFAULT_ROOT, description="First subject token; lets installations share a server."
     )
+    nats_stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Copies of each stream in a JetStream cluster (3 on 3 nodes).",
+    )
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1, le=200)
     redis_url: str = "redis://127.0.0.1:6379/0"
