@@ -96,6 +96,9 @@ def create_app(service: Service) -> FastAPI:
         version="0.1.0",
         description="Write, compile, test and publish AI agents.",
         lifespan=lifespan,
+        # RequestContextMiddleware makes the one server span (with the correlation id); FastAPI's
+        # own would start a second root span and split a request's trace in two.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = service
     app.state.settings = settings
