@@ -35,6 +35,7 @@ from runtime.health import health_routes
 from runtime.monitor import Monitor
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
+from runtime.retention import DAY, Pruner, Retention
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
 from runtime.staged import StagedBinding, StagedConsumer
 
@@ -65,6 +66,8 @@ class Service:
     relay: Relay
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run at shutdown before the connections close (e.g. the AI provider's HTTP client)."""
+    retention: list[Retention] = field(default_factory=list)
+    """Rows pruned on a schedule besides the inbox (e.g. the test-runner's response cache)."""
 
     @classmethod
     async def start(
@@ -232,6 +235,14 @@ async def run_service(
         dependencies=lambda: (service.engine, service.nc),
     )
     monitor_task = asyncio.create_task(monitor.run(stop))
+    inbox = Retention(
+        metadata.tables[f"{metadata.schema}.processed_messages"],
+        "processed_at",
+        settings.inbox_retention_days * DAY,
+    )
+    pruner_task = asyncio.create_task(
+        Pruner(service.sessionmaker, [inbox, *service.retention]).run(stop)
+    )
     log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
 
     stopped_by = await _first(stop.wait(), server_task)
@@ -247,6 +258,7 @@ async def run_service(
     relay_stop.set()
     await relay_task
     await monitor_task
+    await pruner_task
     await service.close()
     log.info(f"{name}.stopped")
 

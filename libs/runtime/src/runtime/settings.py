@@ -93,6 +93,12 @@ class CommonSettings(BaseModel):
         default=8, ge=1, le=1024, description="Messages handled at once per consumer."
     )
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    inbox_retention_days: float = Field(
+        default=30.0,
+        ge=8,
+        le=3650,
+        description="Days an applied message's id is kept (past stream and dead-letter replays).",
+    )
 
     @field_validator("nats_url")
     @classmethod

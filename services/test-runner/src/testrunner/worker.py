@@ -23,12 +23,13 @@ from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.queries import QueryBinding
+from runtime.retention import DAY, Retention
 from runtime.service import AnyBinding, Binding, Service, serve
 from runtime.staged import Recorded, Staged, StagedBinding
 from testrunner import handlers
 from testrunner.adapters.lookups import StoredLookups
 from testrunner.executor import Executor
-from testrunner.models import SCHEMA, metadata
+from testrunner.models import SCHEMA, metadata, response_cache
 from testrunner.repository import RunRepository
 from testrunner.settings import TestRunnerSettings
 
@@ -59,6 +60,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
+    service.retention.append(
+        Retention(response_cache, "created_at", settings.response_cache_retention_days * DAY)
+    )
     executor = Executor(
         provider=provider,
         grader_model=settings.grader_model,
