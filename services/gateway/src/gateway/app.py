@@ -24,10 +24,16 @@ from contracts.subjects import (
     GATEWAY_TEST_RUNNER_EVENTS,
 )
 from gateway.agents import routes as agents
+from gateway.audit import routes as audit
 from gateway.errors import ApiError
+from gateway.identity import routes as identity
+from gateway.identity.mail import MailRelay, smtp_sender
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
+from gateway.privacy import handlers as privacy_handlers
+from gateway.privacy import routes as privacy
+from gateway.privacy.repository import ErasureRepository
 from gateway.publishing import handlers as publishing_handlers
 from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
@@ -40,6 +46,7 @@ from gateway.specs.repository import CompilationRepository
 from gateway.testing import handlers as testing_handlers
 from gateway.testing import routes as testing
 from gateway.testing.repository import TestRunRepository
+from gateway.users import routes as users
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -49,20 +56,32 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await specs_handlers.handle_compiler_event(
         envelope.data, compilations=CompilationRepository(session)
     )
 
 
 async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await testing_handlers.handle_test_runner_event(
         envelope.data, runs=TestRunRepository(session)
     )
 
 
 async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await publishing_handlers.handle_publisher_event(
         envelope.data, requests=PublishRepository(session)
+    )
+
+
+async def on_erased(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    return await privacy_handlers.handle_data_erased(
+        envelope.data, erasures=ErasureRepository(session)
     )
 
 
@@ -82,13 +101,22 @@ def create_app(service: Service) -> FastAPI:
     published = PublishedCache(service.js, published_bucket(settings.nats_subject_root))
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
+    # Without SMTP_URL (allowed in development only) sign-in links are only logged.
+    mail = (
+        MailRelay(service.write, smtp_sender(settings), settings.mail_from)
+        if settings.smtp_url is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         notifications.start()
-        mirror = asyncio.create_task(published.run())
+        tasks = [asyncio.create_task(published.run())]
+        if mail is not None:
+            tasks.append(asyncio.create_task(mail.run()))
         yield
-        mirror.cancel()
+        for task in tasks:
+            task.cancel()
         await notifications.stop()
 
     app = FastAPI(
@@ -106,6 +134,11 @@ def create_app(service: Service) -> FastAPI:
     app.state.notifications = notifications
     app.state.published = published
     app.state.provider = provider
+    app.state.mail = mail
+    app.include_router(identity.router)
+    app.include_router(identity.callback)
+    app.include_router(users.router)
+    app.include_router(audit.router)
     app.include_router(agents.router)
     app.include_router(specs.router)
     app.include_router(specs.coach)
@@ -115,6 +148,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(publishing.imports)
     app.include_router(publishing.router)
     app.include_router(openai_compat.router)
+    app.include_router(privacy.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)

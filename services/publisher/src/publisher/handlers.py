@@ -8,6 +8,7 @@ from uuid import UUID
 import structlog
 from pydantic import BaseModel
 
+from contracts.privacy import EraseVersionsV1, VersionsErasedV1
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelHistoryV1,
@@ -41,6 +42,7 @@ class RunOutcomes(Protocol):
 
     async def add(self, event: TestRunCompletedV1) -> None: ...
     async def get(self, run_id: UUID) -> RunOutcome | None: ...
+    async def erase(self, agent_ids: list[UUID]) -> int: ...
 
 
 class Versions(Protocol):
@@ -64,6 +66,8 @@ class Versions(Protocol):
         self, agent_id: UUID, name: str | None, before: int | None, limit: int
     ) -> list[ChannelMove]: ...
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]: ...
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        """Also records the owner erased: their later messages write nothing."""
 
 
 class ReadModel(Protocol):
@@ -203,6 +207,29 @@ async def handle_gateway_event(
     return []
 
 
+async def handle_erase_versions(
+    cmd: EraseVersionsV1, *, versions: Versions, outcomes: RunOutcomes, read_model: ReadModel
+) -> list[BaseModel]:
+    """Consumes `EraseVersionsV1`; emits `VersionsErasedV1` for its part. The part's agents (and
+    any the user owns a version of) lose their versions, channels and history, and leave the read
+    model, so nothing of them is served any more; the gate forgets their runs.
+
+    Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
+    """
+    agents = set(cmd.agent_ids) | set(await versions.agents_of_owner(cmd.user_id))
+    erased = {"versions": 0, "channels": 0}
+    for agent_id in sorted(agents):
+        await versions.lock_agent(agent_id)
+        numbers, names = await versions.delete_agent(agent_id)
+        await read_model.drop_agent(agent_id, numbers, names)
+        erased["versions"] += len(numbers)
+        erased["channels"] += len(names)
+    erased["run_outcomes"] = await outcomes.erase(sorted(agents))
+    return [
+        VersionsErasedV1(erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased)
+    ]
+
+
 async def project(
     event: BaseModel, *, versions: Versions, read_model: ReadModel
 ) -> list[BaseModel]:
@@ -215,8 +242,10 @@ async def project(
         await _put_version(versions, read_model, event.version.agent_id, event.version.number)
     elif isinstance(event, ChannelMovedV1):
         move = event.move
-        # The version first, so a reader never finds a channel pointing at nothing.
-        await _put_version(versions, read_model, move.agent_id, move.to_version)
+        # The version first, so a reader never finds a channel pointing at nothing; none when the
+        # agent was deleted or erased since the move.
+        if not await _put_version(versions, read_model, move.agent_id, move.to_version):
+            return []
         await read_model.put_channel(
             move.agent_id, move.channel, PublishedChannel(version=move.to_version, seq=move.seq)
         )
@@ -225,10 +254,12 @@ async def project(
 
 async def _put_version(
     versions: Versions, read_model: ReadModel, agent_id: UUID, number: int
-) -> None:
+) -> bool:
     version = await versions.get(agent_id, number)
-    if version is not None:
-        await read_model.put_version(version.published())
+    if version is None:
+        return False
+    await read_model.put_version(version.published())
+    return True
 
 
 async def answer_list_versions(query: ListVersionsV1, *, versions: Versions) -> VersionsV1:

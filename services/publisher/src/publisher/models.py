@@ -11,9 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from runtime.db import service_metadata
+from runtime.erasure import erased_owners_table
 
 SCHEMA = "publisher"
 metadata = service_metadata(SCHEMA)
+# Users whose data was erased: their late messages write nothing (runtime/erasure.py).
+erased_owners = erased_owners_table(metadata)
 
 
 def _timestamp(name: str) -> sa.Column[object]:
@@ -41,7 +44,7 @@ versions = sa.Table(
     sa.Column("agent_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("number", sa.Integer, primary_key=True),
     sa.Column("publish_id", UUID(as_uuid=True), nullable=False, unique=True),
-    sa.Column("owner_id", UUID(as_uuid=True), nullable=False),
+    sa.Column("owner_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("compilation_id", UUID(as_uuid=True), nullable=False),
     sa.Column("test_run_id", UUID(as_uuid=True)),
     sa.Column("spec_revision", sa.Integer, nullable=False),

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.publishing import ChannelMove, ImportedMove, PublishVersionV1, VersionDetail
 from contracts.runs import TestRunCompletedV1
 from publisher.domain import RunOutcome, Version
-from publisher.models import channel_history, channels, run_outcomes, versions
+from publisher.models import channel_history, channels, erased_owners, run_outcomes, versions
+from runtime.erasure import mark_erased
 
 
 class RunOutcomeRepository:
@@ -61,6 +62,12 @@ class RunOutcomeRepository:
             passed=frozenset(UUID(c) for c in row.passed_cases),
             failed=frozenset(UUID(c) for c in row.failed_cases),
         )
+
+    async def erase(self, agent_ids: list[UUID]) -> int:
+        result = await self._session.execute(
+            sa.delete(run_outcomes).where(run_outcomes.c.agent_id.in_(agent_ids))
+        )
+        return int(getattr(result, "rowcount", 0))
 
 
 class VersionRepository:
@@ -214,6 +221,13 @@ class VersionRepository:
             query = query.where(h.c.seq < before)
         rows = await self._session.execute(query.order_by(h.c.seq.desc()).limit(limit))
         return [ChannelMove.model_validate(row._mapping) for row in rows]
+
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        await mark_erased(self._session, erased_owners, owner_id)
+        found = await self._session.scalars(
+            sa.select(versions.c.agent_id).where(versions.c.owner_id == owner_id).distinct()
+        )
+        return list(found.all())
 
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]:
         """Remove an agent's versions, channels and history; returns what the read model must drop."""

@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from contracts.privacy import EraseVersionsV1, VersionsErasedV1
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelMove,
@@ -50,6 +51,13 @@ class FakeRunOutcomes:
 
     async def get(self, run_id: UUID) -> RunOutcome | None:
         return self.rows.get(run_id)
+
+    async def erase(self, agent_ids: list[UUID]) -> int:
+        # The fake's outcomes are all of AGENT (`completed`).
+        erased = len(self.rows) if AGENT in agent_ids else 0
+        if erased:
+            self.rows = {}
+        return erased
 
 
 class FakeVersions:
@@ -125,6 +133,9 @@ class FakeVersions:
     ) -> list[ChannelMove]:
         found = [m for m in reversed(self.moves) if name in (None, m.channel)]
         return [m for m in found if m.seq < (before or 10**9)][:limit]
+
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        return sorted({a for (a, _), v in self.rows.items() if v.owner_id == owner_id})
 
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]:
         numbers = [n for a, n in self.rows if a == agent_id]
@@ -324,3 +335,42 @@ async def test_a_deleted_agent_leaves_the_tables_and_the_read_model() -> None:
             == []
         )
     assert (p.versions.rows, p.read_model.versions, p.read_model.channels) == ({}, {}, {})
+
+
+async def test_an_erasure_takes_the_owners_agents_out_of_the_tables_and_the_read_model() -> None:
+    p = Publisher()
+    await p.publish(publish(await p.run({A}, set()), channel="production"))
+    # The command names no agent: the part that looks up the owner's versions finds this one.
+    cmd = EraseVersionsV1(erasure_id=uuid4(), user_id=OWNER, agent_ids=[], part=0, parts=1)
+
+    first = await handlers.handle_erase_versions(
+        cmd, versions=p.versions, outcomes=p.outcomes, read_model=p.read_model
+    )
+    again = await handlers.handle_erase_versions(
+        cmd, versions=p.versions, outcomes=p.outcomes, read_model=p.read_model
+    )
+
+    assert first == [
+        VersionsErasedV1(
+            erasure_id=cmd.erasure_id,
+            part=0,
+            parts=1,
+            erased={"versions": 1, "channels": 1, "run_outcomes": 1},
+        )
+    ]
+    assert again == [first[0].model_copy(update={"erased": {"versions": 0, "channels": 0,
+                                                            "run_outcomes": 0}})]  # fmt: skip
+    assert (p.versions.rows, p.read_model.versions, p.read_model.channels) == ({}, {}, {})
+    assert p.outcomes.rows == {}
+
+
+async def test_a_channel_move_projected_after_an_erasure_writes_nothing() -> None:
+    p = Publisher()
+    cmd = publish(await p.run({A}, set()), channel="production")
+    emitted = await handlers.handle_publish_version(cmd, versions=p.versions, outcomes=p.outcomes)
+    await p.versions.delete_agent(AGENT)  # erased before the read model heard of the move
+
+    for event in emitted:
+        await handlers.project(event, versions=p.versions, read_model=p.read_model)
+
+    assert (p.read_model.versions, p.read_model.channels) == ({}, {})

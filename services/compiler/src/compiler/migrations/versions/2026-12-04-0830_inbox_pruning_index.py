@@ -1,7 +1,7 @@
 """inbox_pruning_index
 
 Revision ID: 334fc5e52bdc
-Revises: bc9234ddd2e9
+Revises: b32799c51235
 Create Date: 2026-12-04 08:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '334fc5e52bdc'
-down_revision: str | None = 'bc9234ddd2e9'
+down_revision: str | None = 'b32799c51235'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """inbox_pruning_index
 
 Revision ID: 39e8224bb7e3
-Revises: dc1cef722838
+Revises: 3b1431a0c9bf
 Create Date: 2026-12-04 08:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '39e8224bb7e3'
-down_revision: str | None = 'dc1cef722838'
+down_revision: str | None = '3b1431a0c9bf'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
