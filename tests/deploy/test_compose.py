@@ -24,7 +24,7 @@ from tests.support.deploy import (
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 APP_SERVICES = tuple(SETTINGS)
-INFRASTRUCTURE = ("nats", "postgres", "redis")
+INFRASTRUCTURE = ("nats", "postgres", "redis", "mailpit")
 OBSERVABILITY = ("otel-collector", "jaeger", "prometheus", "grafana")
 # Started, never waited on for health: their images have nothing to run a probe with, and nothing
 # needs more than their being started.
@@ -86,6 +86,7 @@ def test_the_start_order_waits_on_health_and_on_the_migrations() -> None:
         assert needs["postgres"] == {"condition": "service_healthy"}, service
         assert needs["nats"] == {"condition": "service_healthy"}, service
     assert SERVICES["gateway"]["depends_on"]["redis"] == {"condition": "service_healthy"}
+    assert SERVICES["gateway"]["depends_on"]["mailpit"] == {"condition": "service_healthy"}
     assert SERVICES["grafana"]["depends_on"]["prometheus"] == {"condition": "service_healthy"}
     for service, spec in SERVICES.items():
         for dependency, condition in spec.get("depends_on", {}).items():
