@@ -6,13 +6,14 @@ import contextlib
 import gzip
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ReceivedSpan:
     span_id: str
     parent_span_id: str
     kind: int
+    attributes: dict[str, object] = field(default_factory=dict, compare=False)
 
 
 class TraceReceiver:
@@ -56,11 +58,17 @@ class TraceReceiver:
                         span.span_id.hex(),
                         span.parent_span_id.hex(),
                         span.kind,
+                        {a.key: _value(a.value) for a in span.attributes},
                     )
                     for span in scope.spans
                 )
         with self._lock:
             self._spans.extend(received)
+
+
+def _value(value: AnyValue) -> object:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
 
 
 @contextlib.contextmanager

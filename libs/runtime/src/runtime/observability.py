@@ -16,7 +16,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 MESSAGE_BUCKETS = (
     0.001,
@@ -157,12 +160,60 @@ def _add_service(service: str) -> Any:
     return processor
 
 
+def exporting_traces() -> bool:
+    """Whether spans leave the process (`OTEL_EXPORTER_OTLP_ENDPOINT` or its traces variant)."""
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def trace_database(engine: AsyncEngine) -> None:
+    """A client span per SQL statement, in the trace of the message or request that runs it; only
+    when spans are exported, so the hot paths pay nothing for spans nobody reads. The statement
+    is recorded as SQLAlchemy sends it: placeholders, never the values."""
+    if not exporting_traces():
+        return
+    sync_engine = engine.sync_engine
+    database = sync_engine.url.database or ""
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def start(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        context._studio_span = tracer().start_span(
+            f"{operation} {database}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql",
+                "db.system.name": "postgresql",
+                "db.namespace": database,
+                "db.operation.name": operation,
+                "db.query.text": statement[:2000],
+            },
+        )
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def end(
+        _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        span = getattr(context, "_studio_span", None)
+        if span is not None:
+            span.end()
+
+    @event.listens_for(sync_engine, "handle_error")
+    def failed(error: Any) -> None:
+        span = getattr(error.execution_context, "_studio_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error.original_exception).__name__))
+            span.end()
+
+
 def _setup_tracing(service: str) -> TracerProvider:
     """Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else kept local."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    if exporting_traces():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

@@ -81,6 +81,7 @@ class Service:
         engine = db.create_engine(
             settings.database_url, pool_size=settings.database_pool_size, application_name=name
         )
+        observability.trace_database(engine)
         nc: Client | None = None
         try:
             await db.check_database(engine, str(metadata.schema))

@@ -17,6 +17,7 @@ from typing import Any, cast
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient, omit
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span, use_span
 
 from runtime.ai.base import (
     Completion,
@@ -35,6 +36,7 @@ from runtime.ai.retry import (
     retry_after_seconds,
 )
 from runtime.ai.schema import schema_errors
+from runtime.observability import tracer
 from runtime.pricing import DEFAULT_PRICES, ModelPrice, estimated_cost
 
 
@@ -189,6 +191,9 @@ class OpenAIProvider:
         await self._client.close()
 
     def _count_tokens(self, model: str, prompt: int, completion: int) -> None:
+        span = get_current_span()
+        span.set_attribute("gen_ai.usage.input_tokens", prompt)
+        span.set_attribute("gen_ai.usage.output_tokens", completion)
         ai_tokens.labels(model, "prompt").inc(prompt)
         ai_tokens.labels(model, "completion").inc(completion)
         cost = estimated_cost(self.prices, model, prompt, completion)
@@ -197,12 +202,23 @@ class OpenAIProvider:
 
     @asynccontextmanager
     async def _observed(self, model: str) -> AsyncIterator[None]:
-        """One logical call: guarded by the breaker, counted, and its failures made typed."""
+        """One logical call: a client span, guarded by the breaker, counted, and its failures
+        made typed."""
         started = time.monotonic()
         outcome = "unavailable"
+        span = tracer().start_span(
+            f"chat {model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": model,
+            },
+        )
         try:
-            async with self.breaker.guard():
-                yield
+            with use_span(span, set_status_on_exception=False):
+                async with self.breaker.guard():
+                    yield
             outcome = "ok"
         except CircuitOpen:
             outcome = "circuit_open"
@@ -221,6 +237,10 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise ProviderUnavailable(_message(exc)) from exc
         finally:
+            span.set_attribute("studio.ai.outcome", outcome)
+            if outcome != "ok":
+                span.set_status(Status(StatusCode.ERROR, outcome))
+            span.end()
             ai_requests.labels(self.name, model, outcome).inc()
             if outcome != "circuit_open":
                 ai_request_duration.labels(self.name, model).observe(time.monotonic() - started)
