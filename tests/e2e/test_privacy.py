@@ -271,7 +271,8 @@ def test_an_erasure_leaves_nothing_of_the_user_in_any_service(stack: Stack) -> N
     before = rows_naming(stack, other)
     had = rows_naming(stack, owned)
     assert had["gateway.sign_in_links.email"] == 2
-    assert had["gateway.sessions.user_id"] == had["gateway.audit_log.user_id"] - 1 == 1
+    assert had["gateway.sessions.user_id"] == 1
+    assert had["gateway.audit_log.user_id"] == 3  # signed in, made a token, imported cases
 
     accepted = erase(stack, owned.token)
 
@@ -344,6 +345,6 @@ def test_an_erasure_completes_when_a_stopped_worker_comes_back(stack: Stack) -> 
 def test_the_privacy_routes_are_in_the_openapi_document(stack: Stack) -> None:
     paths = httpx.get(f"{stack.gateway_url}/openapi.json").json()["paths"]
 
-    assert set(paths["/api/v1/me"]) == {"delete"}
+    assert set(paths["/api/v1/me"]) == {"get", "delete"}
     assert set(paths["/api/v1/me/export"]) == {"get"}
     assert set(paths["/api/v1/erasures/{erasure_id}"]) == {"get"}

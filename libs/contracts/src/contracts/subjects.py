@@ -205,6 +205,8 @@ class DeadLetterStream:
 
 
 DEAD_LETTER = DeadLetterStream()
+DEAD_LETTER_STREAM = Stream(DEAD_LETTER.name, DEAD_LETTER.token)
+"""The dead-letter stream seen as a stream a durable can read (its subjects are the same)."""
 
 
 @dataclass(frozen=True)
@@ -274,6 +276,11 @@ GATEWAY_PUBLISHER_EVENTS = Durable(
     "gateway", PUBLISHER_STREAM, "publisher_events", events_of("publisher")
 )
 
+GATEWAY_DEAD_LETTERS = Durable(
+    "gateway", DEAD_LETTER_STREAM, "dead_letters", f"{DEAD_LETTER.token}.>"
+)
+"""Every dead letter: the gateway fails the request a dead-lettered command was sent for."""
+
 ALL_DURABLES: tuple[Durable, ...] = (
     COMPILER_COMPILE_AGENT,
     COMPILER_ERASE_COMPILATIONS,
@@ -292,6 +299,7 @@ ALL_DURABLES: tuple[Durable, ...] = (
     PUBLISHER_READ_MODEL,
     PUBLISHER_GATEWAY_EVENTS,
     GATEWAY_PUBLISHER_EVENTS,
+    GATEWAY_DEAD_LETTERS,
 )
 
 

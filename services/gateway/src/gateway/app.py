@@ -20,9 +20,11 @@ from contracts.envelope import Envelope
 from contracts.publishing import published_bucket
 from contracts.subjects import (
     GATEWAY_COMPILER_EVENTS,
+    GATEWAY_DEAD_LETTERS,
     GATEWAY_PUBLISHER_EVENTS,
     GATEWAY_TEST_RUNNER_EVENTS,
 )
+from gateway import dead_letters
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
 from gateway.errors import ApiError
@@ -49,6 +51,7 @@ from gateway.testing.repository import TestRunRepository
 from gateway.users import routes as users
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
 
@@ -85,10 +88,20 @@ async def on_erased(envelope: Envelope[Any], session: AsyncSession) -> list[Base
     )
 
 
+async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[BaseModel]:
+    return await dead_letters.handle_dead_letter(
+        letter,
+        compilations=CompilationRepository(session),
+        runs=TestRunRepository(session),
+        requests=PublishRepository(session),
+    )
+
+
 BINDINGS = (
     Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),
     Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
     Binding(GATEWAY_PUBLISHER_EVENTS, on_publisher_event),
+    DeadLetterBinding(GATEWAY_DEAD_LETTERS, on_dead_letter),
 )
 
 

@@ -246,7 +246,8 @@ test_runs = sa.Table(
     # When the last pause or resumption applied happened: those events may arrive out of order.
     _timestamp("paused_changed_at", nullable=True),
     sa.CheckConstraint(
-        "status IN ('queued', 'running', 'paused', 'completed', 'cancelled')", name="status"
+        "status IN ('queued', 'running', 'paused', 'completed', 'cancelled', 'failed')",
+        name="status",
     ),
     sa.Index("ix_test_runs_agent_created", "agent_id", sa.text("created_at DESC"), "id"),
 )
@@ -273,8 +274,8 @@ publishes = sa.Table(
     sa.Column("regressions", JSONB),
     _timestamp("created_at"),
     _timestamp("completed_at", nullable=True),
-    sa.CheckConstraint("kind IN ('publish', 'move')", name="kind"),
-    sa.CheckConstraint("status IN ('pending', 'done', 'refused')", name="status"),
+    sa.CheckConstraint("kind IN ('publish', 'move', 'import')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'done', 'refused', 'failed')", name="status"),
 )
 
 # A user's erasure (`DELETE /api/v1/me`): all the gateway keeps once the user is gone. No email, no

@@ -61,7 +61,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     async def on_move(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_move_channel(
-            envelope.data, versions=VersionRepository(session)
+            envelope.data,
+            versions=VersionRepository(session),
+            outcomes=RunOutcomeRepository(session),
         )
 
     async def on_import(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
