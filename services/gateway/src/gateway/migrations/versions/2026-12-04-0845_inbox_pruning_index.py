@@ -1,7 +1,7 @@
 """inbox_pruning_index
 
 Revision ID: 2d99603acbda
-Revises: e6b849706c98
+Revises: 3f0c2d9a7b15
 Create Date: 2026-12-04 08:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '2d99603acbda'
-down_revision: str | None = 'e6b849706c98'
+down_revision: str | None = '3f0c2d9a7b15'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

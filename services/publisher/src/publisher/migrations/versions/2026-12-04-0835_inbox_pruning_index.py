@@ -1,7 +1,7 @@
 """inbox_pruning_index
 
 Revision ID: a30cf5d49196
-Revises: 1305240f79c3
+Revises: 8e41c7a2d903
 Create Date: 2026-12-04 08:30:00.000000
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = 'a30cf5d49196'
-down_revision: str | None = '1305240f79c3'
+down_revision: str | None = '8e41c7a2d903'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
