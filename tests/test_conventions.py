@@ -24,6 +24,7 @@ TRANSACTION_PLACES = {
     "libs/runtime/src/runtime/outbox.py",  # the relay's claim
     "libs/runtime/src/runtime/service.py",  # Service.write: a write no consumed message carries
     "libs/runtime/src/runtime/migrations.py",
+    "libs/runtime/src/runtime/retention.py",  # the scheduled pruning of expired rows, batch by batch
     "services/gateway/src/gateway/deps.py",  # one transaction per request
     "services/gateway/src/gateway/cli.py",  # the operator CLI
 }

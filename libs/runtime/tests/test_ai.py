@@ -92,6 +92,37 @@ async def test_a_completion_returns_the_servers_text_model_and_token_usage(
     )
 
 
+async def test_the_estimated_cost_follows_the_tokens_and_the_price_table(
+    fake_openai: FakeOpenAI,
+    make_provider: MakeProvider,
+) -> None:
+    provider = make_provider(ai_prices={"fake-model": (1.0, 4.0)})
+    fake_openai.respond("A patient billing specialist.", usage=(2000, 500))
+    before = metric("ai_estimated_cost_usd_total", model="fake-model")
+
+    await provider.complete(MESSAGES)
+
+    assert metric("ai_estimated_cost_usd_total", model="fake-model") == pytest.approx(
+        before + (2000 * 1.0 + 500 * 4.0) / 1_000_000
+    )
+
+
+async def test_a_model_the_price_table_does_not_know_costs_nothing_but_still_counts_tokens(
+    fake_openai: FakeOpenAI,
+    make_provider: MakeProvider,
+) -> None:
+    provider = make_provider(ai_model="unpriced-model")
+    fake_openai.respond("ok", usage=(10, 1))
+
+    await provider.complete(MESSAGES)
+
+    assert metric("ai_tokens_total", model="unpriced-model", kind="prompt") >= 10
+    assert (
+        REGISTRY.get_sample_value("ai_estimated_cost_usd_total", {"model": "unpriced-model"})
+        is None
+    )
+
+
 async def test_a_429_is_retried_after_the_retry_after_the_server_asked_for(
     fake_openai: FakeOpenAI,
     make_provider: MakeProvider,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -206,8 +207,15 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason
         raise RuntimeError("bug in handler")
 
     subject = subjects.COMPILE_AGENT.full(bed.root)
+    labels = {
+        "consumer": DURABLE.name,
+        "subject": subjects.COMPILE_AGENT.relative,
+        "reason": "retries_exhausted",
+    }
+    counted_before = REGISTRY.get_sample_value("dead_letters_total", labels) or 0.0
     await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
     headers = await run_until_dead_lettered(bed, broken)
+    assert REGISTRY.get_sample_value("dead_letters_total", labels) == counted_before + 1
     assert headers["Studio-Deliveries"] == "3"
     assert (
         headers["Studio-Dead-Letter-Reason"]

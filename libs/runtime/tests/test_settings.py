@@ -32,6 +32,21 @@ class TestLoadSettings:
         assert settings.ai_provider is None
         assert settings.openai_api_key is None
 
+    def test_ai_prices_are_read_as_json_and_replace_the_default_table(self) -> None:
+        default = load_settings(CommonSettings, "compiler", {})
+        priced = load_settings(
+            CommonSettings, "compiler", {"AI_PRICES": '{"house-model": [1.5, 6]}'}
+        )
+
+        assert default.ai_prices["gpt-4o-mini"] == (0.15, 0.60)
+        assert priced.ai_prices == {"house-model": (1.5, 6.0)}
+
+    def test_ai_prices_that_are_not_a_json_table_name_the_setting(self) -> None:
+        with pytest.raises(SettingsError, match="setting AI_PRICES is invalid"):
+            load_settings(CommonSettings, "compiler", {"AI_PRICES": "gpt-4o-mini=0.15"})
+        with pytest.raises(SettingsError, match="setting AI_PRICES is invalid"):
+            load_settings(CommonSettings, "compiler", {"AI_PRICES": '{"m": ["free", 1]}'})
+
     def test_service_class_keeps_its_own_defaults(self) -> None:
         settings = load_settings(WorkerSettings, "compiler", {})
 

@@ -89,10 +89,14 @@ async def ensure_topology(
     root: str,
     durables: tuple[s.Durable, ...],
     policy: ConsumerPolicy,
+    *,
+    replicas: int = 1,
 ) -> None:
     """Create or update every stream and the given durables; safe to run from every replica.
 
     Every replica of a service provisions what it consumes, so a deploy brings its own topology.
+    `replicas` is each stream's (and the read model's) copies in a JetStream cluster: 3 on a
+    three-node cluster, so a node can be lost or restarted without losing a message.
     """
     for stream in s.ALL_STREAMS:
         await _ensure_stream(
@@ -104,6 +108,7 @@ async def ensure_topology(
                 storage=StorageType.FILE,
                 max_age=STREAM_MAX_AGE_SECONDS,
                 duplicate_window=DUPLICATE_WINDOW_SECONDS,
+                num_replicas=replicas,
             ),
         )
     await _ensure_stream(
@@ -115,6 +120,7 @@ async def ensure_topology(
             storage=StorageType.FILE,
             max_age=DEAD_LETTER_MAX_AGE_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            num_replicas=replicas,
         ),
     )
     exhausted = sorted({d.exhausted_advisory(root) for d in (*s.ALL_DURABLES, *durables)})
@@ -126,9 +132,10 @@ async def ensure_topology(
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
             max_age=DEAD_LETTER_MAX_AGE_SECONDS,
+            num_replicas=replicas,
         ),
     )
-    await _ensure_bucket(js, published_bucket(root))
+    await _ensure_bucket(js, published_bucket(root), replicas)
     for durable in durables:
         await js.add_consumer(
             s.EXHAUSTED.full_name(root),
@@ -163,11 +170,11 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         await js.update_stream(config)
 
 
-async def _ensure_bucket(js: JetStreamContext, bucket: str) -> None:
+async def _ensure_bucket(js: JetStreamContext, bucket: str, replicas: int) -> None:
     """The published read model: one value per key (history 1), kept on disk."""
     try:
         await js.key_value(bucket)
     except BucketNotFoundError:
         await js.create_key_value(
-            KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE)
+            KeyValueConfig(bucket=bucket, history=1, storage=StorageType.FILE, replicas=replicas)
         )

@@ -33,7 +33,7 @@ from contracts.subjects import Durable, relative_subject
 from runtime import inbox, outbox
 from runtime import observability as obs
 from runtime.broker import ConsumerPolicy
-from runtime.dead_letters import DeadLetters
+from runtime.dead_letters import DeadLetterKind, DeadLetters
 from runtime.errors import PermanentError, TransientError
 from runtime.faults import failpoint
 from runtime.outbox import Relay
@@ -154,7 +154,9 @@ class Consumer:
         relative = relative_subject(msg.subject, self._root)
         if not self._durable.accepts(relative):
             return await self._dead_letter(
-                msg, f"subject {relative!r} is not one {self._durable.name} consumes"
+                msg,
+                f"subject {relative!r} is not one {self._durable.name} consumes",
+                kind="wrong_subject",
             )
         if not registry.is_registered(relative) and self._durable.filter.endswith(".>"):
             # An event newer than this build (a tolerant reader skips it; its producer deployed first).
@@ -164,7 +166,7 @@ class Consumer:
         try:
             envelope = registry.decode(relative, msg.data)
         except registry.UndecodableMessageError as exc:
-            return await self._dead_letter(msg, f"undecodable: {exc}")
+            return await self._dead_letter(msg, f"undecodable: {exc}", kind="undecodable")
         parent = propagate.extract(msg.headers or {})
         span_attributes = {
             "messaging.system": "nats",
@@ -193,7 +195,7 @@ class Consumer:
                 return await self._apply(msg, envelope)
             except PermanentError as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                return await self._dead_letter(msg, f"permanent: {exc}")
+                return await self._dead_letter(msg, f"permanent: {exc}", kind="permanent")
             except Exception as exc:
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 span.record_exception(exc)
@@ -238,7 +240,10 @@ class Consumer:
         delivered = self._failed_deliveries.count(msg)
         if delivered >= self._policy.max_deliver:
             return await self._dead_letter(
-                msg, f"failed {delivered} deliveries, last: {exc!r}", delivered
+                msg,
+                f"failed {delivered} deliveries, last: {exc!r}",
+                kind="retries_exhausted",
+                deliveries=delivered,
             )
         delay = (
             exc.retry_after
@@ -254,7 +259,9 @@ class Consumer:
         await msg.nak(delay=delay)
         return "nak"
 
-    async def _dead_letter(self, msg: Msg, reason: str, deliveries: int | None = None) -> str:
+    async def _dead_letter(
+        self, msg: Msg, reason: str, *, kind: DeadLetterKind, deliveries: int | None = None
+    ) -> str:
         """Copy the message to the dead-letter stream with its reason, then stop its redelivery."""
         md = msg.metadata
         await self._dead_letters.copy(
@@ -265,6 +272,7 @@ class Consumer:
             sequence=md.sequence.stream,
             deliveries=deliveries or md.num_delivered,
             reason=reason,
+            kind=kind,
         )
         await msg.term()
         trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})

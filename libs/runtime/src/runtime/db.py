@@ -66,6 +66,8 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
             nullable=False,
             server_default=sa.func.now(),
         ),
+        # What the retention pruner looks rows up by (runtime/retention.py).
+        sa.Index("ix_processed_messages_processed_at", "processed_at"),
     )
 
 

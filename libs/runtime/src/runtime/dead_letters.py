@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Literal
 
 import nats.js.errors
 import structlog
 from nats.js import JetStreamContext
 
-from contracts.subjects import DEAD_LETTER, EXHAUSTED, Durable
+from contracts import registry
+from contracts.subjects import DEAD_LETTER, EXHAUSTED, Durable, relative_subject
 from runtime import observability as obs
 
 log = structlog.get_logger()
+
+DeadLetterKind = Literal[
+    "wrong_subject", "undecodable", "permanent", "retries_exhausted", "no_acknowledgement"
+]
+"""Why a message was dead-lettered, as a closed set for the metric (the header has the detail)."""
 
 
 class DeadLetters:
@@ -38,6 +44,7 @@ class DeadLetters:
         sequence: int,
         deliveries: int,
         reason: str,
+        kind: DeadLetterKind,
     ) -> None:
         headers = dict(original_headers or {})
         headers.update(
@@ -59,6 +66,10 @@ class DeadLetters:
             stream=DEAD_LETTER.full_name(self._root),
         )
         log.error("consumer.dead_lettered", subject=subject, reason=reason[:300])
+        relative = relative_subject(subject, self._root)
+        # Only subjects of the contracts become label values: a stray subject must not mint series.
+        label = relative if registry.is_registered(relative) else "unregistered"
+        obs.dead_letters.labels(self._durable.name, label, kind).inc()
 
     async def rescue_exhausted(self, stop: asyncio.Event, fetch_timeout: float) -> None:
         """Until `stop`: copy every message the durable's advisories name as out of deliveries."""
@@ -102,5 +113,6 @@ class DeadLetters:
             deliveries=deliveries,
             reason=f"no acknowledgement after {deliveries} deliveries "
             "(the handler crashed or outlived its ack wait each time)",
+            kind="no_acknowledgement",
         )
         obs.messages_processed.labels(self._durable.name, "dead_letter").inc()

@@ -16,7 +16,10 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 MESSAGE_BUCKETS = (
     0.001,
@@ -69,6 +72,41 @@ outbox_published = Counter(
     "outbox_published", "Outbox messages published, by outcome (ok, duplicate, error).", ["outcome"]
 )
 
+dead_letters = Counter(
+    "dead_letters",
+    "Messages copied to the dead-letter stream, by consumer, subject and kind of reason.",
+    ["consumer", "subject", "reason"],
+)
+# Read from JetStream's consumer info by `runtime.monitor`; every replica reports the same durable,
+# so dashboards and alerts take the max over replicas.
+consumer_pending = Gauge(
+    "consumer_pending_messages",
+    "Messages in a durable's stream that no replica has fetched yet (JetStream num_pending).",
+    ["consumer"],
+)
+consumer_ack_pending = Gauge(
+    "consumer_ack_pending_messages",
+    "Messages fetched and not yet acknowledged (JetStream num_ack_pending).",
+    ["consumer"],
+)
+consumer_redelivered = Gauge(
+    "consumer_redelivered_messages",
+    "Messages delivered more than once and not yet acknowledged (JetStream num_redelivered).",
+    ["consumer"],
+)
+dead_letter_stream_messages = Gauge(
+    "dead_letter_stream_messages", "Messages held in the dead-letter stream (all services)."
+)
+service_ready = Gauge(
+    "service_ready", "1 while the process's dependencies answer (what /readyz says), else 0."
+)
+dependency_up = Gauge(
+    "dependency_up", "1 while a dependency (database, nats) answers, else 0.", ["dependency"]
+)
+monitor_errors = Counter(
+    "monitor_errors", "Failed reads of JetStream state by the metrics monitor.", ["what"]
+)
+
 log = structlog.get_logger()
 
 
@@ -112,8 +150,12 @@ def _setup_logging(service: str, level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's own logging config (if anything in the process applied it) stops its records at
+    # the `uvicorn` logger with a plain-text handler: route them to the root's JSON lines instead.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
 
 
 def _add_service(service: str) -> Any:
@@ -124,12 +166,60 @@ def _add_service(service: str) -> Any:
     return processor
 
 
+def exporting_traces() -> bool:
+    """Whether spans leave the process (`OTEL_EXPORTER_OTLP_ENDPOINT` or its traces variant)."""
+    return bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+
+
+def trace_database(engine: AsyncEngine) -> None:
+    """A client span per SQL statement, in the trace of the message or request that runs it; only
+    when spans are exported, so the hot paths pay nothing for spans nobody reads. The statement
+    is recorded as SQLAlchemy sends it: placeholders, never the values."""
+    if not exporting_traces():
+        return
+    sync_engine = engine.sync_engine
+    database = sync_engine.url.database or ""
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def start(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+        context._studio_span = tracer().start_span(
+            f"{operation} {database}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system": "postgresql",
+                "db.system.name": "postgresql",
+                "db.namespace": database,
+                "db.operation.name": operation,
+                "db.query.text": statement[:2000],
+            },
+        )
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def end(
+        _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        span = getattr(context, "_studio_span", None)
+        if span is not None:
+            span.end()
+
+    @event.listens_for(sync_engine, "handle_error")
+    def failed(error: Any) -> None:
+        span = getattr(error.execution_context, "_studio_span", None)
+        if span is not None:
+            span.set_status(Status(StatusCode.ERROR, type(error.original_exception).__name__))
+            span.end()
+
+
 def _setup_tracing(service: str) -> TracerProvider:
     """Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else kept local."""
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    if exporting_traces():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))

@@ -34,8 +34,10 @@ from runtime.db import DatabaseUnavailableError
 from runtime.dead_letter_consumer import DeadLetterBinding, DeadLetterConsumer
 from runtime.health import health_routes
 from runtime.http import bounded_http
+from runtime.monitor import Monitor
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
+from runtime.retention import DAY, Pruner, Retention
 from runtime.settings import (
     CommonSettings,
     SettingsError,
@@ -75,6 +77,8 @@ class Service:
     relay: Relay
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     """Run at shutdown before the connections close (e.g. the AI provider's HTTP client)."""
+    retention: list[Retention] = field(default_factory=list)
+    """Rows pruned on a schedule besides the inbox (e.g. the test-runner's response cache)."""
 
     @classmethod
     async def start(
@@ -88,6 +92,7 @@ class Service:
         engine = db.create_engine(
             settings.database_url, pool_size=settings.database_pool_size, application_name=name
         )
+        observability.trace_database(engine)
         nc: Client | None = None
         try:
             await db.check_database(engine, str(metadata.schema))
@@ -160,6 +165,7 @@ async def _provision(
         settings.nats_subject_root,
         tuple(b.durable for b in bindings),
         consumer_policy(settings),
+        replicas=settings.nats_stream_replicas,
     )
 
 
@@ -245,6 +251,21 @@ async def run_service(
     consumers = [asyncio.create_task(service.consumer(b).run(stop)) for b in durable]
     relay_stop = asyncio.Event()
     relay_task = asyncio.create_task(service.relay.run(relay_stop))
+    monitor = Monitor(
+        service.js,
+        [b.durable for b in durable],
+        root=settings.nats_subject_root,
+        dependencies=lambda: (service.engine, service.nc),
+    )
+    monitor_task = asyncio.create_task(monitor.run(stop))
+    inbox = Retention(
+        metadata.tables[f"{metadata.schema}.processed_messages"],
+        "processed_at",
+        settings.inbox_retention_days * DAY,
+    )
+    pruner_task = asyncio.create_task(
+        Pruner(service.sessionmaker, [inbox, *service.retention]).run(stop)
+    )
     log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
 
     stopped_by = await _first(stop.wait(), server_task)
@@ -259,6 +280,8 @@ async def run_service(
         log.warning(f"{name}.grace_period_exceeded")
     relay_stop.set()
     await relay_task
+    await monitor_task
+    await pruner_task
     await service.close()
     log.info(f"{name}.stopped")
 

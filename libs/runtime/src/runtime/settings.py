@@ -6,6 +6,7 @@ A wrong setting ends the process with one line naming the setting and the reason
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from contracts.subjects import DEFAULT_ROOT, ROOT_PATTERN
+from runtime.pricing import DEFAULT_PRICES, ModelPrice
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/agent_studio"
 
@@ -29,6 +31,12 @@ class CommonSettings(BaseModel):
     nats_url: str = "nats://127.0.0.1:4222"
     nats_subject_root: str = Field(
         default=DEFAULT_ROOT, description="First subject token; lets installations share a server."
+    )
+    nats_stream_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Copies of each stream in a JetStream cluster (3 on 3 nodes).",
     )
     database_url: str = DEFAULT_DATABASE_URL
     database_pool_size: int = Field(default=10, ge=1, le=200)
@@ -70,6 +78,10 @@ class CommonSettings(BaseModel):
         le=3600,
         description="How long the AI breaker stays open before a probe.",
     )
+    ai_prices: dict[str, ModelPrice] = Field(
+        default_factory=lambda: dict(DEFAULT_PRICES),
+        description="USD per million prompt and completion tokens by model (JSON), for cost metrics.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     http_max_header_bytes: int = Field(
@@ -95,6 +107,12 @@ class CommonSettings(BaseModel):
         default=8, ge=1, le=1024, description="Messages handled at once per consumer."
     )
     shutdown_grace_seconds: float = Field(default=25.0, gt=0)
+    inbox_retention_days: float = Field(
+        default=30.0,
+        ge=8,
+        le=3650,
+        description="Days an applied message's id is kept (past stream and dead-letter replays).",
+    )
 
     @field_validator("nats_url")
     @classmethod
@@ -118,6 +136,11 @@ class CommonSettings(BaseModel):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("ai_prices", mode="before")
+    @classmethod
+    def _prices_from_json(cls, value: object) -> object:
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("nats_subject_root")
     @classmethod

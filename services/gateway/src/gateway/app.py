@@ -63,6 +63,7 @@ from runtime.cli import migrate_command
 from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
+from runtime.settings import CommonSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -152,6 +153,9 @@ def create_app(service: Service) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # RequestContextMiddleware makes the one server span (with the correlation id); FastAPI's
+        # own would start a second root span and split a request's trace in two.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.service = service
     app.state.settings = settings
@@ -254,6 +258,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["migrate"]:
-        migrate_command(SERVICE, GatewaySettings, MIGRATIONS, SCHEMA)
+        # Migrating needs the database alone, not the serving settings (mail, public address).
+        migrate_command(SERVICE, CommonSettings, MIGRATIONS, SCHEMA)
         return
     serve(SERVICE, GatewaySettings, metadata, BINDINGS, create_app)

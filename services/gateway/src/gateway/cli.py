@@ -1,5 +1,6 @@
 """`studio`: the operator's command line. `studio token create --email alice@example.com` prints a new
-API token as the last line of its output; `studio token revoke` revokes one."""
+API token as the last line of its output; `studio token revoke` revokes one; `studio dead-letters`
+lists, shows and replays dead-lettered messages."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import asyncio
 import re
 import sys
 
-from gateway import auth
+from gateway import auth, dead_letter_commands
 from gateway.audit.repository import AuditRepository, ClientInfo
 from gateway.models import SCHEMA
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime import db
+from runtime.broker import BrokerUnavailableError
 from runtime.db import DatabaseUnavailableError
 from runtime.settings import SettingsError, exit_on_settings_error, load_settings
 
@@ -37,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument(
         "--prefix", required=True, help="the first characters of the token, e.g. sas_AbC123"
     )
+    dead_letter_commands.add_parser(groups)
     return parser
 
 
@@ -85,6 +88,12 @@ def main(argv: list[str] | None = None) -> None:
         settings = load_settings(GatewaySettings, "gateway")
     except SettingsError as exc:
         exit_on_settings_error(exc)
+    if args.group == "dead-letters":
+        try:
+            dead_letter_commands.run(args, settings)
+        except BrokerUnavailableError as exc:
+            raise SystemExit(f"studio: {exc}") from None
+        return
     email = args.email.strip().lower()
     if not EMAIL.match(email):
         raise SystemExit(f"studio: {args.email!r} is not an email address")

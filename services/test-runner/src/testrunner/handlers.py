@@ -207,6 +207,8 @@ async def _complete(runs: Runs, run_id: UUID) -> TestRunCompletedV1 | None:
     if run is None:
         return None
     metrics.runs_finished.labels("completed").inc()
+    if counts.pass_rate is not None:
+        metrics.run_pass_rate.observe(counts.pass_rate)
     log.info("test_run.completed", run_id=str(run_id), pass_rate=counts.pass_rate)
     return TestRunCompletedV1(
         summary=run.summary(counts),

@@ -18,3 +18,8 @@ queue_lag = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900),
 )
 runs_finished = Counter("test_runs_finished", "Runs finished, by status.", ["status"])
+run_pass_rate = Histogram(
+    "test_run_pass_rate",
+    "Pass rate of each completed run (passed / judged), errors left out as in the API.",
+    buckets=(0.1, 0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+)

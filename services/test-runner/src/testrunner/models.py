@@ -96,4 +96,5 @@ response_cache = sa.Table(
     sa.Column(
         "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
     ),
+    sa.Index("ix_response_cache_created_at", "created_at"),  # for the retention pruner
 )

@@ -29,3 +29,9 @@ class TestRunnerSettings(CommonSettings):
         le=20,
         description="Calls per execution (each with the adapter's own retries) before an error.",
     )
+    response_cache_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="Days a cached AI response is kept for runs with cache on.",
+    )

@@ -25,12 +25,13 @@ from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
+from runtime.retention import DAY, Retention
 from runtime.service import AnyBinding, Binding, Service, serve
 from runtime.staged import Recorded, Staged, StagedBinding
 from testrunner import handlers
 from testrunner.adapters.lookups import StoredLookups
 from testrunner.executor import Executor
-from testrunner.models import SCHEMA, erased_owners, metadata
+from testrunner.models import SCHEMA, erased_owners, metadata, response_cache
 from testrunner.repository import ErasureRepository, RunRepository
 from testrunner.settings import TestRunnerSettings
 
@@ -61,6 +62,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
+    service.retention.append(
+        Retention(response_cache, "created_at", settings.response_cache_retention_days * DAY)
+    )
     executor = Executor(
         provider=provider,
         grader_model=settings.grader_model,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -21,8 +22,9 @@ from contracts.runs import (
     TestRunStartedV1,
     TestRunV1,
 )
+from runtime.retention import DAY, Pruner
 from runtime.settings import CommonSettings
-from testrunner.models import metadata, results, runs
+from testrunner.models import metadata, response_cache, results, runs
 from testrunner.settings import TestRunnerSettings
 from testrunner.worker import SERVICE, bindings
 from tests.support.inprocess import RunningService, eventually, running_service
@@ -147,3 +149,23 @@ async def test_a_cancel_before_its_run_waits_for_it_and_the_cancelled_run_never_
     assert await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_STARTED) == []
     assert len(await cancelled()) == 1
     assert await runner.count(results, results.c.run_id == cmd.run_id) == 0
+
+
+async def test_cached_responses_past_their_retention_are_pruned(runner: RunningService) -> None:
+    [rule] = [r for r in runner.service.retention if r.table is response_cache]
+    assert rule.keep_seconds == 30 * DAY  # TEST_RUNNER_RESPONSE_CACHE_RETENTION_DAYS
+    row = {"output": "cached", "prompt_tokens": 1, "completion_tokens": 1}
+    async with runner.service.sessionmaker.begin() as session:
+        await session.execute(
+            sa.insert(response_cache),
+            [
+                {**row, "key": "old", "created_at": datetime.now(UTC) - timedelta(days=31)},
+                {**row, "key": "fresh", "created_at": datetime.now(UTC)},
+            ],
+        )
+
+    await Pruner(runner.service.sessionmaker, [rule]).prune()
+
+    async with runner.service.reader() as session:
+        keys = (await session.execute(sa.select(response_cache.c.key))).scalars().all()
+    assert keys == ["fresh"]

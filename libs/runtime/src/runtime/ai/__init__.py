@@ -54,4 +54,5 @@ def provider_from_settings(settings: CommonSettings) -> AIProvider:
         retry_max_wait=settings.ai_retry_max_wait_seconds,
         breaker_fail_max=settings.ai_breaker_fail_max,
         breaker_reset=settings.ai_breaker_reset_seconds,
+        prices=settings.ai_prices,
     )

@@ -23,6 +23,11 @@ ai_retries = Counter(
     ["reason"],
 )
 ai_tokens = Counter("ai_tokens", "Tokens reported by the AI provider.", ["model", "kind"])
+ai_estimated_cost = Counter(
+    "ai_estimated_cost_usd",
+    "Estimated AI spend in USD from the tokens reported and the price table (AI_PRICES).",
+    ["model"],
+)
 
 circuit_breaker_state = Gauge(
     "circuit_breaker_state",

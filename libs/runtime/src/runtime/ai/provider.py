@@ -10,13 +10,14 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient, omit
 from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span, use_span
 
 from runtime.ai.base import (
     Completion,
@@ -27,7 +28,7 @@ from runtime.ai.base import (
     ProviderUnavailable,
 )
 from runtime.ai.breaker import Breaker, CircuitOpen
-from runtime.ai.metrics import ai_request_duration, ai_requests, ai_tokens
+from runtime.ai.metrics import ai_estimated_cost, ai_request_duration, ai_requests, ai_tokens
 from runtime.ai.retry import (
     RetryPolicy,
     counts_against_breaker,
@@ -35,6 +36,8 @@ from runtime.ai.retry import (
     retry_after_seconds,
 )
 from runtime.ai.schema import schema_errors
+from runtime.observability import tracer
+from runtime.pricing import DEFAULT_PRICES, ModelPrice, estimated_cost
 
 
 class OpenAIProvider:
@@ -57,8 +60,10 @@ class OpenAIProvider:
         breaker_reset: float = 60.0,
         backoff_multiplier: float = 0.5,
         breaker_name: str = "openai",
+        prices: Mapping[str, ModelPrice] = DEFAULT_PRICES,
     ) -> None:
         self.model = model
+        self.prices = prices
         self.embedding_model = embedding_model
         self.timeout = timeout
         self._client = AsyncOpenAI(
@@ -124,7 +129,7 @@ class OpenAIProvider:
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
-            _count_tokens(model, prompt_tokens, completion_tokens)  # spent even if the JSON is bad
+            self._count_tokens(model, prompt_tokens, completion_tokens)  # spent even if bad JSON
             text = _reply_text(response, json_schema)
         return Completion(
             text=text,
@@ -161,7 +166,7 @@ class OpenAIProvider:
             async with chunks:
                 async for chunk in chunks:
                     if chunk.usage is not None:
-                        _count_tokens(
+                        self._count_tokens(
                             model, chunk.usage.prompt_tokens, chunk.usage.completion_tokens
                         )
                     for choice in chunk.choices:
@@ -178,21 +183,42 @@ class OpenAIProvider:
                 )
             )
             if response.usage is not None:
-                _count_tokens(model, response.usage.prompt_tokens, 0)
+                self._count_tokens(model, response.usage.prompt_tokens, 0)
         ordered = sorted(response.data, key=lambda item: item.index)
         return [list(item.embedding) for item in ordered]
 
     async def aclose(self) -> None:
         await self._client.close()
 
+    def _count_tokens(self, model: str, prompt: int, completion: int) -> None:
+        span = get_current_span()
+        span.set_attribute("gen_ai.usage.input_tokens", prompt)
+        span.set_attribute("gen_ai.usage.output_tokens", completion)
+        ai_tokens.labels(model, "prompt").inc(prompt)
+        ai_tokens.labels(model, "completion").inc(completion)
+        cost = estimated_cost(self.prices, model, prompt, completion)
+        if cost is not None:
+            ai_estimated_cost.labels(model).inc(cost)
+
     @asynccontextmanager
     async def _observed(self, model: str) -> AsyncIterator[None]:
-        """One logical call: guarded by the breaker, counted, and its failures made typed."""
+        """One logical call: a client span, guarded by the breaker, counted, and its failures
+        made typed."""
         started = time.monotonic()
         outcome = "unavailable"
+        span = tracer().start_span(
+            f"chat {model}",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": model,
+            },
+        )
         try:
-            async with self.breaker.guard():
-                yield
+            with use_span(span, set_status_on_exception=False):
+                async with self.breaker.guard():
+                    yield
             outcome = "ok"
         except CircuitOpen:
             outcome = "circuit_open"
@@ -211,6 +237,10 @@ class OpenAIProvider:
         except openai.OpenAIError as exc:
             raise ProviderUnavailable(_message(exc)) from exc
         finally:
+            span.set_attribute("studio.ai.outcome", outcome)
+            if outcome != "ok":
+                span.set_status(Status(StatusCode.ERROR, outcome))
+            span.end()
             ai_requests.labels(self.name, model, outcome).inc()
             if outcome != "circuit_open":
                 ai_request_duration.labels(self.name, model).observe(time.monotonic() - started)
@@ -250,8 +280,3 @@ def _message(exc: openai.OpenAIError) -> str:
         if isinstance(message, str) and message:
             return message
     return str(exc)
-
-
-def _count_tokens(model: str, prompt: int, completion: int) -> None:
-    ai_tokens.labels(model, "prompt").inc(prompt)
-    ai_tokens.labels(model, "completion").inc(completion)
