@@ -40,6 +40,7 @@ from gateway.specs.repository import CompilationRepository
 from gateway.testing import handlers as testing_handlers
 from gateway.testing import routes as testing
 from gateway.testing.repository import TestRunRepository
+from gateway.web import dist_dir, mount_web_ui
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.health import health_routes
@@ -113,6 +114,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(publishing.router)
     app.include_router(openai_compat.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
+    mount_web_ui(app, dist_dir(settings.web_dist_dir))
     _add_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_bytes)
     return app

@@ -1,5 +1,7 @@
 """Gateway settings: the common ones, overridable with `GATEWAY_…`."""
 
+from pathlib import Path
+
 from pydantic import Field
 
 from runtime.settings import CommonSettings
@@ -26,4 +28,8 @@ class GatewaySettings(CommonSettings):
         gt=0,
         le=60,
         description="Longest a read answered by another service (e.g. a test run) may take.",
+    )
+    web_dist_dir: Path | None = Field(
+        default=None,
+        description="The built web UI served at / (default: the repository's web/dist).",
     )
