@@ -81,6 +81,12 @@ def test_token_revoke_makes_the_token_unusable_at_once(stack: Stack) -> None:
             {"NATS_URL": "nats://127.0.0.1:1"},
             "NATS at nats://127.0.0.1:1 is unreachable",
         ),
+        (
+            [sys.executable, "-m", "gateway"],
+            {"SMTP_URL": "", "STUDIO_ENV": "production"},
+            "setting GATEWAY_SMTP_URL / SMTP_URL is invalid: Value error, must be set outside "
+            "development",
+        ),
     ],
 )
 def test_bad_settings_end_in_one_clear_line_without_a_traceback(

@@ -245,6 +245,7 @@ def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
             what="the copy's channel history",
         )
         again = client.get(f"/api/v1/agents/{copy_id}/export")
+        audit = client.get("/api/v1/me/audit").json()["items"]
         # The read model follows the publisher's events: it serves the copy moments later.
         served = eventually(
             lambda: published(client, copy_id),
@@ -265,6 +266,18 @@ def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
     assert copy_id != agent_id
     assert again.json() == document  # lossless
     assert served["version"] == 1
+    # Newest first: the import, the forced publish (the gated one is not recorded), the cases.
+    assert [(e["action"], e["details"]) for e in audit[:2]] == [
+        ("agent_imported", {"agent_id": copy_id, "versions": 2}),
+        (
+            "publish_forced",
+            {
+                "agent_id": agent_id,
+                "publish_id": audit[1]["details"]["publish_id"],
+                "reason": "again",
+            },
+        ),
+    ]
 
 
 def test_a_deleted_agent_is_no_longer_served(stack: Stack) -> None:

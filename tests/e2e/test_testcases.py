@@ -127,7 +127,12 @@ def test_a_promptfoo_suite_is_imported_with_every_problem_reported(stack: Stack)
             headers={"content-type": "application/yaml"},
         )
         listed = client.get(f"/api/v1/agents/{agent_id}/test-cases").json()["items"]
+        (audited,) = client.get("/api/v1/me/audit").json()["items"]
     assert report.status_code == 200, report.text
+    assert (audited["action"], audited["details"]) == (
+        "test_cases_imported",
+        {"agent_id": agent_id, "imported": 2, "skipped": 2},
+    )
     body = report.json()
     assert (body["imported"], body["skipped"]) == (2, 2)
     statuses = [(c["index"], c["status"]) for c in body["cases"]]

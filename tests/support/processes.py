@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.support.mail import shared_server
 from tests.support.waiting import eventually
 
 
@@ -88,6 +89,9 @@ def service_env(database_url: str, nats_url: str, root: str, **extra: str) -> di
             "STUDIO_ENV": "test",
             "LOG_LEVEL": "INFO",
             "SHUTDOWN_GRACE_SECONDS": "10",
+            # Outside development the gateway needs a mail server: the tests' own, reading what
+            # it receives.
+            "SMTP_URL": shared_server().url,
             **extra,
         }
     )

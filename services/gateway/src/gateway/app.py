@@ -24,7 +24,10 @@ from contracts.subjects import (
     GATEWAY_TEST_RUNNER_EVENTS,
 )
 from gateway.agents import routes as agents
+from gateway.audit import routes as audit
 from gateway.errors import ApiError
+from gateway.identity import routes as identity
+from gateway.identity.mail import MailRelay, smtp_sender
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
@@ -40,6 +43,7 @@ from gateway.specs.repository import CompilationRepository
 from gateway.testing import handlers as testing_handlers
 from gateway.testing import routes as testing
 from gateway.testing.repository import TestRunRepository
+from gateway.users import routes as users
 from gateway.web import dist_dir, mount_web_ui
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
@@ -83,13 +87,22 @@ def create_app(service: Service) -> FastAPI:
     published = PublishedCache(service.js, published_bucket(settings.nats_subject_root))
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
+    # Without SMTP_URL (allowed in development only) sign-in links are only logged.
+    mail = (
+        MailRelay(service.write, smtp_sender(settings), settings.mail_from)
+        if settings.smtp_url is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         notifications.start()
-        mirror = asyncio.create_task(published.run())
+        tasks = [asyncio.create_task(published.run())]
+        if mail is not None:
+            tasks.append(asyncio.create_task(mail.run()))
         yield
-        mirror.cancel()
+        for task in tasks:
+            task.cancel()
         await notifications.stop()
 
     app = FastAPI(
@@ -104,6 +117,11 @@ def create_app(service: Service) -> FastAPI:
     app.state.notifications = notifications
     app.state.published = published
     app.state.provider = provider
+    app.state.mail = mail
+    app.include_router(identity.router)
+    app.include_router(identity.callback)
+    app.include_router(users.router)
+    app.include_router(audit.router)
     app.include_router(agents.router)
     app.include_router(specs.router)
     app.include_router(specs.coach)

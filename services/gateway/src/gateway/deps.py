@@ -5,12 +5,17 @@ A route gets its session one way: `Tx` when it writes (one transaction, committe
 returns), `ReadTx` when it only reads (autocommit). `OwnedAgent` / `ReadOwnedAgent` load the agent
 of the path's `agent_id` through that same session, or answer the one 404 for an agent that is not
 the caller's. `CurrentUser` is for routes that touch no table at all (serving published agents).
+`AnonymousTx` is the transaction of the few routes that have no caller yet (signing in).
+
+The caller is known by a bearer API token or by the session cookie; a state-changing request of a
+session must pass the CSRF check (identity/csrf.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -20,7 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth
 from gateway.agents.repository import Agent, AgentRepository
+from gateway.audit.repository import ClientInfo
 from gateway.errors import ApiError, agent_not_found
+from gateway.identity import csrf
+from gateway.identity.cookies import SESSION_COOKIE
+from gateway.identity.mail import MailRelay
+from gateway.identity.repository import Session, SessionRepository
 from gateway.notifications import Notifications, TokenCache
 from gateway.publishing.read_model import PublishedCache
 from gateway.settings import GatewaySettings
@@ -68,41 +78,92 @@ RelayDep = Annotated[Relay, Depends(get_relay)]
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 NotificationsDep = Annotated[Notifications, Depends(get_notifications)]
 
-_bearer = HTTPBearer(auto_error=False, description="A personal API token (`studio token create`).")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A personal API token (`POST /api/v1/tokens` or `studio token create`).",
+)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent the request: a user, through an API token or a browser session (`session`, with
+    the CSRF token a state-changing request of that session must send)."""
+
+    user_id: UUID
+    session: Session | None = None
+    csrf_token: str | None = None
+
+
+def unauthenticated() -> ApiError:
+    return ApiError(
+        401,
+        "unauthenticated",
+        "send an API token as 'Authorization: Bearer <token>', or sign in for a session cookie",
+    )
 
 
 async def _authenticate(
     request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
-) -> UUID:
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise ApiError(
-            401, "unauthenticated", "send an API token as 'Authorization: Bearer <token>'"
-        )
-    token_hash = auth.hash_token(credentials.credentials)
+) -> Caller:
+    """The caller, by bearer token when one is sent, else by session cookie. Every refusal of bad
+    credentials (for a rate limit to count) is raised here."""
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return Caller(await _token_user(request, session, credentials.credentials))
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        return await _session_caller(request, session, secret)
+    raise unauthenticated()
+
+
+async def _token_user(request: Request, session: AsyncSession, token: str) -> UUID:
+    token_hash = auth.hash_token(token)
     notifications: Notifications = request.app.state.notifications
     tokens: TokenCache = request.app.state.tokens
     # The cache is trusted only while revocation notices can reach it.
     if notifications.listening and (cached := tokens.get(token_hash)) is not None:
         return cached
-    user_id = await UserRepository(session).get_user_id_by_token_hash(token_hash)
-    if user_id is None:
-        raise ApiError(401, "invalid_token", "the API token is invalid or has been revoked")
-    tokens.put(token_hash, user_id)
-    return user_id
+    found = await UserRepository(session).get_live_token(token_hash)
+    if found is None:
+        raise ApiError(
+            401, "invalid_token", "the API token is invalid, expired or has been revoked"
+        )
+    valid_for = None
+    if found.expires_at is not None:
+        valid_for = (found.expires_at - datetime.now(found.expires_at.tzinfo)).total_seconds()
+    tokens.put(token_hash, found.user_id, valid_for)
+    return found.user_id
+
+
+async def _session_caller(request: Request, session: AsyncSession, secret: str) -> Caller:
+    settings: GatewaySettings = request.app.state.settings
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    found = await SessionRepository(session).get_live(auth.hash_token(secret), idle)
+    if found is None:
+        raise ApiError(
+            401, "session_ended", "the session has ended or was signed out; sign in again"
+        )
+    problem = csrf.refusal(
+        request.method,
+        request.headers.get(csrf.HEADER),
+        request.headers.get("origin"),
+        request.headers.get("referer"),
+        secret,
+        csrf.origin_of(settings.base_url) or settings.base_url,
+    )
+    if problem is not None:
+        raise ApiError(403, "csrf_refused", problem)
+    return Caller(found.user_id, found, auth.csrf_token(secret))
 
 
 @dataclass
-class Transaction:
-    """A request's one database transaction, opened by authenticating its caller.
-
-    It commits when the route returns, before the response is sent; `after_commit` callbacks
-    (e.g. waking the outbox relay) run only once the commit succeeded.
-    """
+class Unit:
+    """One database transaction of a request, committed when the route returns, before the
+    response is sent; `after_commit` callbacks (e.g. waking the outbox relay) run only once the
+    commit succeeded. A route with no caller (signing in) gets it bare (`AnonymousTx`)."""
 
     session: AsyncSession
-    user_id: UUID
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _after_commit: list[Callable[[], None]] = field(default_factory=list, kw_only=True)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
@@ -117,12 +178,23 @@ class Transaction:
             callback()
 
 
+@dataclass
+class Transaction(Unit):
+    """A request's one transaction, opened by authenticating its caller."""
+
+    caller: Caller = field(kw_only=True)
+
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
+
+
 async def transaction(
     request: Request, service: ServiceDep, credentials: Credentials
 ) -> AsyncIterator[Transaction]:
     # Leaving the block without the commit below (the route raised) rolls back.
     async with service.sessionmaker() as session:
-        tx = Transaction(session, await _authenticate(request, session, credentials))
+        tx = Transaction(session, caller=await _authenticate(request, session, credentials))
         yield tx
         await tx.release()
 
@@ -132,12 +204,26 @@ async def transaction(
 Tx = Annotated[Transaction, Depends(transaction, scope="function")]
 
 
+async def anonymous_transaction(service: ServiceDep) -> AsyncIterator[Unit]:
+    async with service.sessionmaker() as session:
+        unit = Unit(session)
+        yield unit
+        await unit.release()
+
+
+AnonymousTx = Annotated[Unit, Depends(anonymous_transaction, scope="function")]
+
+
 @dataclass(frozen=True)
 class Reading:
     """A request that only reads: each statement commits on its own (no BEGIN/COMMIT round trips)."""
 
     session: AsyncSession
-    user_id: UUID
+    caller: Caller
+
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
 
     async def release(self) -> None:
         """Hand the connection back before waiting (on a notice, another service, a stream's
@@ -158,7 +244,7 @@ ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 async def current_user(request: Request, service: ServiceDep, credentials: Credentials) -> UUID:
     """The caller, for routes that use no table (the token is usually in the cache)."""
     async with service.reader() as session:
-        return await _authenticate(request, session, credentials)
+        return (await _authenticate(request, session, credentials)).user_id
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]
@@ -193,3 +279,23 @@ async def get_correlation_id(request: Request) -> UUID:
 
 
 CorrelationId = Annotated[UUID, Depends(get_correlation_id)]
+
+
+async def get_client(request: Request) -> ClientInfo:
+    """Where the request came from, for the audit log."""
+    return ClientInfo(
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+    )
+
+
+ClientDep = Annotated[ClientInfo, Depends(get_client)]
+
+
+async def get_mail(request: Request) -> MailRelay | None:
+    """The mail relay; None in development without `SMTP_URL` (links are only logged)."""
+    mail: MailRelay | None = request.app.state.mail
+    return mail
+
+
+MailDep = Annotated[MailRelay | None, Depends(get_mail)]

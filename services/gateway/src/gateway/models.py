@@ -44,6 +44,75 @@ api_tokens = sa.Table(
     sa.Column("token_prefix", sa.Text, nullable=False),
     _timestamp("created_at"),
     _timestamp("revoked_at", nullable=True),
+    _timestamp("expires_at", nullable=True),
+    # Refreshed at most once a minute, so authenticating is not a write per request.
+    _timestamp("last_used_at", nullable=True),
+)
+
+# Sign-in links sent by mail: only the hash of the link's secret is kept; used once.
+sign_in_links = sa.Table(
+    "sign_in_links",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.LargeBinary, nullable=False, unique=True),
+    _timestamp("created_at"),
+    _timestamp("expires_at"),
+    _timestamp("used_at", nullable=True),
+)
+
+# Browser sessions, found by the hash of the cookie's secret.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("secret_hash", sa.LargeBinary, nullable=False, unique=True),
+    sa.Column(
+        "user_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    _timestamp("created_at"),
+    _timestamp("last_seen_at"),
+    _timestamp("expires_at"),
+    sa.Column("ip", sa.Text),
+    sa.Column("user_agent", sa.Text),
+    _timestamp("revoked_at", nullable=True),
+)
+
+# Mail waiting to go out: written in the request's transaction, sent after the commit and
+# deleted once the SMTP server took it; a failed send is retried until `expires_at`.
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text),
+    _timestamp("created_at"),
+    _timestamp("next_attempt_at"),
+    _timestamp("expires_at"),
+    sa.Index("ix_mail_outbox_next_attempt", "next_attempt_at"),
+)
+
+# Append-only: a trigger (see the migration) refuses UPDATE, and DELETE unless the transaction
+# says it erases a user's data. No foreign key: entries outlive sessions and failed attempts
+# may name no user.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    _timestamp("occurred_at"),
+    sa.Column("user_id", UUID(as_uuid=True)),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("ip", sa.Text),
+    sa.Column("user_agent", sa.Text),
+    sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Index("ix_audit_log_user_id", "user_id", sa.text("id DESC")),
 )
 
 agents = sa.Table(

@@ -46,8 +46,10 @@ class TokenCache:
             return None
         return entry[0]
 
-    def put(self, token_hash: bytes, user_id: UUID) -> None:
-        self._entries[token_hash] = (user_id, time.monotonic() + self._ttl)
+    def put(self, token_hash: bytes, user_id: UUID, valid_for: float | None = None) -> None:
+        """Remember a token for `ttl` seconds, or less when it expires sooner (`valid_for`)."""
+        ttl = self._ttl if valid_for is None else min(self._ttl, valid_for)
+        self._entries[token_hash] = (user_id, time.monotonic() + ttl)
         self._entries.move_to_end(token_hash)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

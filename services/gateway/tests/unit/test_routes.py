@@ -10,10 +10,13 @@ from fastapi.routing import APIRoute
 
 from gateway import deps
 from gateway.agents import routes as agents
+from gateway.audit import routes as audit
+from gateway.identity import routes as identity
 from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
 from gateway.specs import routes as specs
 from gateway.testing import routes as testing
+from gateway.users import routes as users
 
 ROUTERS = (
     agents.router,
@@ -25,7 +28,13 @@ ROUTERS = (
     publishing.router,
     publishing.imports,
     openai_compat.router,
+    identity.router,
+    identity.callback,
+    users.router,
+    audit.router,
 )
+# The routes with no caller yet: asking for a sign-in link, and using it.
+SIGN_IN = {"/api/v1/auth/magic-link", "/auth/callback"}
 
 
 def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -37,7 +46,7 @@ def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 
 def api_routes() -> list[APIRoute]:
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
-    assert len(routes) == 35  # every operation of the API (checks the list above is complete)
+    assert len(routes) == 45  # every operation of the API (checks the list above is complete)
     return routes
 
 
@@ -58,3 +67,17 @@ def test_every_route_of_an_agent_of_the_caller_authenticates() -> None:
     ]
 
     assert unauthenticated == []
+
+
+def test_every_route_but_signing_in_authenticates_its_caller() -> None:
+    sessions = {deps.transaction, deps.reading, deps.current_user}
+    unauthenticated = {r.path for r in api_routes() if not sessions & set(calls(r.dependant))}
+
+    assert unauthenticated == SIGN_IN
+
+
+def test_signing_in_opens_a_transaction_without_a_caller() -> None:
+    signing_in = [r for r in api_routes() if r.path in SIGN_IN and "POST" in (r.methods or set())]
+
+    assert len(signing_in) == 2
+    assert all(deps.anonymous_transaction in set(calls(r.dependant)) for r in signing_in)

@@ -12,7 +12,9 @@ from fastapi.responses import JSONResponse
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
 from gateway.agents.schemas import AgentPublic
+from gateway.audit.repository import AuditRepository
 from gateway.deps import (
+    ClientDep,
     CorrelationId,
     CurrentUser,
     NotificationsDep,
@@ -56,10 +58,20 @@ async def publish(
     agent: OwnedAgent,
     relay: RelayDep,
     correlation_id: CorrelationId,
+    client: ClientDep,
 ) -> PublishRequestPublic:
     """Ask for the next version; follow `GET …/publishes/{id}?wait=` for the outcome (the
     version's number, or the gate's reason for refusing)."""
     accepted = await service.request_publish(tx.session, tx.user_id, agent, body, correlation_id)
+    if body.force:  # passing over the test gate is on the record
+        await AuditRepository(tx.session).append(
+            tx.user_id,
+            "publish_forced",
+            client,
+            agent_id=str(agent.id),
+            publish_id=str(accepted.id),
+            reason=body.reason,
+        )
     tx.after_commit(relay.nudge)
     return accepted
 
@@ -220,10 +232,14 @@ async def import_agent(
     relay: RelayDep,
     settings: SettingsDep,
     correlation_id: CorrelationId,
+    client: ClientDep,
 ) -> AgentPublic:
     """A new agent from an export; its versions and channels appear as the publisher takes them."""
     agent = await export.import_agent(
         tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
+    )
+    await AuditRepository(tx.session).append(
+        tx.user_id, "agent_imported", client, agent_id=str(agent.id), versions=len(body.versions)
     )
     tx.after_commit(relay.nudge)
     return agent

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Body, Query, Response
 from sse_starlette import EventSourceResponse
 
 from contracts.testing import TestCaseSpec
+from gateway.audit.repository import AuditRepository
 from gateway.deps import (
+    ClientDep,
     CorrelationId,
     OwnedAgent,
     ReadOwnedAgent,
@@ -67,6 +69,7 @@ async def import_suite(
     agent_id: UUID,
     tx: Tx,
     _agent: OwnedAgent,
+    client: ClientDep,
     body: Annotated[
         str,
         Body(
@@ -78,7 +81,16 @@ async def import_suite(
         str, Query(max_length=64, description="The var that holds each test's user message.")
     ] = "input",
 ) -> ImportReport:
-    return await service.import_promptfoo(tx.session, agent_id, body, input_var)
+    report = await service.import_promptfoo(tx.session, agent_id, body, input_var)
+    await AuditRepository(tx.session).append(
+        tx.user_id,
+        "test_cases_imported",
+        client,
+        agent_id=str(agent_id),
+        imported=report.imported,
+        skipped=report.skipped,
+    )
+    return report
 
 
 @cases.get("/{case_id}", response_model=TestCasePublic)

@@ -1,0 +1,1 @@
+"""Signing in by mailed link, browser sessions and their CSRF protection."""
