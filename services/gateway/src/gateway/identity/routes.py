@@ -51,12 +51,14 @@ async def request_magic_link(
 @callback.get("/auth/callback", response_class=HTMLResponse, include_in_schema=False)
 async def sign_in_page(token: LinkToken) -> HTMLResponse:
     action = html.escape(f"/auth/callback?token={token}", quote=True)
+    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+    # form's POST, which the CSRF check refuses; same-origin still never sends the link elsewhere.
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        "<meta name=referrer content=no-referrer><title>Sign in to Agent Studio</title></head>"
+        "<meta name=referrer content=same-origin><title>Sign in to Agent Studio</title></head>"
         f'<body><form method=post action="{action}"><button type=submit>Sign in to Agent Studio'
         "</button></form></body></html>",
-        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"},
+        headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
 
 

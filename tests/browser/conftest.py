@@ -1,0 +1,30 @@
+"""The product as a person meets it: every service as a real process, the AI provider a scripted
+OpenAI-compatible server, the UI built by `make install`, a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.test_test_runs import provider_env
+from tests.support.browser import browser  # noqa: F401  (a fixture)
+from tests.support.fake_openai import running_fake_openai
+from tests.support.fixtures import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+def stack(
+    postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    with (
+        running_fake_openai() as fake,
+        running_stack(
+            postgres_url,
+            nats_url,
+            tmp_path_factory.mktemp("logs"),
+            ("compiler", "test-runner", "publisher", "gateway"),
+            provider_env(fake),
+        ) as running,
+    ):
+        yield running
