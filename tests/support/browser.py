@@ -28,6 +28,7 @@ from playwright.sync_api import (
     Page,
     Response,
     Route,
+    expect,
     sync_playwright,
 )
 
@@ -146,6 +147,7 @@ def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
         pytest.fail("the browser tests need Debian's chromium: apt-get install -y chromium")
     assert AXE.exists(), "web/node_modules is missing: run `make install`"
+    expect.set_options(timeout=30_000)  # a slow machine only makes a wait longer
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         yield launched

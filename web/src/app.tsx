@@ -8,6 +8,7 @@ import { Dashboard } from "./pages/dashboard";
 import { SignIn } from "./pages/signin";
 import { Workspace } from "./pages/workspace";
 import { Palette } from "./pages/palette";
+import { Tokens } from "./pages/tokens";
 
 export function App(): JSX.Element {
   const location = usePath();
@@ -39,6 +40,7 @@ export function App(): JSX.Element {
         </Link>
         {who && (
           <nav aria-label="Account" class="account">
+            <Link href="/tokens">API tokens</Link>
             <span class="who">{who.email}</span>
             <button
               type="button"
@@ -57,6 +59,7 @@ export function App(): JSX.Element {
         {who === undefined && <p role="status">Loading…</p>}
         {who === null && route.page === "signin" && <SignIn />}
         {who && route.page === "dashboard" && <Dashboard />}
+        {who && route.page === "tokens" && <Tokens />}
         {who && route.page === "agent" && <Workspace agentId={route.agentId} tab={route.tab} />}
         {who && route.page === "missing" && (
           <section>

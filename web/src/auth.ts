@@ -1,5 +1,6 @@
 // Everything the UI knows about signing in lives here: who the caller is, the CSRF token its
 // writes send, requesting a magic link and signing out. The rest of the UI only calls these.
+import type { components } from "./api/schema";
 import { signal } from "./state";
 
 export interface Me {
@@ -22,12 +23,7 @@ export function onUnauthenticated(): void {
   me.set(null);
 }
 
-interface MeBody {
-  id: string;
-  email: string;
-  authenticated_by: "session" | "token";
-  session: { csrf_token: string } | null;
-}
+type MeBody = components["schemas"]["MePublic"];
 
 /** Who is signed in (a session cookie, or a token header a tool adds), or null. */
 export async function loadMe(): Promise<Me | null> {
@@ -63,7 +59,8 @@ export async function requestLink(email: string): Promise<string> {
   return body.message ?? "A sign-in link is on its way.";
 }
 
-export async function signOut(): Promise<void> {
-  await fetch("/api/v1/auth/sign-out", { method: "POST", headers: authHeaders("POST") });
+export async function signOut(everywhere = false): Promise<void> {
+  const path = everywhere ? "/api/v1/auth/sign-out-everywhere" : "/api/v1/auth/sign-out";
+  await fetch(path, { method: "POST", headers: authHeaders("POST") });
   onUnauthenticated();
 }

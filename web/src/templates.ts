@@ -36,9 +36,9 @@ export const TEMPLATES: Template[] = [
         assert: [{ type: "icontains", value: "1234" }],
       },
       {
-        description: "stays short",
-        input: "Can you tell me about delivery times?",
-        assert: [{ type: "javascript", value: "output.split(/\\s+/).length <= 120" }],
+        description: "names the order it answers about",
+        input: "Has order 5521 shipped yet?",
+        assert: [{ type: "icontains", value: "5521" }, { type: "not-icontains", value: "refund" }],
       },
     ],
   },

@@ -6,9 +6,11 @@ import { api, must, problemOf, type Schemas, type TestCase, type TestCaseSpec } 
 import { ErrorNote, Status, useAction } from "../ui/common";
 
 type Assertion = Schemas["Assertion"];
+// The types the assertion engine runs (libs/assertions); any of them may be prefixed with "not-".
 const TYPES = [
-  "contains", "icontains", "not-contains", "not-icontains", "equals", "starts-with", "regex",
-  "is-json", "contains-json", "javascript", "llm-rubric", "similar", "levenshtein", "latency",
+  "contains", "icontains", "not-contains", "not-icontains", "contains-any", "contains-all",
+  "icontains-any", "icontains-all", "equals", "starts-with", "regex", "is-json", "contains-json",
+  "llm-rubric", "similar", "levenshtein", "latency",
 ];
 const NO_VALUE = new Set(["is-json", "contains-json"]);
 
@@ -115,6 +117,7 @@ function CaseForm(props: {
       if (!props.initial) {
         setDescription("");
         setInput("");
+        setRows([{ type: "icontains", value: "" }]);
       }
     });
   };

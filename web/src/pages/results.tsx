@@ -50,12 +50,16 @@ export function Trend({ runs, onOpen }: { runs: TestRunSummary[]; onOpen: (id: s
   const rated = runs.filter((r) => r.pass_rate !== null).reverse();
   if (rated.length === 0) return null;
   const step = rated.length > 1 ? WIDTH / (rated.length - 1) : 0;
-  const points = rated.map((r, i) => `${Math.round(i * step)},${Math.round(HEIGHT - (r.pass_rate ?? 0) * HEIGHT)}`).join(" ");
+  const xy = rated.map((r, i) => [Math.round(i * step), Math.round(HEIGHT - (r.pass_rate ?? 0) * HEIGHT)] as const);
+  const points = xy.map(([x, y]) => `${x},${y}`).join(" ");
   return (
     <section class="panel" aria-labelledby="trend-heading">
       <h2 id="trend-heading">Pass rate across runs</h2>
       <svg class="trend" viewBox={`-4 -4 ${WIDTH + 8} ${HEIGHT + 8}`} role="img" aria-label={`Pass rates, oldest first: ${rated.map((r) => percent(r.pass_rate)).join(", ")}`}>
         <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />
+        {xy.map(([x, y], i) => (
+          <circle key={i} cx={x} cy={y} r="3" fill="currentColor" />
+        ))}
       </svg>
       <ol class="plain runs" reversed>
         {runs.map((r) => (

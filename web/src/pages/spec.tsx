@@ -78,6 +78,7 @@ export function SpecTab({ agent }: { agent: Agent }): JSX.Element {
             block={block}
             form={form}
             warnings={spec.warnings.filter((w) => w.block === block.id)}
+            problems={problemsOf(saving.error)}
             onChange={setForm}
           />
         ))}
@@ -94,6 +95,17 @@ export function SpecTab({ agent }: { agent: Agent }): JSX.Element {
       </form>
       <Revisions agentId={agent.id} revision={spec.revision} />
     </div>
+  );
+}
+
+/** The API's 422 problems by the form key they concern ("mission.problem", "examples.0.input"). */
+function problemsOf(error: unknown): Record<string, string> {
+  if (!isProblem(error) || error.status !== 422) return {};
+  const problems = (error.details.problems ?? []) as { field?: string; message?: string }[];
+  return Object.fromEntries(
+    problems
+      .filter((p) => p.field?.startsWith("blocks."))
+      .map((p) => [String(p.field).slice("blocks.".length), String(p.message)]),
   );
 }
 
@@ -120,6 +132,7 @@ function BlockEditor(props: {
   block: BlockDef;
   form: Form;
   warnings: Warning[];
+  problems: Record<string, string>;
   onChange: (form: Form) => void;
 }): JSX.Element {
   const { block, form, warnings } = props;
@@ -140,11 +153,12 @@ function BlockEditor(props: {
             field={field}
             value={form.texts[key] ?? ""}
             warnings={items}
+            problem={props.problems[key]}
             onInput={(value) => props.onChange({ ...form, texts: { ...form.texts, [key]: value } })}
           />
         );
       })}
-      {block.rows && <Rows block={block} form={form} warnings={warnings} onChange={props.onChange} />}
+      {block.rows && <Rows block={block} form={form} warnings={warnings} problems={props.problems} onChange={props.onChange} />}
       <Coach
         agentId={props.agentId}
         block={block}
@@ -159,15 +173,18 @@ function FieldInput(props: {
   field: FieldDef;
   value: string;
   warnings: Warning[];
+  problem?: string | undefined;
   onInput: (value: string) => void;
 }): JSX.Element {
   const { id, field } = props;
-  const described = [field.help ? `${id}-help` : "", props.warnings.length ? `${id}-warn` : ""].filter(Boolean).join(" ");
+  const described = [field.help ? `${id}-help` : "", props.warnings.length ? `${id}-warn` : "", props.problem ? `${id}-problem` : ""]
+    .filter(Boolean)
+    .join(" ");
   const common = {
     id,
     value: props.value,
     "aria-describedby": described || undefined,
-    "aria-invalid": props.warnings.length ? ("true" as const) : undefined,
+    "aria-invalid": props.warnings.length || props.problem ? ("true" as const) : undefined,
     onInput: (event: Event) => props.onInput((event.currentTarget as HTMLInputElement).value),
   };
   return (
@@ -180,11 +197,22 @@ function FieldInput(props: {
         </span>
       )}
       <Warnings items={props.warnings} id={`${id}-warn`} />
+      {props.problem && (
+        <p class="error" id={`${id}-problem`}>
+          Not saved: {props.problem}
+        </p>
+      )}
     </div>
   );
 }
 
-function Rows(props: { block: BlockDef; form: Form; warnings: Warning[]; onChange: (form: Form) => void }): JSX.Element {
+function Rows(props: {
+  block: BlockDef;
+  form: Form;
+  warnings: Warning[];
+  problems: Record<string, string>;
+  onChange: (form: Form) => void;
+}): JSX.Element {
   const { block, form } = props;
   const rows = form.rows[block.id] ?? [];
   const spec = block.rows!;
@@ -200,6 +228,7 @@ function Rows(props: { block: BlockDef; form: Form; warnings: Warning[]; onChang
               field={{ ...field, label: `${field.label} (${spec.item} ${index + 1})` }}
               value={String(row[field.name] ?? "")}
               warnings={fieldWarnings(props.warnings, field.name, index)}
+              problem={props.problems[`${block.id}.${index}.${field.name}`]}
               onInput={(value) => update(rows.map((r, i) => (i === index ? { ...r, [field.name]: value } : r)))}
             />
           ))}

@@ -1,0 +1,136 @@
+"""The pages around the lifecycle: starters, search, errors next to their field, API tokens, the
+command palette and signing out; each free of console errors and CSP violations, and accessible."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.support.browser import Watched, new_context, sign_in, watch
+from tests.support.fixtures import Stack
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def signed_in(browser: Browser, stack: Stack) -> Iterator[Watched]:
+    context = new_context(browser)
+    watched = watch(context)
+    sign_in(watched, stack.gateway_url, f"lin-{uuid.uuid4().hex[:8]}@example.com")
+    yield watched
+    watched.assert_clean()
+    context.close()
+
+
+def create(watched: Watched, name: str, starter: str | None = None) -> str:
+    page = watched.page
+    page.get_by_role("link", name="Agent Studio").click()
+    page.get_by_label("Name").fill(name)
+    if starter:
+        page.get_by_label("Start from").select_option(starter)
+    page.get_by_role("button", name="Create agent").click()
+    expect(page).to_have_url(re.compile(r"/agents/[0-9a-f-]{36}/specification$"))
+    return page.url.removesuffix("/specification")
+
+
+def test_a_starter_agent_comes_with_a_spec_and_cases_and_the_list_finds_it(
+    signed_in: Watched,
+) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Order desk", starter="support")
+    expect(page.get_by_label("Role")).to_have_value("customer support agent")
+    page.get_by_role("link", name="Testing").click()
+    expect(page.get_by_role("heading", name="Test cases (2)")).to_be_visible()
+    create(signed_in, "Invoice reader")
+
+    page.get_by_role("link", name="Agent Studio").click()
+    cards = page.get_by_role("list", name="Agents").get_by_role("listitem")
+    expect(cards).to_have_count(2)
+    page.get_by_label("Search agents").fill("order")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("Order desk")
+    expect(cards.first).to_contain_text("Completeness")
+    signed_in.screenshot("dashboard-search")
+    signed_in.check_accessibility()
+    cards.first.get_by_role("link", name="Order desk").click()
+    expect(page).to_have_url(f"{agent_url}/specification")
+
+
+def test_a_refused_save_names_the_field_beside_it_and_keeps_every_edit(
+    signed_in: Watched,
+) -> None:
+    page = signed_in.page
+    create(signed_in, "Strict output")
+    page.get_by_label("Role").fill("a role worth keeping")
+    page.get_by_label("JSON Schema (optional)").fill("[1, 2]")
+    page.get_by_role("button", name="Save specification").click()
+
+    field = page.locator(".field", has=page.get_by_label("JSON Schema (optional)"))
+    expect(field.locator(".error")).to_contain_text("Not saved")
+    expect(page.get_by_label("JSON Schema (optional)")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Role")).to_have_value("a role worth keeping")
+    expect(page.get_by_text("Revision 0")).to_be_visible()
+    signed_in.check_accessibility()
+
+    page.get_by_label("JSON Schema (optional)").fill('{"type": "object"}')
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
+    expect(field.locator(".error")).to_have_count(0)
+
+
+def test_an_api_token_is_shown_once_listed_and_revoked(signed_in: Watched, stack: Stack) -> None:
+    page = signed_in.page
+    page.get_by_role("link", name="API tokens").click()
+    expect(page).to_have_url(f"{stack.gateway_url}/tokens")
+    page.get_by_label("Name", exact=True).fill("ci deploys")
+    page.get_by_role("button", name="Create token").click()
+    shown = page.get_by_role("region", name="New token").locator("pre").inner_text()
+    assert shown.startswith("sas_")
+    me = page.request.get(
+        f"{stack.gateway_url}/api/v1/me", headers={"Authorization": f"Bearer {shown}"}
+    )
+    assert me.status == 200
+    signed_in.screenshot("tokens")
+    signed_in.check_accessibility()
+
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Revoke ci deploys").click()
+    page.get_by_role("button", name="Revoke ci deploys now").click()
+    expect(page.get_by_role("button", name="Revoke ci deploys")).to_have_count(0)
+    refused = page.request.get(
+        f"{stack.gateway_url}/api/v1/me", headers={"Authorization": f"Bearer {shown}"}
+    )
+    assert refused.status == 401
+
+
+def test_the_command_palette_reaches_an_agents_tab_by_keyboard(signed_in: Watched) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Palette target")
+    page.get_by_role("link", name="Agent Studio").click()
+
+    page.keyboard.press("Control+k")
+    palette = page.get_by_role("dialog", name="Command palette")
+    expect(palette).to_be_visible()
+    page.keyboard.type("palette target: versions")
+    expect(palette.get_by_role("option")).to_have_count(1)
+    signed_in.check_accessibility()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{agent_url}/versions")
+    expect(palette).to_be_hidden()
+
+
+def test_signing_out_ends_the_session_and_pages_ask_to_sign_in_again(
+    signed_in: Watched, stack: Stack
+) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Left behind")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{stack.gateway_url}/sign-in")
+
+    page.goto(f"{agent_url}/testing")
+    expect(page).to_have_url(f"{stack.gateway_url}/sign-in")
+    assert page.request.get(f"{stack.gateway_url}/api/v1/me").status == 401
