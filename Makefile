@@ -6,7 +6,7 @@ WEB_ENV = PATH="$(CURDIR)/.venv/bin:$$PATH"
 WEB_SOURCES = web/package.json web/openapi.json web/index.html web/vite.config.ts web/tsconfig.json \
 	$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null)
 
-.PHONY: help install web run migrate test test-unit test-integration test-e2e bench lint fmt typecheck sizes
+.PHONY: help install web run migrate test test-unit test-integration test-e2e test-browser bench lint fmt typecheck sizes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ test-integration: install ## tests against real PostgreSQL and NATS, without the
 
 test-e2e: install ## the services as real processes
 	$(UV) run pytest -m "e2e"
+
+test-browser: install ## the web UI in Debian's headless chromium (apt-get install chromium); screenshots in test-artifacts/
+	$(UV) run pytest -m "browser"
 
 bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.compile_roundtrip
