@@ -13,7 +13,7 @@ from tests.support.fake_openai import running_fake_openai
 from tests.support.fixtures import Stack, running_stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
