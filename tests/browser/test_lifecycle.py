@@ -95,6 +95,8 @@ def test_an_agent_from_sign_in_to_a_rolled_back_production(browser: Browser, sta
     page.get_by_role("button", name="Save specification").click()
     expect(page.get_by_text("Saved as revision 2.")).to_be_visible()
     run_all_tests(watched, agent_url)
+    expect(page.get_by_text("Compared with the run behind production (Version 1)")).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="nothing regressed")).to_be_visible()
     publish(watched, agent_url, 2)
 
     page.get_by_role("button", name="Roll production back to Version 1").click()

@@ -134,3 +134,34 @@ def test_signing_out_ends_the_session_and_pages_ask_to_sign_in_again(
     page.goto(f"{agent_url}/testing")
     expect(page).to_have_url(f"{stack.gateway_url}/sign-in")
     assert page.request.get(f"{stack.gateway_url}/api/v1/me").status == 401
+
+
+def test_the_coachs_draft_goes_into_the_editor_only_when_accepted(signed_in: Watched) -> None:
+    page = signed_in.page
+    create(signed_in, "Coached")
+    persona = page.locator("#block-persona")
+    persona.get_by_role("button", name="Ask the coach about Persona").click()
+    draft = page.get_by_role("region", name="Coach's draft for Persona")
+    expect(draft).to_be_visible()
+    drafted = draft.locator("pre").inner_text()
+    assert '"role"' in drafted
+    expect(page.get_by_label("Role")).to_have_value("")  # nothing changes until accepted
+    signed_in.check_accessibility()
+
+    draft.get_by_role("button", name="Put the draft in the editor").click()
+    expect(draft).to_be_hidden()
+    expect(page.get_by_label("Role")).not_to_have_value("")
+    expect(page.get_by_text("Revision 0")).to_be_visible()  # still the person's to save
+
+
+def test_the_workspace_fits_a_phone_screen(signed_in: Watched) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Pocket agent")
+    page.set_viewport_size({"width": 390, "height": 844})
+    for tab in ("specification", "instructions", "testing", "versions"):
+        page.goto(f"{agent_url}/{tab}")
+        expect(page.get_by_role("navigation", name="Stages")).to_be_visible()
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{tab} is {overflow}px wider than a phone"
+    signed_in.screenshot("phone-versions")
+    signed_in.check_accessibility()

@@ -6,6 +6,7 @@ import { type Agent, api, must, type TestCase, type TestRun, type TestRunSummary
 import { compile } from "../compile";
 import { ErrorNote, percent, Status, useAction } from "../ui/common";
 import { Cases } from "./cases";
+import { CompareWithProduction } from "./compare";
 import { Results, Trend } from "./results";
 
 interface Live {
@@ -21,6 +22,7 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
   const [live, setLive] = useState<Live | null>(null);
   const [repeat, setRepeat] = useState(1);
   const [model, setModel] = useState("");
+  const [current, setCurrent] = useState<string | null>(null);
   const loading = useAction();
   const running = useAction();
   const stream = useRef<EventSource | null>(null);
@@ -28,7 +30,7 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
 
   const loadCases = (): Promise<void> =>
     loading.run(async () => {
-      const page = await must(api.GET("/api/v1/agents/{agent_id}/test-cases", { params: { path, query: { limit: 200 } } }));
+      const page = await must(api.GET("/api/v1/agents/{agent_id}/test-cases", { params: { path, query: { limit: 500 } } }));
       setCases(page.items);
     });
   const loadRuns = async (): Promise<TestRunSummary[]> => {
@@ -37,7 +39,13 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
     return page.items;
   };
   const open = async (runId: string): Promise<void> => {
-    setRun(await must(api.GET("/api/v1/agents/{agent_id}/test-runs/{run_id}", { params: { path: { ...path, run_id: runId } } })));
+    setRun(
+      await must(
+        api.GET("/api/v1/agents/{agent_id}/test-runs/{run_id}", {
+          params: { path: { ...path, run_id: runId }, query: { limit: 1000 } },
+        }),
+      ),
+    );
   };
 
   useEffect(() => {
@@ -86,7 +94,12 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
         }),
       );
       setLive({ executed: 0, executions: 0, status: "queued" });
-      await follow(accepted.id);
+      setCurrent(accepted.id);
+      try {
+        await follow(accepted.id);
+      } finally {
+        setCurrent(null);
+      }
       await open(accepted.id);
       await loadRuns();
       setLive(null);
@@ -116,6 +129,17 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
               {live.status === "compiling" ? "Compiling…" : `${live.executed} of ${live.executions || "?"} executions (${live.status})`}
             </label>
             <progress id="run-progress" max={live.executions || 1} value={live.executed} />
+            {current && (
+              <button
+                type="button"
+                class="secondary danger"
+                onClick={() =>
+                  void api.POST("/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel", { params: { path: { ...path, run_id: current } } })
+                }
+              >
+                Cancel the run
+              </button>
+            )}
           </div>
         )}
         <ErrorNote error={running.error} />
@@ -132,6 +156,7 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
           <a href={`/api/v1/agents/${agent.id}/test-runs/${run.id}/junit`} download={`run-${run.id}.xml`}>
             Download JUnit XML
           </a>
+          <CompareWithProduction agentId={agent.id} run={run} />
           <Results run={run} />
         </section>
       )}
