@@ -117,6 +117,30 @@ def test_a_mailed_link_signs_in_a_new_address_with_a_strict_session_cookie(stack
     )  # links are logged in development only
 
 
+def test_the_links_page_shows_what_it_was_given_as_text_only(stack: Stack) -> None:
+    page = httpx.get(
+        f"{stack.gateway_url}/auth/callback", params={"token": '"><script>alert(1)</script>'}
+    )
+
+    assert page.status_code == 200
+    assert "<script>" not in page.text
+    assert page.headers["cache-control"] == "no-store"
+    # Under no-referrer a browser would post the form with `Origin: null`, which is refused.
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert "content=same-origin" in page.text
+
+
+def test_the_sign_in_mail_names_its_sender_subject_and_lifetime(stack: Stack) -> None:
+    address = new_address()
+    mailed_link(stack, address)
+
+    (message,) = shared_server().messages_to(address)
+
+    assert message["From"] == "Agent Studio <no-reply@localhost>"
+    assert message["Subject"] == "Your Agent Studio sign-in link"
+    assert "within 15 minutes" in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
 def test_a_link_works_once_and_a_second_use_is_recorded(stack: Stack) -> None:
     address = new_address()
     link = mailed_link(stack, address)
@@ -208,6 +232,8 @@ def test_signing_out_everywhere_ends_every_session_of_the_user_only(stack: Stack
         assert stranger.get("/api/v1/me").status_code == 200
     with stack.client(token) as api:  # API tokens stay
         assert api.get("/api/v1/me").json()["authenticated_by"] == "token"
+        no_session = api.post("/api/v1/auth/sign-out")
+        assert (no_session.status_code, no_session.json()["error"]["code"]) == (400, "no_session")
         assert actions(api)[0] == "sign_out_everywhere"
 
 
@@ -238,6 +264,27 @@ def test_mail_that_cannot_be_sent_is_retried_until_the_server_is_back(
 
     away.start()
     try:
+        (message,) = away.wait_for(address)
+    finally:
+        away.stop()
+
+    assert use_link(link_in(message)).status_code == 303
+
+
+def test_mail_waiting_to_go_out_survives_a_crash_of_the_gateway(
+    isolated_stack: Callable[..., Stack],
+) -> None:
+    away = MailServer()
+    stack = isolated_stack(SMTP_URL=away.url)
+    gateway = stack.start("gateway")
+    address = new_address()
+    httpx.post(f"{stack.gateway_url}/api/v1/auth/magic-link", json={"email": address})
+    eventually(gateway.log_text, lambda log: "mail.send_failed" in log, what="a failed send")
+
+    gateway.kill()  # SIGKILL: nothing of the process survives but what it committed
+    away.start()
+    try:
+        stack.start("gateway")
         (message,) = away.wait_for(address)
     finally:
         away.stop()

@@ -51,6 +51,17 @@ def test_token_revoke_makes_the_token_unusable_at_once(stack: Stack) -> None:
     assert revoked.returncode == 0, revoked.stderr
     with stack.client(token) as client:
         assert client.get("/api/v1/agents").status_code == 401
+    another = run(
+        ["studio", "token", "create", "--email", "dave@example.com"], env
+    ).stdout.splitlines()[-1]
+    with stack.client(another) as client:
+        audit = client.get("/api/v1/me/audit").json()["items"]
+    assert [(e["action"], e["user_agent"]) for e in audit] == [
+        ("token_created", "studio CLI"),
+        ("token_revoked", "studio CLI"),
+        ("token_created", "studio CLI"),
+    ]
+    assert audit[1]["details"] == {"prefix": token[:10]}
 
 
 @pytest.mark.parametrize(

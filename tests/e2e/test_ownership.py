@@ -23,7 +23,10 @@ from tests.support.fixtures import Stack, running_stack
 pytestmark = pytest.mark.e2e
 
 # Routes anyone may call: what they answer depends on nothing a user owns.
-PUBLIC: set[tuple[str, str]] = set()
+PUBLIC: set[tuple[str, str]] = {
+    ("post", "/api/v1/auth/magic-link"),  # the same 202 for every address
+    ("post", "/auth/callback"),  # using a mailed link: the link is the credential
+}
 
 # A valid body for every route that takes one, so that only ownership can refuse it.
 CASE = {"input": "hi", "assert": [{"type": "contains", "value": "hi"}]}
@@ -43,6 +46,8 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("put", "/api/v1/agents/{agent_id}/channels/{channel}"): {"version": 1},
     ("post", "/api/v1/agents/import"): {"agent": {"name": "imported by the walk"}},
+    ("post", "/api/v1/auth/magic-link"): {"email": "walker@example.com"},
+    ("post", "/api/v1/tokens"): {"name": "made by the walk"},
     ("post", "/v1/chat/completions"): {
         "model": "agent:{agent_id}",
         "messages": [{"role": "user", "content": "hi"}],
@@ -90,7 +95,9 @@ def owned_things(client: httpx.Client) -> dict[str, str]:
         reason="the ownership walk",
     )
     assert published["status"] == "done", published
+    token = client.post("/api/v1/tokens", json={"name": "the owner's"}).json()
     return {
+        "token_id": token["id"],
         "agent_id": agent_id,
         "compilation_id": compilation_id,
         "case_id": case["id"],

@@ -52,13 +52,16 @@ def replies(body: dict[str, Any]) -> str:
 def shared(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, FakeOpenAI]]:
-    with running_fake_openai() as fake, running_stack(
-        postgres_url,
-        nats_url,
-        tmp_path_factory.mktemp("logs"),
-        ("compiler", "test-runner", "publisher", "gateway"),
-        provider_env(fake),
-    ) as stack:
+    with (
+        running_fake_openai() as fake,
+        running_stack(
+            postgres_url,
+            nats_url,
+            tmp_path_factory.mktemp("logs"),
+            ("compiler", "test-runner", "publisher", "gateway"),
+            provider_env(fake),
+        ) as stack,
+    ):
         yield stack, fake
 
 

@@ -141,13 +141,16 @@ def shared(
     postgres_url: str, nats_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Stack, FakeOpenAI]]:
     """One stack with a test-runner for the tests that do not crash anything."""
-    with running_fake_openai() as fake, running_stack(
-        postgres_url,
-        nats_url,
-        tmp_path_factory.mktemp("logs"),
-        ("compiler", "test-runner", "gateway"),
-        provider_env(fake),
-    ) as stack:
+    with (
+        running_fake_openai() as fake,
+        running_stack(
+            postgres_url,
+            nats_url,
+            tmp_path_factory.mktemp("logs"),
+            ("compiler", "test-runner", "gateway"),
+            provider_env(fake),
+        ) as stack,
+    ):
         yield stack, fake
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,7 +14,9 @@ import pytest
 from gateway import auth
 from gateway.users.repository import UserRepository
 from runtime import db
-from tests.support.fixtures import Stack
+from tests.support import infra
+from tests.support.fixtures import PACKAGES, Stack
+from tests.support.processes import ServiceProcess
 from tests.support.waiting import eventually, ok_json
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +62,36 @@ def test_revoking_a_token_through_the_api_refuses_it_at_once(stack: Stack) -> No
             ("token_revoked", "laptop"),
             ("token_created", "laptop"),
         ]
+
+
+def test_a_token_revoked_on_one_replica_is_refused_at_once_by_another(
+    stack: Stack, tmp_path: Path
+) -> None:
+    port = infra.free_port()
+    other = ServiceProcess(
+        PACKAGES["gateway"],
+        stack.env("gateway", GATEWAY_HTTP_PORT=str(port)),
+        port,
+        tmp_path,  # its own log
+    ).start()
+    try:
+        with stack.new_user() as owner:
+            made = owner.post("/api/v1/tokens", json={"name": "shared"}).json()
+            headers = {"Authorization": f"Bearer {made['token']}"}
+            with httpx.Client(base_url=other.url, headers=headers, timeout=10) as there:
+                assert there.get("/api/v1/agents").status_code == 200  # cached on the other one
+
+                assert owner.delete(f"/api/v1/tokens/{made['id']}").status_code == 204
+
+                # The notice travels through PostgreSQL to the other replica: the wait is for it
+                # to arrive, and the token is never accepted again once it is refused.
+                eventually(
+                    lambda: there.get("/api/v1/agents"),
+                    lambda response: response.status_code == 401,
+                    what="the other replica refusing the revoked token",
+                )
+    finally:
+        other.stop()
 
 
 def test_another_users_token_is_not_found_like_an_unknown_one(stack: Stack) -> None:

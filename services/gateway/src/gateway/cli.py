@@ -9,6 +9,7 @@ import re
 import sys
 
 from gateway import auth
+from gateway.audit.repository import AuditRepository, ClientInfo
 from gateway.models import SCHEMA
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
@@ -17,6 +18,7 @@ from runtime.db import DatabaseUnavailableError
 from runtime.settings import SettingsError, exit_on_settings_error, load_settings
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CLI = ClientInfo(ip=None, user_agent="studio CLI")  # how the audit log shows the operator's changes
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,7 +48,12 @@ async def _create(settings: GatewaySettings, email: str, name: str) -> None:
         async with db.create_sessionmaker(engine).begin() as session:
             users = UserRepository(session)
             user_id = await users.get_or_add_by_email(email)
-            await users.add_token(user_id, name, auth.hash_token(token), auth.display_prefix(token))
+            made = await users.add_token(
+                user_id, name, auth.hash_token(token), auth.display_prefix(token)
+            )
+            await AuditRepository(session).append(
+                user_id, "token_created", CLI, token_id=str(made.id), name=name
+            )
     finally:
         await engine.dispose()
     print(f"Created API token {auth.display_prefix(token)}… for {email} (user {user_id}).")  # noqa: T201
@@ -59,7 +66,12 @@ async def _revoke(settings: GatewaySettings, email: str, prefix: str) -> None:
     try:
         await db.check_database(engine, SCHEMA)
         async with db.create_sessionmaker(engine).begin() as session:
-            count = await UserRepository(session).revoke_tokens_with_prefix(email, prefix)
+            users = UserRepository(session)
+            count = await users.revoke_tokens_with_prefix(email, prefix)
+            if count:
+                await AuditRepository(session).append(
+                    await users.find_id_by_email(email), "token_revoked", CLI, prefix=prefix
+                )
     finally:
         await engine.dispose()
     if count == 0:

@@ -95,14 +95,6 @@ class Caller:
     csrf_token: str | None = None
 
 
-def unauthenticated() -> ApiError:
-    return ApiError(
-        401,
-        "unauthenticated",
-        "send an API token as 'Authorization: Bearer <token>', or sign in for a session cookie",
-    )
-
-
 async def _authenticate(
     request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
@@ -113,7 +105,11 @@ async def _authenticate(
     secret = request.cookies.get(SESSION_COOKIE)
     if secret:
         return await _session_caller(request, session, secret)
-    raise unauthenticated()
+    raise ApiError(
+        401,
+        "unauthenticated",
+        "send an API token as 'Authorization: Bearer <token>', or sign in for a session cookie",
+    )
 
 
 async def _token_user(request: Request, session: AsyncSession, token: str) -> UUID:

@@ -6,10 +6,12 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
+from pydantic import ValidationError
 
 from gateway import auth
 from gateway.identity import csrf
 from gateway.identity.mail import retry_delay
+from gateway.identity.schemas import MagicLinkRequest
 from gateway.notifications import TokenCache
 from gateway.settings import GatewaySettings
 from runtime.settings import SettingsError, load_settings
@@ -127,3 +129,16 @@ def test_a_cached_token_is_forgotten_when_it_expires_before_the_cache_would() ->
 
     assert cache.get(expiring) is None
     assert cache.get(lasting) == user
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a,evil@example.com", "a@example.com\nBcc: x@y.io", "no-at-sign", "a@localhost", '"a b"@x.io'],
+)
+def test_a_sign_in_address_is_one_plain_address(address: str) -> None:
+    with pytest.raises(ValidationError):
+        MagicLinkRequest(email=address)
+
+
+def test_a_sign_in_address_is_compared_in_lower_case() -> None:
+    assert MagicLinkRequest(email="  Ann.Lee+x@Example.COM ").email == "ann.lee+x@example.com"

@@ -120,9 +120,15 @@ class SessionRepository:
             return None
         found = Session.model_validate(row._mapping)
         if datetime.now(found.last_seen_at.tzinfo) - found.last_seen_at >= TOUCH_EVERY:
+            unlocked = (  # as for tokens: a concurrent request refreshing it is not waited for
+                sa.select(sessions.c.id)
+                .where(sessions.c.id == found.id)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
             await self._session.execute(
                 sa.update(sessions)
-                .where(sessions.c.id == found.id)
+                .where(sessions.c.id == unlocked)
                 .values(last_seen_at=sa.func.now())
             )
         return found

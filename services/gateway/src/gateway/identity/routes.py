@@ -32,7 +32,12 @@ ACCEPTED = MagicLinkAccepted(
     message="If this address can sign in, a sign-in link is on its way to it."
 )
 REFUSED: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorPublic, "description": "The link is unknown, used or expired."}
+    303: {"description": "Signed in: the session cookie is set; on to the studio."},
+    400: {"model": ErrorPublic, "description": "The link is unknown, used or expired."},
+    403: {"model": ErrorPublic, "description": "Posted from another site."},
+}
+NO_SESSION: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "Authenticated by an API token, not a session."}
 }
 
 
@@ -51,13 +56,13 @@ async def request_magic_link(
 @callback.get("/auth/callback", response_class=HTMLResponse, include_in_schema=False)
 async def sign_in_page(token: LinkToken) -> HTMLResponse:
     action = html.escape(f"/auth/callback?token={token}", quote=True)
-    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
-    # form's POST, which the CSRF check refuses; same-origin still never sends the link elsewhere.
     return HTMLResponse(
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=referrer content=same-origin><title>Sign in to Agent Studio</title></head>"
         f'<body><form method=post action="{action}"><button type=submit>Sign in to Agent Studio'
         "</button></form></body></html>",
+        # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the
+        # form's POST, which the sign-in refuses; the link still never leaks to another site.
         headers={"Cache-Control": "no-store", "Referrer-Policy": "same-origin"},
     )
 
@@ -93,7 +98,7 @@ async def complete_sign_in(
     return response
 
 
-@router.post("/auth/sign-out", status_code=204)
+@router.post("/auth/sign-out", status_code=204, responses=NO_SESSION)
 async def sign_out(tx: Tx, settings: SettingsDep, client: ClientDep) -> Response:
     """End the session of this request's cookie."""
     await service.sign_out(tx.session, tx.caller, client)
@@ -103,9 +108,13 @@ async def sign_out(tx: Tx, settings: SettingsDep, client: ClientDep) -> Response
 
 
 @router.post("/auth/sign-out-everywhere", response_model=SignedOutEverywhere)
-async def sign_out_everywhere(tx: Tx, client: ClientDep) -> SignedOutEverywhere:
+async def sign_out_everywhere(
+    tx: Tx, client: ClientDep, settings: SettingsDep, response: Response
+) -> SignedOutEverywhere:
     """End every session of the caller, on every device (API tokens stay; revoke those apart)."""
     revoked = await service.sign_out_everywhere(tx.session, tx.caller, client)
+    if tx.caller.session is not None:
+        clear_session_cookie(response, settings)
     return SignedOutEverywhere(sessions_revoked=revoked)
 
 

@@ -104,9 +104,17 @@ class UserRepository:
         token = ApiToken.model_validate(row._mapping)
         used = token.last_used_at
         if used is None or datetime.now(used.tzinfo) - used >= TOUCH_EVERY:
+            # SKIP LOCKED: a request already refreshing it holds the row until it ends; the
+            # others neither wait for it nor write again.
+            unlocked = (
+                sa.select(api_tokens.c.id)
+                .where(api_tokens.c.id == token.id)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
             await self._session.execute(
                 sa.update(api_tokens)
-                .where(api_tokens.c.id == token.id)
+                .where(api_tokens.c.id == unlocked)
                 .values(last_used_at=sa.func.now())
             )
         return token

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from gateway.deps import ClientDep, ReadTx, Tx
+from gateway.errors import ErrorPublic
 from gateway.users import service
 from gateway.users.schemas import TokenCreate, TokenCreated, TokensPublic
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["identity"])
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorPublic, "description": "No such token of the caller's (or revoked)."}
+}
 
 
 @router.post("", status_code=201, response_model=TokenCreated)
@@ -30,7 +34,7 @@ async def list_tokens(
     return await service.list_tokens(tx.session, tx.user_id, limit, cursor)
 
 
-@router.delete("/{token_id}", status_code=204)
+@router.delete("/{token_id}", status_code=204, responses=NOT_FOUND)
 async def revoke_token(token_id: UUID, tx: Tx, client: ClientDep) -> Response:
     """Revoke the token at once, on every gateway replica."""
     await service.revoke_token(tx.session, tx.user_id, token_id, client)

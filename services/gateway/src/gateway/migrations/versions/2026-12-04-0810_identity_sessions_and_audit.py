@@ -62,7 +62,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('secret_hash', name=op.f('uq_sessions_secret_hash')),
     schema='gateway'
     )
-    op.create_index(op.f('ix_sessions_user_id'), 'sessions', ['user_id'], unique=False, schema='gateway')
+    op.create_index(op.f('ix_gateway_sessions_user_id'), 'sessions', ['user_id'], unique=False, schema='gateway')
     op.create_table('sign_in_links',
     sa.Column('id', sa.UUID(), nullable=False),
     sa.Column('email', sa.Text(), nullable=False),
@@ -107,7 +107,7 @@ def downgrade() -> None:
     op.drop_column('api_tokens', 'last_used_at', schema='gateway')
     op.drop_column('api_tokens', 'expires_at', schema='gateway')
     op.drop_table('sign_in_links', schema='gateway')
-    op.drop_index(op.f('ix_sessions_user_id'), table_name='sessions', schema='gateway')
+    op.drop_index(op.f('ix_gateway_sessions_user_id'), table_name='sessions', schema='gateway')
     op.drop_table('sessions', schema='gateway')
     op.drop_index('ix_mail_outbox_next_attempt', table_name='mail_outbox', schema='gateway')
     op.drop_table('mail_outbox', schema='gateway')
