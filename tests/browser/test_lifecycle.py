@@ -99,6 +99,11 @@ def test_an_agent_from_sign_in_to_a_rolled_back_production(browser: Browser, sta
     expect(page.get_by_role("status").filter(has_text="nothing regressed")).to_be_visible()
     publish(watched, agent_url, 2)
 
+    diff = page.get_by_role("region", name="Compare versions")
+    diff.get_by_role("button", name="Compare").click()
+    expect(diff.locator(".diff .removed")).to_contain_text("warm and precise")
+    expect(diff.locator(".diff .added")).to_contain_text("brief and friendly")
+
     page.get_by_role("button", name="Roll production back to Version 1").click()
     expect(page.get_by_text("Production serves Version 1.")).to_be_visible()
     expect(page.get_by_role("heading", name="Production history").locator("..")).to_contain_text(

@@ -165,3 +165,58 @@ def test_the_workspace_fits_a_phone_screen(signed_in: Watched) -> None:
         assert overflow <= 0, f"{tab} is {overflow}px wider than a phone"
     signed_in.screenshot("phone-versions")
     signed_in.check_accessibility()
+
+
+SUITE = """
+tests:
+  - description: names the invoice
+    vars: {input: "Where is invoice 31?"}
+    assert:
+      - type: icontains
+        value: "31"
+      - type: javascript
+        value: output.length < 500
+  - description: never matches
+    vars: {input: "hello"}
+    assert:
+      - type: icontains
+        value: "zzz-not-in-any-answer"
+"""
+
+
+def test_an_imported_suite_reports_what_was_dropped_and_a_refused_publish_can_be_forced(
+    signed_in: Watched,
+) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Gatekept")
+    page.get_by_label("Role").fill("billing agent")
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
+
+    page.get_by_role("link", name="Testing").click()
+    page.locator("summary", has_text="Import a promptfoo suite").click()
+    page.get_by_label(re.compile("promptfoo YAML")).fill(SUITE)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.get_by_text("Imported 2 case(s), skipped 0.")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Test 1: imported — dropped javascript"))).to_be_visible()
+    expect(page.get_by_role("heading", name="Test cases (2)")).to_be_visible()
+    page.get_by_role("button", name="Run All Tests").click()
+    expect(page.get_by_role("heading", name=re.compile("Pass Rate"))).to_contain_text("50%")
+    failed = page.locator(".result").first
+    expect(failed).to_have_class(re.compile("failed"))
+    expect(failed).to_contain_text("never matches")
+    signed_in.screenshot("testing-failures-first")
+    signed_in.check_accessibility()
+
+    page.get_by_role("link", name="Versions").click()
+    expect(page).to_have_url(f"{agent_url}/versions")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    refusal = page.get_by_role("alert").filter(has_text="The test gate refused this version")
+    expect(refusal).to_contain_text("below")
+    signed_in.check_accessibility()
+    refusal.get_by_label(re.compile("Publish anyway: why")).fill(
+        "known flaky upstream; fix tomorrow"
+    )
+    refusal.get_by_role("button", name="Publish anyway").click()
+    expect(page.get_by_role("heading", name="Version 1", exact=True)).to_be_visible()
+    expect(page.get_by_text("forced: known flaky upstream; fix tomorrow")).to_be_visible()

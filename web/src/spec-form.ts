@@ -47,9 +47,9 @@ export function blockOf(form: Form, block: BlockDef): unknown {
         const item: Json = {};
         for (const f of block.rows?.fields ?? []) item[f.name] = fromText(f.kind, String(row[f.name] ?? ""), f.label);
         for (const flag of block.rows?.flags ?? []) item[flag] = Boolean(row[flag]);
-        return prune(Object.fromEntries(Object.entries(item).filter(([k]) => k !== "required"))) === undefined
-          ? undefined
-          : item;
+        // A row with nothing typed in (only its flags set) is left out, as an empty field is.
+        const typed = Object.entries(item).filter(([k]) => !(block.rows?.flags ?? []).includes(k));
+        return prune(Object.fromEntries(typed)) === undefined ? undefined : item;
       }),
     );
   }
