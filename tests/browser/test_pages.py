@@ -220,3 +220,32 @@ def test_an_imported_suite_reports_what_was_dropped_and_a_refused_publish_can_be
     refusal.get_by_role("button", name="Publish anyway").click()
     expect(page.get_by_role("heading", name="Version 1", exact=True)).to_be_visible()
     expect(page.get_by_text("forced: known flaky upstream; fix tomorrow")).to_be_visible()
+
+
+def test_lint_warnings_sit_beside_the_fields_they_concern(signed_in: Watched) -> None:
+    page = signed_in.page
+    create(signed_in, "Linted")
+    page.get_by_label("Role").fill("support agent for {{company}}")
+    page.get_by_label("Must", exact=True).fill("answer in English")
+    page.get_by_label("Must not", exact=True).fill("answer in English")
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
+
+    must_not = page.locator(".field", has=page.get_by_label("Must not", exact=True))
+    expect(must_not.locator(".warnings")).to_contain_text("contradicts")
+    expect(page.get_by_label("Must not", exact=True)).to_have_attribute("aria-invalid", "true")
+    variables = page.locator("#block-variables")
+    expect(variables.locator(".warnings")).to_contain_text("company")
+    signed_in.screenshot("specification-warnings")
+    signed_in.check_accessibility()
+
+    variables.get_by_role("button", name="Add variable").click()
+    variables.get_by_label("Name (variable 1)").fill("company")
+    variables.get_by_label("Description (variable 1)").fill("who the agent works for")
+    page.get_by_label("Must not", exact=True).fill("promise refunds")
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 2.")).to_be_visible()
+    expect(page.locator(".warnings", has_text="company")).to_have_count(0)
+    expect(page.locator(".warnings", has_text="contradicts")).to_have_count(0)
+    criteria = page.locator(".field", has=page.get_by_label("Success criteria"))
+    expect(criteria.locator(".warnings")).to_contain_text("no success criteria")

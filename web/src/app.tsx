@@ -1,6 +1,6 @@
 // The shell: who is signed in, the header, the page of the current route, the command palette.
 import type { JSX } from "preact";
-import { useEffect } from "preact/hooks";
+import { useEffect, useRef } from "preact/hooks";
 import { loadMe, me, signOut } from "./auth";
 import { Link, navigate, parse, usePath } from "./router";
 import { useSignal } from "./state";
@@ -23,6 +23,17 @@ export function App(): JSX.Element {
     if (who === null && route.page !== "signin") navigate("/sign-in", true);
     if (who && route.page === "signin") navigate("/", true);
   }, [who, route.page]);
+
+  // A new page moves focus to its content, so a screen reader starts there (not on the old link).
+  const pageKey = route.page === "agent" ? `agent/${route.agentId}/${route.tab}` : route.page;
+  const first = useRef(true);
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    document.getElementById("main")?.focus({ preventScroll: true });
+  }, [pageKey]);
 
   useEffect(() => {
     const title = { signin: "Sign in", dashboard: "Agents", tokens: "API tokens", agent: "Agent", missing: "Not found" }[route.page];

@@ -2,7 +2,7 @@
 // that differs keeps by default the side that changed it since the edit began (mine when both
 // did); the person can choose otherwise before saving the merge.
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Spec, SpecBlocks } from "../api/client";
 import { BLOCKS, same } from "../blocks";
 
@@ -25,6 +25,8 @@ export function ConflictView(props: {
 }): JSX.Element {
   const { base, mine, theirs } = props.conflict;
   const differing = BLOCKS.filter((b) => !same(get(mine, b.id), get(theirs.blocks, b.id)));
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => heading.current?.focus(), [theirs.revision]);
   const [choice, setChoice] = useState<Record<string, Side>>(() =>
     Object.fromEntries(
       differing.map((b) => [b.id, same(get(mine, b.id), get(base, b.id)) ? "theirs" : "mine"]),
@@ -42,7 +44,7 @@ export function ConflictView(props: {
   const show = (value: unknown): string => (value === undefined || value === null ? "(empty)" : JSON.stringify(value, null, 2));
   return (
     <section class="panel conflict" aria-labelledby="conflict-heading" role="region">
-      <h2 id="conflict-heading">Someone else saved this specification first</h2>
+      <h2 id="conflict-heading" ref={heading} tabIndex={-1}>Someone else saved this specification first</h2>
       <p>
         Revision {theirs.revision} was saved while you were editing. Nothing is lost: both versions
         are below. Choose which to keep for each block that differs, then save the merge.
