@@ -1,7 +1,7 @@
 // The caller's agents: search, pagination, each with completeness, its latest pass rate and the
 // version on production; and creating an agent, from scratch or from a starter.
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { type Agent, api, must } from "../api/client";
 import { Link, navigate } from "../router";
 import { TEMPLATES } from "../templates";
@@ -15,25 +15,27 @@ export function Dashboard(): JSX.Element {
   const [loaded, setLoaded] = useState(false);
   const [query, setQuery] = useState("");
   const loading = useAction();
+  const latest = useRef("");
 
-  const load = (after: string | null): Promise<void> =>
+  const load = (q: string, after: string | null): Promise<void> =>
     loading.run(async () => {
+      latest.current = q;
       const page = await must(
-        api.GET("/api/v1/agents", { params: { query: { limit: PAGE, cursor: after ?? undefined } } }),
+        api.GET("/api/v1/agents", {
+          params: { query: { limit: PAGE, cursor: after ?? undefined, q: q.trim() || undefined } },
+        }),
       );
+      if (latest.current !== q) return; // a later search is on its way
       setAgents((before) => (after ? [...before, ...page.items] : page.items));
       setCursor(page.next_cursor ?? null);
       setLoaded(true);
     });
 
+  // The search runs on the server, a moment after the last keystroke.
   useEffect(() => {
-    void load(null);
-  }, []);
-
-  const needle = query.trim().toLowerCase();
-  const shown = needle
-    ? agents.filter((a) => `${a.name} ${a.description}`.toLowerCase().includes(needle))
-    : agents;
+    const timer = setTimeout(() => void load(query, null), query ? 250 : 0);
+    return () => clearTimeout(timer);
+  }, [query]);
 
   return (
     <section>
@@ -41,7 +43,7 @@ export function Dashboard(): JSX.Element {
         <h1>Your agents</h1>
       </div>
       <CreateAgent />
-      <div class="toolbar">
+      <div class="toolbar" role="search">
         <label for="agent-search">Search agents</label>
         <input
           id="agent-search"
@@ -52,17 +54,15 @@ export function Dashboard(): JSX.Element {
         />
       </div>
       <ErrorNote error={loading.error} />
-      {loaded && agents.length === 0 && <p>No agents yet. Create your first one above.</p>}
-      {loaded && agents.length > 0 && shown.length === 0 && (
-        <p>No loaded agent matches “{query}”{cursor ? "; load more to search further" : ""}.</p>
-      )}
+      {loaded && agents.length === 0 && !query && <p>No agents yet. Create your first one above.</p>}
+      {loaded && agents.length === 0 && query && <p role="status">No agent matches “{query}”.</p>}
       <ul class="cards" aria-label="Agents">
-        {shown.map((agent) => (
+        {agents.map((agent) => (
           <AgentCard key={agent.id} agent={agent} />
         ))}
       </ul>
       {cursor && (
-        <button type="button" class="secondary" disabled={loading.busy} onClick={() => load(cursor)}>
+        <button type="button" class="secondary" disabled={loading.busy} onClick={() => load(query, cursor)}>
           {loading.busy ? "Loading…" : "Load more agents"}
         </button>
       )}
