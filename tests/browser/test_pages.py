@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.browser import Watched, new_context, sign_in, watch
+from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import Stack
 
 pytestmark = pytest.mark.browser
@@ -249,3 +250,22 @@ def test_lint_warnings_sit_beside_the_fields_they_concern(signed_in: Watched) ->
     expect(page.locator(".warnings", has_text="contradicts")).to_have_count(0)
     criteria = page.locator(".field", has=page.get_by_label("Success criteria"))
     expect(criteria.locator(".warnings")).to_contain_text("no success criteria")
+
+
+def test_an_unavailable_coach_is_said_so_and_the_editor_keeps_working(
+    signed_in: Watched, provider: FakeOpenAI
+) -> None:
+    page = signed_in.page
+    create(signed_in, "Uncoached")
+    provider.fail(500, times=4)  # every attempt of one coach call (AI_MAX_ATTEMPTS)
+    signed_in.expect_problem(r"503.*/spec/coach|/spec/coach.*503")
+
+    page.get_by_role("button", name="Ask the coach about Workflow").click()
+    notice = page.locator("#block-workflow .notice")
+    expect(notice).to_contain_text("The coach is unavailable for now")
+    expect(page.get_by_role("region", name="Coach's draft for Workflow")).to_have_count(0)
+    signed_in.check_accessibility()
+
+    page.get_by_label("Steps").fill("Read the question\nAnswer it")
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
