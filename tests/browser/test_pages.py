@@ -269,3 +269,24 @@ def test_an_unavailable_coach_is_said_so_and_the_editor_keeps_working(
     page.get_by_label("Steps").fill("Read the question\nAnswer it")
     page.get_by_role("button", name="Save specification").click()
     expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
+
+
+def test_an_agent_is_renamed_given_its_gate_and_deleted_from_its_settings(
+    signed_in: Watched, stack: Stack
+) -> None:
+    page = signed_in.page
+    create(signed_in, "Draft name")
+    page.locator("summary", has_text="Agent settings").click()
+    page.get_by_label("Name", exact=True).fill("Final name")
+    page.get_by_label("Pass rate a version needs to publish (%)").fill("80")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Final name")
+    page.get_by_role("link", name="Versions").click()
+    expect(page.get_by_text("pass rate at least 80%")).to_be_visible()
+    signed_in.check_accessibility()
+
+    page.get_by_role("button", name="Delete this agent").click()  # the settings stay open
+    page.get_by_role("button", name="Delete Final name for good").click()
+    expect(page).to_have_url(f"{stack.gateway_url}/")
+    expect(page.get_by_role("link", name="Final name")).to_have_count(0)

@@ -4,12 +4,21 @@ import type { JSX } from "preact";
 import type { TestResult, TestRun, TestRunSummary } from "../api/client";
 import { percent } from "../ui/common";
 
-function rank(result: TestResult): number {
-  if (result.error) return 0;
-  return result.pass ? 2 : 1;
+/** Cases that both passed and failed over their repeats: flaky, shown before the passes. */
+function flakyCases(results: TestResult[]): Set<string> {
+  const seen = new Map<string, Set<boolean>>();
+  for (const r of results) {
+    if (r.error) continue;
+    const verdicts = seen.get(r.test_case_id) ?? new Set<boolean>();
+    verdicts.add(r.pass);
+    seen.set(r.test_case_id, verdicts);
+  }
+  return new Set([...seen].filter(([, verdicts]) => verdicts.size > 1).map(([id]) => id));
 }
 
 export function Results({ run }: { run: TestRun }): JSX.Element {
+  const flaky = flakyCases(run.results);
+  const rank = (r: TestResult): number => (r.error ? 0 : !r.pass ? 1 : flaky.has(r.test_case_id) ? 2 : 3);
   const ordered = [...run.results].sort((a, b) => rank(a) - rank(b) || a.case_index - b.case_index);
   return (
     <ol class="plain results">
@@ -21,6 +30,7 @@ export function Results({ run }: { run: TestRun }): JSX.Element {
             <details open={verdict !== "passed"}>
               <summary>
                 <span class="verdict">{verdict}</span> {r.description || `Case ${r.case_index + 1}`}
+                {flaky.has(r.test_case_id) && <span class="badge warn"> flaky</span>}
                 {run.repeat > 1 && ` (repeat ${r.repeat_index + 1})`}
               </summary>
               {r.error && <p class="error">{r.error}</p>}

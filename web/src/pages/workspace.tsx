@@ -5,6 +5,7 @@ import { type Agent, api, must } from "../api/client";
 import { Link, type Tab, TABS } from "../router";
 import { ErrorNote, useAction } from "../ui/common";
 import { InstructionsTab } from "./instructions";
+import { AgentSettings } from "./settings";
 import { SpecTab } from "./spec";
 import { TestingTab } from "./testing";
 import { VersionsTab } from "./versions";
@@ -47,6 +48,8 @@ export function Workspace({ agentId, tab }: { agentId: string; tab: Tab }): JSX.
         <Link href="/">Agents</Link> /
       </p>
       <h1>{agent.name}</h1>
+      {agent.description && <p class="hint">{agent.description}</p>}
+      <AgentSettings key={agent.id} agent={agent} onSaved={setAgent} />
       <nav class="tabs" aria-label="Stages">
         {TABS.map((t) => (
           <Link key={t} href={`/agents/${agent.id}/${t}`} aria-current={t === tab ? "page" : undefined}>
