@@ -23,7 +23,7 @@ from tests.e2e.test_test_runs import (
 )
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
 from tests.support.fixtures import Stack, running_stack
-from tests.support.waiting import eventually, ok_json
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -225,62 +225,6 @@ def test_the_gate_versions_channels_and_serving(
         line.startswith("+") and "refunds" in line for line in diff["instructions"].splitlines()
     )
     assert [(c["block"], c["change"]) for c in diff["spec"]] == [("constraints", "added")]
-
-
-def test_an_export_imports_as_an_equal_agent(stack: Stack) -> None:
-    token = stack.new_token()
-    with stack.client(token) as client:
-        agent_id, compilation_id = compiled_agent(client, spec=SPEC_V1)
-        import_cases(client, agent_id, CASES)
-        run = completed_run(client, agent_id, compilation_id)
-        publish(client, agent_id, compilation_id=compilation_id, test_run_id=run["id"],
-                channel="staging", notes="first")  # fmt: skip
-        publish(client, agent_id, compilation_id=compilation_id, force=True, reason="again",
-                channel="production")  # fmt: skip
-        client.put(f"/api/v1/agents/{agent_id}/channels/production", json={"version": 1})
-        exported = client.get(f"/api/v1/agents/{agent_id}/export")
-        imported = client.post("/api/v1/agents/import", json=exported.json())
-        copy_id = imported.json()["id"]
-        eventually(
-            lambda: client.get(f"/api/v1/agents/{copy_id}/channels/production/history"),
-            ok_json(lambda history: len(history["items"]) == 2),
-            timeout=15,
-            what="the copy's channel history",
-        )
-        again = client.get(f"/api/v1/agents/{copy_id}/export")
-        audit = client.get("/api/v1/me/audit").json()["items"]
-        # The read model follows the publisher's events: it serves the copy moments later.
-        served = eventually(
-            lambda: published(client, copy_id),
-            lambda response: response.status_code == 200,
-            what="the copy being served",
-        ).json()
-
-    assert exported.status_code == 200, exported.text
-    document = exported.json()
-    assert [v["number"] for v in document["versions"]] == [1, 2]
-    assert [(m["channel"], m["to_version"]) for m in document["channel_history"]] == [
-        ("staging", 1),
-        ("production", 2),
-        ("production", 1),
-    ]
-    assert len(document["test_cases"]) == 2
-    assert imported.status_code == 201, imported.text
-    assert copy_id != agent_id
-    assert again.json() == document  # lossless
-    assert served["version"] == 1
-    # Newest first: the import, the forced publish (the gated one is not recorded), the cases.
-    assert [(e["action"], e["details"]) for e in audit[:2]] == [
-        ("agent_imported", {"agent_id": copy_id, "versions": 2}),
-        (
-            "publish_forced",
-            {
-                "agent_id": agent_id,
-                "publish_id": audit[1]["details"]["publish_id"],
-                "reason": "again",
-            },
-        ),
-    ]
 
 
 def test_a_deleted_agent_is_no_longer_served(stack: Stack) -> None:

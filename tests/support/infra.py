@@ -20,6 +20,7 @@ from urllib.parse import urlparse
 import nats
 import sqlalchemy as sa
 from nats.js import JetStreamContext
+from nats.js.errors import NoKeysError
 from sqlalchemy.engine import make_url
 
 from runtime import migrations
@@ -236,3 +237,20 @@ def wait_until_consumed(nats_url: str, stream: str, durable: str, timeout: float
         interval=0.1,
         what=f"{durable} consuming everything (pending, ack-pending)",
     )
+
+
+def bucket_keys(nats_url: str, bucket: str) -> list[str]:
+    """The keys a key-value bucket holds now (deleted and purged keys left out)."""
+
+    async def keys() -> list[str]:
+        nc = await nats.connect(nats_url)
+        try:
+            kv = await nc.jetstream().key_value(bucket)
+            try:
+                return list(await kv.keys())
+            except NoKeysError:
+                return []
+        finally:
+            await nc.close()
+
+    return asyncio.run(keys())

@@ -169,13 +169,14 @@ class TestDurables:
         assert sorted(names) == sorted(set(names))
 
     @pytest.mark.parametrize("durable", s.ALL_DURABLES, ids=lambda durable: durable.name)
-    def test_durable_filter_is_a_registered_subject_or_an_owner_event_wildcard(
+    def test_durable_filter_is_a_registered_subject_an_owner_event_wildcard_or_the_dead_letters(
         self, durable: s.Durable
     ) -> None:
         registered = {subject.relative for subject in s.ALL_SUBJECTS}
         wildcards = {s.events_of(stream.owner) for stream in s.ALL_STREAMS}
+        dead_letters = {f"{s.DEAD_LETTER.token}.>"}
 
-        assert durable.filter in registered | wildcards
+        assert durable.filter in registered | wildcards | dead_letters
 
     @pytest.mark.parametrize("durable", s.ALL_DURABLES, ids=lambda durable: durable.name)
     def test_durable_filter_lies_inside_its_stream(self, durable: s.Durable) -> None:

@@ -17,8 +17,17 @@ from contracts.compiler import (
     AgentCompiledV1,
     CompilationFailedV1,
     CompileAgentV1,
+    ListCompilationsV1,
     Section,
     VariableDecl,
+)
+from contracts.privacy import (
+    CompilationsErasedV1,
+    EraseCompilationsV1,
+    EraseTestRunsV1,
+    EraseVersionsV1,
+    TestRunsErasedV1,
+    VersionsErasedV1,
 )
 from contracts.publishing import (
     AgentDeletedV1,
@@ -228,6 +237,23 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     GetVersionV1: GetVersionV1(agent_id=AGENT_ID, number=2),
     GetChannelHistoryV1: GetChannelHistoryV1(agent_id=AGENT_ID, channel="production"),
     AgentDeletedV1: AgentDeletedV1(agent_id=AGENT_ID),
+    ListCompilationsV1: ListCompilationsV1(agent_id=AGENT_ID, after=COMPILATION_ID, limit=10),
+    EraseCompilationsV1: EraseCompilationsV1(
+        erasure_id=PUBLISH_ID, user_id=OWNER_ID, agent_ids=[AGENT_ID], part=0, parts=1
+    ),
+    CompilationsErasedV1: CompilationsErasedV1(
+        erasure_id=PUBLISH_ID, part=0, parts=1, erased={"compilations": 2}
+    ),
+    EraseTestRunsV1: EraseTestRunsV1(
+        erasure_id=PUBLISH_ID, user_id=OWNER_ID, agent_ids=[AGENT_ID], part=1, parts=2
+    ),
+    TestRunsErasedV1: TestRunsErasedV1(erasure_id=PUBLISH_ID, part=1, parts=2),
+    EraseVersionsV1: EraseVersionsV1(
+        erasure_id=PUBLISH_ID, user_id=OWNER_ID, agent_ids=[], part=0, parts=1
+    ),
+    VersionsErasedV1: VersionsErasedV1(
+        erasure_id=PUBLISH_ID, part=0, parts=1, erased={"versions": 1, "channels": 1}
+    ),
     ImportAgentVersionsV1: ImportAgentVersionsV1(
         agent_id=AGENT_ID,
         owner_id=OWNER_ID,

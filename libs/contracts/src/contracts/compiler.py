@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -69,3 +71,43 @@ class CompilationFailedV1(BaseModel):
     agent_id: UUID
     spec_revision: int
     error: str
+
+
+class ListCompilationsV1(BaseModel):
+    """Query: an agent's compilations as the compiler stored them, oldest id first (after
+    `after`, if given): what it holds of a user, for their export."""
+
+    model_config = ConfigDict(frozen=True)
+
+    agent_id: UUID
+    after: UUID | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class StoredCompilation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    compilation_id: UUID
+    agent_id: UUID
+    spec_revision: int
+    spec_hash: str
+    compiler_version: str
+    status: Literal["succeeded", "failed"]
+    instructions: str | None
+    sections: list[Section]
+    variables: list[VariableDecl]
+    token_count: int | None
+    token_count_method: str | None
+    error: str | None
+    reused_from: UUID | None
+    created_at: datetime
+
+
+class CompilationsV1(BaseModel):
+    """Reply: a page of compilations; `next_after` for the next one, None at the end (a page may
+    hold fewer than `limit`, to stay under the largest message NATS carries)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: list[StoredCompilation]
+    next_after: UUID | None

@@ -54,6 +54,21 @@ class PublishVersionV1(BaseModel):
     owner_id: UUID = Field(description="The agent's owner: serving checks callers against it.")
 
 
+class ImportedVersion(BaseModel):
+    """How a version came by import: who imported it and when (the version's author and time),
+    and what the export claimed of it, kept for reading and never trusted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_published_by: UUID
+    claimed_published_at: datetime
+    claimed_test_run_id: UUID | None = None
+    claimed_forced: bool = False
+    claimed_force_reason: str | None = None
+
+
 class VersionSummary(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -68,6 +83,11 @@ class VersionSummary(BaseModel):
     overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
     published_by: UUID
     published_at: datetime
+    imported: ImportedVersion | None = Field(
+        default=None,
+        description="Set on a version that came by import: it is served only once a channel is "
+        "moved to it here with `force`.",
+    )
 
 
 class VersionPublishedV1(BaseModel):
@@ -78,6 +98,9 @@ class VersionPublishedV1(BaseModel):
     publish_id: UUID
     version: VersionSummary
     channel: str | None = None
+    import_id: UUID | None = Field(
+        default=None, description="The import that brought this version, if one did."
+    )
 
 
 class PublishRefusedV1(BaseModel):
@@ -103,6 +126,30 @@ class MoveChannelV1(BaseModel):
     version: int = Field(ge=1)
     moved_by: UUID
     reason: Reason = ""
+    force: bool = Field(
+        default=False,
+        description="Move to an imported version, which no test run here stands behind; "
+        "needs a reason.",
+    )
+    test_run_id: UUID | None = Field(
+        default=None,
+        description="A run here that clears an imported version: it passes the gate and tested "
+        "the same instructions (`run_compilation_id`, `run_instructions`).",
+    )
+    run_compilation_id: UUID | None = None
+    run_instructions: str | None = None
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+
+
+class ImportedChannelMove(BaseModel):
+    """How a history entry came by import: who imported it and when, and what the export claimed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_moved_by: UUID
+    claimed_moved_at: datetime
 
 
 class ChannelMove(BaseModel):
@@ -118,6 +165,14 @@ class ChannelMove(BaseModel):
     moved_by: UUID
     reason: str
     moved_at: datetime
+    forced: bool = Field(default=False, description="A forced move to an imported version.")
+    test_run_id: UUID | None = Field(
+        default=None, description="The run here that cleared a move to an imported version."
+    )
+    imported: ImportedChannelMove | None = Field(
+        default=None,
+        description="Set on an imported entry: history only, it moved no channel here.",
+    )
 
 
 class ChannelMovedV1(BaseModel):
@@ -170,6 +225,9 @@ class ImportAgentVersionsV1(BaseModel):
     owner_id: UUID
     versions: list[VersionDetail]
     moves: list[ImportedMove] = Field(description="Oldest first.")
+    import_id: UUID | None = Field(
+        default=None, description="The gateway's request id, named again in the events it causes."
+    )
 
 
 class AgentDeletedV1(BaseModel):

@@ -9,8 +9,22 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import subjects as s
 from contracts.coach import BlockDraftedV1, CoachBlockV1
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
+from contracts.compiler import (
+    AgentCompiledV1,
+    CompilationFailedV1,
+    CompilationsV1,
+    CompileAgentV1,
+    ListCompilationsV1,
+)
 from contracts.envelope import Envelope
+from contracts.privacy import (
+    CompilationsErasedV1,
+    EraseCompilationsV1,
+    EraseTestRunsV1,
+    EraseVersionsV1,
+    TestRunsErasedV1,
+    VersionsErasedV1,
+)
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelHistoryV1,
@@ -46,6 +60,7 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.AGENT_COMPILED: AgentCompiledV1,
     s.COMPILATION_FAILED: CompilationFailedV1,
     s.COACH_BLOCK: CoachBlockV1,
+    s.LIST_COMPILATIONS: ListCompilationsV1,
     s.START_TEST_RUN: StartTestRunV1,
     s.ADD_RUN_CASES: AddRunCasesV1,
     s.EXECUTE_CASE: ExecuteCaseV1,
@@ -67,10 +82,17 @@ MODELS: dict[s.Subject, type[BaseModel]] = {
     s.GET_VERSION: GetVersionV1,
     s.GET_CHANNEL_HISTORY: GetChannelHistoryV1,
     s.AGENT_DELETED: AgentDeletedV1,
+    s.ERASE_COMPILATIONS: EraseCompilationsV1,
+    s.COMPILATIONS_ERASED: CompilationsErasedV1,
+    s.ERASE_TEST_RUNS: EraseTestRunsV1,
+    s.TEST_RUNS_ERASED: TestRunsErasedV1,
+    s.ERASE_VERSIONS: EraseVersionsV1,
+    s.VERSIONS_ERASED: VersionsErasedV1,
 }
 
 REPLIES: dict[s.Subject, type[BaseModel]] = {
     s.COACH_BLOCK: BlockDraftedV1,
+    s.LIST_COMPILATIONS: CompilationsV1,
     s.GET_TEST_RUN: TestRunV1,
     s.LIST_VERSIONS: VersionsV1,
     s.GET_VERSION: VersionV1,

@@ -106,6 +106,7 @@ COMPILE_AGENT = Subject("compiler", Kind.COMMAND, "compile_agent", 1)
 AGENT_COMPILED = Subject("compiler", Kind.EVENT, "agent_compiled", 1)
 COMPILATION_FAILED = Subject("compiler", Kind.EVENT, "compilation_failed", 1)
 COACH_BLOCK = Subject("compiler", Kind.QUERY, "coach_block", 1)
+LIST_COMPILATIONS = Subject("compiler", Kind.QUERY, "list_compilations", 1)
 
 START_TEST_RUN = Subject("test_runner", Kind.COMMAND, "start_test_run", 1)
 ADD_RUN_CASES = Subject("test_runner", Kind.COMMAND, "add_run_cases", 1)
@@ -128,12 +129,19 @@ LIST_VERSIONS = Subject("publisher", Kind.QUERY, "list_versions", 1)
 GET_VERSION = Subject("publisher", Kind.QUERY, "get_version", 1)
 GET_CHANNEL_HISTORY = Subject("publisher", Kind.QUERY, "get_channel_history", 1)
 AGENT_DELETED = Subject("gateway", Kind.EVENT, "agent_deleted", 1)
+ERASE_COMPILATIONS = Subject("compiler", Kind.COMMAND, "erase_compilations", 1)
+COMPILATIONS_ERASED = Subject("compiler", Kind.EVENT, "compilations_erased", 1)
+ERASE_TEST_RUNS = Subject("test_runner", Kind.COMMAND, "erase_test_runs", 1)
+TEST_RUNS_ERASED = Subject("test_runner", Kind.EVENT, "test_runs_erased", 1)
+ERASE_VERSIONS = Subject("publisher", Kind.COMMAND, "erase_versions", 1)
+VERSIONS_ERASED = Subject("publisher", Kind.EVENT, "versions_erased", 1)
 
 ALL_SUBJECTS: tuple[Subject, ...] = (
     COMPILE_AGENT,
     AGENT_COMPILED,
     COMPILATION_FAILED,
     COACH_BLOCK,
+    LIST_COMPILATIONS,
     START_TEST_RUN,
     ADD_RUN_CASES,
     EXECUTE_CASE,
@@ -155,6 +163,12 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     GET_VERSION,
     GET_CHANNEL_HISTORY,
     AGENT_DELETED,
+    ERASE_COMPILATIONS,
+    COMPILATIONS_ERASED,
+    ERASE_TEST_RUNS,
+    TEST_RUNS_ERASED,
+    ERASE_VERSIONS,
+    VERSIONS_ERASED,
 )
 
 # Streams ---------------------------------------------------------------------------------------
@@ -191,6 +205,8 @@ class DeadLetterStream:
 
 
 DEAD_LETTER = DeadLetterStream()
+DEAD_LETTER_STREAM = Stream(DEAD_LETTER.name, DEAD_LETTER.token)
+"""The dead-letter stream seen as a stream a durable can read (its subjects are the same)."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +227,9 @@ EXHAUSTED = ExhaustedStream()
 COMPILER_COMPILE_AGENT = Durable(
     "compiler", COMPILER_STREAM, "compile_agent", COMPILE_AGENT.relative
 )
+COMPILER_ERASE_COMPILATIONS = Durable(
+    "compiler", COMPILER_STREAM, "erase_compilations", ERASE_COMPILATIONS.relative
+)
 GATEWAY_COMPILER_EVENTS = Durable(
     "gateway", COMPILER_STREAM, "compiler_events", events_of("compiler")
 )
@@ -227,6 +246,9 @@ TEST_RUNNER_EXECUTE_CASE = Durable(
 TEST_RUNNER_CANCEL_TEST_RUN = Durable(
     "test_runner", TEST_RUNNER_STREAM, "cancel_test_run", CANCEL_TEST_RUN.relative
 )
+TEST_RUNNER_ERASE_TEST_RUNS = Durable(
+    "test_runner", TEST_RUNNER_STREAM, "erase_test_runs", ERASE_TEST_RUNS.relative
+)
 GATEWAY_TEST_RUNNER_EVENTS = Durable(
     "gateway", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
 )
@@ -240,6 +262,9 @@ PUBLISHER_MOVE_CHANNEL = Durable(
 PUBLISHER_IMPORT_AGENT_VERSIONS = Durable(
     "publisher", PUBLISHER_STREAM, "import_agent_versions", IMPORT_AGENT_VERSIONS.relative
 )
+PUBLISHER_ERASE_VERSIONS = Durable(
+    "publisher", PUBLISHER_STREAM, "erase_versions", ERASE_VERSIONS.relative
+)
 PUBLISHER_TEST_RUNNER_EVENTS = Durable(
     "publisher", TEST_RUNNER_STREAM, "test_runner_events", events_of("test_runner")
 )
@@ -251,21 +276,30 @@ GATEWAY_PUBLISHER_EVENTS = Durable(
     "gateway", PUBLISHER_STREAM, "publisher_events", events_of("publisher")
 )
 
+GATEWAY_DEAD_LETTERS = Durable(
+    "gateway", DEAD_LETTER_STREAM, "dead_letters", f"{DEAD_LETTER.token}.>"
+)
+"""Every dead letter: the gateway fails the request a dead-lettered command was sent for."""
+
 ALL_DURABLES: tuple[Durable, ...] = (
     COMPILER_COMPILE_AGENT,
+    COMPILER_ERASE_COMPILATIONS,
     GATEWAY_COMPILER_EVENTS,
     TEST_RUNNER_START_TEST_RUN,
     TEST_RUNNER_ADD_RUN_CASES,
     TEST_RUNNER_EXECUTE_CASE,
     TEST_RUNNER_CANCEL_TEST_RUN,
+    TEST_RUNNER_ERASE_TEST_RUNS,
     GATEWAY_TEST_RUNNER_EVENTS,
     PUBLISHER_PUBLISH_VERSION,
     PUBLISHER_MOVE_CHANNEL,
     PUBLISHER_IMPORT_AGENT_VERSIONS,
+    PUBLISHER_ERASE_VERSIONS,
     PUBLISHER_TEST_RUNNER_EVENTS,
     PUBLISHER_READ_MODEL,
     PUBLISHER_GATEWAY_EVENTS,
     GATEWAY_PUBLISHER_EVENTS,
+    GATEWAY_DEAD_LETTERS,
 )
 
 

@@ -208,7 +208,7 @@ class Consumer:
             if first_time:
                 # A hung handler must not hold its message (and its lease, kept alive) for ever.
                 async with asyncio.timeout(self._policy.handler_timeout):
-                    emitted = await self._handler(envelope, session)
+                    emitted = await self._handle(msg, envelope, session)
                 await outbox.add_caused(
                     session,
                     self._outbox,
@@ -228,6 +228,11 @@ class Consumer:
             log.info("consumer.duplicate_skipped")
             return "duplicate"
         return "ack"
+
+    async def _handle(
+        self, _msg: Msg, envelope: Envelope[Any], session: AsyncSession
+    ) -> Sequence[BaseModel]:
+        return await self._handler(envelope, session)
 
     async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> str:
         delivered = self._failed_deliveries.count(msg)

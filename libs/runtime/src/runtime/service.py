@@ -31,6 +31,7 @@ from runtime import broker, db, observability
 from runtime.broker import BrokerUnavailableError, ConsumerPolicy
 from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
+from runtime.dead_letter_consumer import DeadLetterBinding, DeadLetterConsumer
 from runtime.health import health_routes
 from runtime.outbox import Relay
 from runtime.queries import QueryBinding, answer
@@ -47,6 +48,9 @@ class Binding:
 
     durable: Durable
     handler: Handler
+
+
+DurableBinding = Binding | StagedBinding | DeadLetterBinding
 
 
 @dataclass
@@ -71,7 +75,7 @@ class Service:
         name: str,
         settings: CommonSettings,
         metadata: sa.MetaData,
-        bindings: Sequence[Binding | StagedBinding] = (),
+        bindings: Sequence[DurableBinding] = (),
     ) -> Service:
         """Connect, and provision the topology `bindings` consume (more with `provision`)."""
         engine = db.create_engine(
@@ -109,10 +113,10 @@ class Service:
     def outbox(self) -> sa.Table:
         return self.metadata.tables[f"{self.metadata.schema}.outbox"]
 
-    async def provision(self, bindings: Sequence[Binding | StagedBinding]) -> None:
+    async def provision(self, bindings: Sequence[DurableBinding]) -> None:
         await _provision(self.js, self.settings, bindings)
 
-    def consumer(self, binding: Binding | StagedBinding) -> Consumer:
+    def consumer(self, binding: DurableBinding) -> Consumer:
         common: dict[str, Any] = {
             "service": self.name,
             "root": self.settings.nats_subject_root,
@@ -124,6 +128,8 @@ class Service:
         }
         if isinstance(binding, StagedBinding):
             return StagedConsumer(self.js, binding, **common)
+        if isinstance(binding, DeadLetterBinding):
+            return DeadLetterConsumer(self.js, binding, **common)
         return Consumer(self.js, binding.durable, binding.handler, **common)
 
     async def close(self) -> None:
@@ -136,7 +142,7 @@ class Service:
 
 
 async def _provision(
-    js: JetStreamContext, settings: CommonSettings, bindings: Sequence[Binding | StagedBinding]
+    js: JetStreamContext, settings: CommonSettings, bindings: Sequence[DurableBinding]
 ) -> None:
     await broker.ensure_topology(
         js,
@@ -165,7 +171,7 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 AppFactory = Callable[[Service], ASGIApp]
-AnyBinding = Binding | StagedBinding | QueryBinding
+AnyBinding = Binding | StagedBinding | DeadLetterBinding | QueryBinding
 BindingsFactory = Callable[[Service], Sequence[AnyBinding]]
 """Builds a service's bindings once it is connected, for handlers that need its connections."""
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Protocol
+from uuid import UUID
 
 from pydantic import BaseModel
 
 from compiler import coach, domain
 from contracts.coach import BlockDraftedV1, CoachBlockV1
-from contracts.compiler import CompileAgentV1
+from contracts.compiler import (
+    CompilationsV1,
+    CompileAgentV1,
+    ListCompilationsV1,
+    StoredCompilation,
+)
+from contracts.privacy import CompilationsErasedV1, EraseCompilationsV1
 from runtime.ai import AIProvider, ProviderInvalidOutput, ProviderRejected, ProviderUnavailable
 
 
@@ -20,6 +27,27 @@ class Compilations(Protocol):
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         """The latest succeeded compilation of an identical spec by the same compiler version."""
+
+    async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
+        """An agent's compilations in id order, after `after`."""
+
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
+        """Record the user erased, delete these agents' compilations; rows deleted per table."""
+
+
+async def handle_erase_compilations(
+    cmd: EraseCompilationsV1, *, compilations: Compilations
+) -> list[BaseModel]:
+    """Consumes `EraseCompilationsV1`; emits `CompilationsErasedV1` for its part.
+
+    Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
+    """
+    erased = await compilations.erase(cmd.user_id, cmd.agent_ids)
+    return [
+        CompilationsErasedV1(
+            erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased
+        )
+    ]
 
 
 async def handle_compile_agent(
@@ -90,3 +118,23 @@ async def handle_coach_block(query: CoachBlockV1, *, provider: AIProvider) -> Bl
         offline=completion.offline,
         message="offline draft: written without an AI model" if completion.offline else "",
     )
+
+
+REPLY_BUDGET_BYTES = 800_000  # a query reply stays under NATS's default 1 MB max payload
+
+
+async def answer_list_compilations(
+    query: ListCompilationsV1, *, compilations: Compilations
+) -> CompilationsV1:
+    """Answers `ListCompilationsV1`: a page of the agent's compilations, cut short of the size
+    NATS carries (always at least one)."""
+    found = await compilations.page(query.agent_id, query.after, query.limit + 1)
+    items: list[StoredCompilation] = []
+    budget = REPLY_BUDGET_BYTES
+    for compilation in found[: query.limit]:
+        budget -= len(compilation.model_dump_json())
+        if budget < 0 and items:
+            break
+        items.append(compilation)
+    more = len(items) < len(found)
+    return CompilationsV1(items=items, next_after=items[-1].compilation_id if more else None)

@@ -6,9 +6,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from runtime.db import service_metadata
+from runtime.erasure import erased_owners_table
 
 SCHEMA = "compiler"
 metadata = service_metadata(SCHEMA)
+# Users whose data was erased: their late messages write nothing (runtime/erasure.py).
+erased_owners = erased_owners_table(metadata)
 
 compilations = sa.Table(
     "compilations",

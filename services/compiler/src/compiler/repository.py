@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler.domain import Outcome
-from compiler.models import compilations
+from compiler.models import compilations, erased_owners
+from contracts.compiler import StoredCompilation
+from runtime.erasure import mark_erased
 
 
 class CompilationRepository:
@@ -40,6 +43,26 @@ class CompilationRepository:
             .returning(compilations.c.id)
         )
         return result.first() is not None
+
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
+        await mark_erased(self._session, erased_owners, user_id)
+        result = await self._session.execute(
+            sa.delete(compilations).where(compilations.c.agent_id.in_(agent_ids))
+        )
+        return {"compilations": int(getattr(result, "rowcount", 0))}
+
+    async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
+        c = compilations
+        query = sa.select(c, c.c.id.label("compilation_id")).where(c.c.agent_id == agent_id)
+        if after is not None:
+            query = query.where(c.c.id > after)
+        rows = await self._session.execute(query.order_by(c.c.id).limit(limit))
+        return [
+            StoredCompilation.model_validate(
+                {**row._mapping, "sections": row.sections or [], "variables": row.variables or []}
+            )
+            for row in rows
+        ]
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
         c = compilations

@@ -13,14 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler import handlers
 from compiler.adapters.tokens import token_counter
-from compiler.models import SCHEMA, metadata
+from compiler.models import SCHEMA, erased_owners, metadata
 from compiler.repository import CompilationRepository
 from compiler.settings import CompilerSettings
 from contracts.compiler import AgentCompiledV1
 from contracts.envelope import Envelope
-from contracts.subjects import COACH_BLOCK, COMPILER_COMPILE_AGENT
+from contracts.subjects import (
+    COACH_BLOCK,
+    COMPILER_COMPILE_AGENT,
+    COMPILER_ERASE_COMPILATIONS,
+    LIST_COMPILATIONS,
+)
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import Binding, Service, serve
 
@@ -60,15 +66,28 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
                 ).inc()
         return emitted
 
+    async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_erase_compilations(
+            envelope.data, compilations=CompilationRepository(session)
+        )
+
     provider = provider_from_settings(settings)
     service.closers.append(provider.aclose)
 
     async def on_coach_block(envelope: Envelope[Any]) -> BaseModel:
         return await handlers.handle_coach_block(envelope.data, provider=provider)
 
+    async def on_list_compilations(envelope: Envelope[Any]) -> BaseModel:
+        async with service.reader() as session:
+            return await handlers.answer_list_compilations(
+                envelope.data, compilations=CompilationRepository(session)
+            )
+
     return (
-        Binding(COMPILER_COMPILE_AGENT, on_compile_agent),
+        Binding(COMPILER_COMPILE_AGENT, unless_erased(erased_owners, on_compile_agent)),
+        Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),
+        QueryBinding(LIST_COMPILATIONS, on_list_compilations),
     )
 
 

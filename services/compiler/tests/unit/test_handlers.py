@@ -7,7 +7,12 @@ from uuid import UUID, uuid4
 
 from compiler import domain
 from compiler.handlers import Compilations, handle_compile_agent
-from contracts.compiler import AgentCompiledV1, CompilationFailedV1, CompileAgentV1
+from contracts.compiler import (
+    AgentCompiledV1,
+    CompilationFailedV1,
+    CompileAgentV1,
+    StoredCompilation,
+)
 
 
 class FakeCompilations:
@@ -21,6 +26,15 @@ class FakeCompilations:
             return False
         self.rows[outcome.compilation_id] = outcome
         return True
+
+    async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
+        return []  # the query's paging is tested against PostgreSQL
+
+    async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
+        gone = [k for k, o in self.rows.items() if o.agent_id in agent_ids]
+        for key in gone:
+            del self.rows[key]
+        return {"compilations": len(gone)}
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         matches = [

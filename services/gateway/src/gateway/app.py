@@ -20,9 +20,11 @@ from contracts.envelope import Envelope
 from contracts.publishing import published_bucket
 from contracts.subjects import (
     GATEWAY_COMPILER_EVENTS,
+    GATEWAY_DEAD_LETTERS,
     GATEWAY_PUBLISHER_EVENTS,
     GATEWAY_TEST_RUNNER_EVENTS,
 )
+from gateway import dead_letters
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
 from gateway.errors import ApiError
@@ -31,6 +33,9 @@ from gateway.identity.mail import MailRelay, smtp_sender
 from gateway.middleware import RequestContextMiddleware
 from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
+from gateway.privacy import handlers as privacy_handlers
+from gateway.privacy import routes as privacy
+from gateway.privacy.repository import ErasureRepository
 from gateway.publishing import handlers as publishing_handlers
 from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
@@ -47,6 +52,7 @@ from gateway.users import routes as users
 from gateway.web import dist_dir, mount_web_ui
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
 
@@ -54,20 +60,41 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await specs_handlers.handle_compiler_event(
         envelope.data, compilations=CompilationRepository(session)
     )
 
 
 async def on_test_runner_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await testing_handlers.handle_test_runner_event(
         envelope.data, runs=TestRunRepository(session)
     )
 
 
 async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    if privacy_handlers.is_erasure_event(envelope.data):
+        return await on_erased(envelope, session)
     return await publishing_handlers.handle_publisher_event(
         envelope.data, requests=PublishRepository(session)
+    )
+
+
+async def on_erased(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    return await privacy_handlers.handle_data_erased(
+        envelope.data, erasures=ErasureRepository(session)
+    )
+
+
+async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[BaseModel]:
+    return await dead_letters.handle_dead_letter(
+        letter,
+        compilations=CompilationRepository(session),
+        runs=TestRunRepository(session),
+        requests=PublishRepository(session),
     )
 
 
@@ -75,6 +102,7 @@ BINDINGS = (
     Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),
     Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
     Binding(GATEWAY_PUBLISHER_EVENTS, on_publisher_event),
+    DeadLetterBinding(GATEWAY_DEAD_LETTERS, on_dead_letter),
 )
 
 
@@ -131,6 +159,7 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(publishing.imports)
     app.include_router(publishing.router)
     app.include_router(openai_compat.router)
+    app.include_router(privacy.router)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
     mount_web_ui(app, dist_dir(settings.web_dist_dir))
     _add_error_handlers(app)

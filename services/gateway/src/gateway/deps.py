@@ -237,6 +237,15 @@ async def reading(
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
+async def unauthenticated_reading(service: ServiceDep) -> AsyncIterator[AsyncSession]:
+    """An autocommit session for a route that checks its own credential (an erasure's status)."""
+    async with service.reader() as session:
+        yield session
+
+
+PublicRead = Annotated[AsyncSession, Depends(unauthenticated_reading, scope="function")]
+
+
 async def current_user(request: Request, service: ServiceDep, credentials: Credentials) -> UUID:
     """The caller, for routes that use no table (the token is usually in the cache)."""
     async with service.reader() as session:

@@ -246,7 +246,8 @@ test_runs = sa.Table(
     # When the last pause or resumption applied happened: those events may arrive out of order.
     _timestamp("paused_changed_at", nullable=True),
     sa.CheckConstraint(
-        "status IN ('queued', 'running', 'paused', 'completed', 'cancelled')", name="status"
+        "status IN ('queued', 'running', 'paused', 'completed', 'cancelled', 'failed')",
+        name="status",
     ),
     sa.Index("ix_test_runs_agent_created", "agent_id", sa.text("created_at DESC"), "id"),
 )
@@ -273,6 +274,35 @@ publishes = sa.Table(
     sa.Column("regressions", JSONB),
     _timestamp("created_at"),
     _timestamp("completed_at", nullable=True),
-    sa.CheckConstraint("kind IN ('publish', 'move')", name="kind"),
-    sa.CheckConstraint("status IN ('pending', 'done', 'refused')", name="status"),
+    sa.CheckConstraint("kind IN ('publish', 'move', 'import')", name="kind"),
+    sa.CheckConstraint("status IN ('pending', 'done', 'refused', 'failed')", name="status"),
+)
+
+# A user's erasure (`DELETE /api/v1/me`): all the gateway keeps once the user is gone. No email, no
+# name: the user's id (which no other row names any more, so a repeated request finds its
+# erasure), the hash of the one-off token that reads the status, and the saga's progress.
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("user_id", UUID(as_uuid=True), nullable=False, unique=True),
+    sa.Column("status_token_hash", sa.LargeBinary, nullable=False),
+    _timestamp("requested_at"),
+    _timestamp("completed_at", nullable=True),
+)
+
+# One row per command of the saga (a service's part), `erased_at` set by that service's event.
+erasure_parts = sa.Table(
+    "erasure_parts",
+    metadata,
+    sa.Column(
+        "erasure_id",
+        UUID(as_uuid=True),
+        sa.ForeignKey("erasures.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("parts", sa.Integer, nullable=False),
+    _timestamp("erased_at", nullable=True),
 )

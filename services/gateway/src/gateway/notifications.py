@@ -3,7 +3,8 @@ causes it (so it goes out exactly when that transaction commits), whichever repl
 
 - `gateway_compilation_completed`, `gateway_publish_completed`: wake requests waiting for that
   compilation, or that publish or channel move, to finish (`wait_for`). Waiters re-read the database
-  after a wake-up, and also every second, so a missed notice costs little.
+  only when woken: by their row's notice, or when the listener connects or loses its connection
+  (notices may have been missed meanwhile): they then re-read every second until it is back.
 - `gateway_token_revoked`: empties the token cache, so a revocation takes effect at once.
 """
 
@@ -103,8 +104,9 @@ class Notifications:
         timeout: float,
     ) -> T:
         """`read()` until `done` says so, or as it stands after `timeout` seconds. It reads again
-        when the row's completion notice arrives, and every second in case a notice was missed.
-        `read` should let go of its connection: the wait holds none."""
+        when the row's completion notice arrives; it polls, once a second, only while the listener
+        is down (it wakes every waiter when it loses its connection). `read` should let go of its connection: the wait
+        holds none."""
         completed = self.register(row_id)
         try:
             deadline = asyncio.get_running_loop().time() + timeout
@@ -113,8 +115,9 @@ class Notifications:
                 remaining = deadline - asyncio.get_running_loop().time()
                 if done(found) or remaining <= 0:
                     return found
+                step = remaining if self._listening else min(remaining, 1.0)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(completed.wait(), timeout=min(remaining, 1.0))
+                    await asyncio.wait_for(completed.wait(), timeout=step)
                 completed.clear()
         finally:
             self.unregister(row_id, completed)
@@ -141,9 +144,16 @@ class Notifications:
                     "gateway.listen_failed", error=str(exc) or type(exc).__name__, retry_in=delay
                 )
             finally:
-                self._listening = False
+                if self._listening:
+                    self._listening = False
+                    self._wake_all()  # waiters fall back to polling until it is back
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
+
+    def _wake_all(self) -> None:
+        for events in self._waiters.values():
+            for event in events:
+                event.set()
 
     def _dispatch(self, channel: str, payload: str) -> None:
         if channel == TOKEN_REVOKED:

@@ -105,3 +105,53 @@ async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
     finally:
         await waiters.stop()
         await engine.dispose()
+
+
+async def test_a_long_wait_reads_the_database_only_when_woken(database_url: str) -> None:
+    """`?wait=` on a publish that completes late sends PostgreSQL one read at the start and one
+    after the notice, not a read per tick: every statement the wait's engine sends is counted."""
+    waiters = Notifications(database_url, TokenCache())
+    waiters.start()
+    engine = db.create_engine(database_url, pool_size=2)
+    sessions = db.create_sessionmaker(engine)
+    owner_id, agent_id, request_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    try:
+        await eventually_async(lambda: waiters.listening, what="the listener connecting")
+        async with sessions.begin() as session:
+            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
+            await session.execute(
+                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
+            )
+            await PublishRepository(session).add(id=request_id, agent_id=agent_id, kind="publish")
+        reading = db.create_engine(database_url, pool_size=1)
+        statements: list[str] = []
+        sa.event.listen(
+            reading.sync_engine,
+            "before_cursor_execute",
+            lambda _conn, _cursor, sql, *_rest: statements.append(sql),
+        )
+        reader = db.create_sessionmaker(reading)
+
+        async def read() -> str:
+            async with reader() as session:
+                view = await PublishRepository(session).get(owner_id, agent_id, request_id)
+            assert view is not None
+            return str(view.status)
+
+        waiting = asyncio.create_task(
+            waiters.wait_for(request_id, read, lambda s: s != "pending", timeout=30)
+        )
+        await eventually_async(lambda: len(statements) > 0, what="the first read")
+        await asyncio.sleep(3.5)  # a late completion: the window in which polling would show
+        first_read = list(statements)
+        async with sessions.begin() as session:
+            await PublishRepository(session).complete(request_id, status="done", version=1)
+        status = await asyncio.wait_for(waiting, timeout=10)
+
+        assert status == "done"
+        assert first_read == statements[: len(first_read)]
+        assert len(statements) == 2 * len(first_read), statements
+        await reading.dispose()
+    finally:
+        await waiters.stop()
+        await engine.dispose()

@@ -66,6 +66,58 @@ def gate(
     return None
 
 
+@dataclass(frozen=True)
+class Clearance:
+    """A run offered to clear a move to an imported version, with what it tested."""
+
+    test_run_id: UUID
+    run: RunOutcome | None
+    compilation_id: UUID | None
+    instructions: str | None
+    min_pass_rate: float
+
+
+def move_refusal(
+    number: int,
+    version: VersionDetail | None,
+    *,
+    force: bool,
+    reason: str,
+    clearance: Clearance | None,
+) -> str | None:
+    """Why a channel may not point at version `number`, or None. An imported version has no test
+    run of this installation behind it: a run here must clear it (it passes the gate and tested
+    the very same instructions), or the move must be forced with a reason."""
+    if version is None:
+        return f"version {number} does not exist"
+    if version.imported is None:
+        return None
+    if clearance is not None and clearance.compilation_id is not None:
+        c = clearance
+        refusal = gate(
+            compilation_id=clearance.compilation_id,
+            test_run_id=c.test_run_id,
+            run=c.run,
+            min_pass_rate=c.min_pass_rate,
+            production=None,
+        )
+        if refusal is not None:
+            return f"test run {c.test_run_id} does not clear imported version {number}: {refusal.reason}"
+        if c.instructions != version.instructions:
+            return (
+                f"test run {c.test_run_id} tested other instructions than imported version "
+                f"{number}, so it does not stand behind it"
+            )
+        return None
+    if force and reason.strip():
+        return None
+    return (
+        f"version {number} was imported and no test run here stands behind it: moving a channel "
+        "to it needs a passing test run of the same instructions (test_run_id), or force with a "
+        "reason"
+    )
+
+
 class Version(VersionDetail):
     """A stored version: the detail the API shows, plus the publish that made it and the owner."""
 

@@ -8,6 +8,7 @@ from uuid import UUID
 import structlog
 from pydantic import BaseModel
 
+from contracts.privacy import EraseVersionsV1, VersionsErasedV1
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelHistoryV1,
@@ -41,6 +42,7 @@ class RunOutcomes(Protocol):
 
     async def add(self, event: TestRunCompletedV1) -> None: ...
     async def get(self, run_id: UUID) -> RunOutcome | None: ...
+    async def erase(self, agent_ids: list[UUID]) -> int: ...
 
 
 class Versions(Protocol):
@@ -56,14 +58,26 @@ class Versions(Protocol):
     ) -> Version: ...
     async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version: ...
     async def move_channel(
-        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+        self,
+        agent_id: UUID,
+        name: str,
+        to: int,
+        moved_by: UUID,
+        reason: str,
+        *,
+        forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove: ...
-    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove: ...
+    async def import_move(
+        self, agent_id: UUID, owner_id: UUID, move: ImportedMove
+    ) -> ChannelMove: ...
     async def channel_version(self, agent_id: UUID, name: str) -> int | None: ...
     async def history(
         self, agent_id: UUID, name: str | None, before: int | None, limit: int
     ) -> list[ChannelMove]: ...
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]: ...
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        """Also records the owner erased: their later messages write nothing."""
 
 
 class ReadModel(Protocol):
@@ -145,23 +159,48 @@ async def _production(
     return number, await outcomes.get(run_id) if run_id is not None else None
 
 
-async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list[BaseModel]:
+async def handle_move_channel(
+    cmd: MoveChannelV1, *, versions: Versions, outcomes: RunOutcomes
+) -> list[BaseModel]:
     """Consumes `MoveChannelV1`; emits `ChannelMovedV1` or `ChannelMoveRefusedV1`.
+
+    A move to an imported version, which no test run here stands behind, needs a run here that
+    clears it (`domain.move_refusal`), recorded with the move, or `force` and a reason, recorded
+    as forced.
 
     Idempotency key: the message (inbox): every accepted move is one history entry.
     """
     await versions.lock_agent(cmd.agent_id)
-    if await versions.get(cmd.agent_id, cmd.version) is None:
+    version = await versions.get(cmd.agent_id, cmd.version)
+    clearance = (
+        None
+        if cmd.test_run_id is None
+        else domain.Clearance(
+            test_run_id=cmd.test_run_id,
+            run=await outcomes.get(cmd.test_run_id),
+            compilation_id=cmd.run_compilation_id,
+            instructions=cmd.run_instructions,
+            min_pass_rate=cmd.min_pass_rate,
+        )
+    )
+    refusal = domain.move_refusal(
+        cmd.version, version, force=cmd.force, reason=cmd.reason, clearance=clearance
+    )
+    if refusal is not None:
         return [
             ChannelMoveRefusedV1(
-                move_id=cmd.move_id,
-                agent_id=cmd.agent_id,
-                channel=cmd.channel,
-                reason=f"version {cmd.version} does not exist",
+                move_id=cmd.move_id, agent_id=cmd.agent_id, channel=cmd.channel, reason=refusal
             )
         ]
+    assert version is not None  # no refusal: it exists
     move = await versions.move_channel(
-        cmd.agent_id, cmd.channel, cmd.version, cmd.moved_by, cmd.reason
+        cmd.agent_id,
+        cmd.channel,
+        cmd.version,
+        cmd.moved_by,
+        cmd.reason,
+        forced=version.imported is not None and clearance is None,
+        test_run_id=cmd.test_run_id if version.imported is not None else None,
     )
     return [ChannelMovedV1(move_id=cmd.move_id, move=move)]
 
@@ -169,8 +208,11 @@ async def handle_move_channel(cmd: MoveChannelV1, *, versions: Versions) -> list
 async def handle_import_agent_versions(
     cmd: ImportAgentVersionsV1, *, versions: Versions
 ) -> list[BaseModel]:
-    """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version and
-    `ChannelMovedV1` per move, as they were exported (numbers, authors, times).
+    """Consumes `ImportAgentVersionsV1`; emits `VersionPublishedV1` per version (naming the
+    import). Versions keep their numbers and moves their place in the history, but the importer is
+    their author and now their time; what the export claimed is kept apart (`imported`). Imported
+    moves are history only: no channel serves an imported version until moved to it here, with
+    `force` (`handle_move_channel`), so no `ChannelMovedV1` goes out for them.
 
     Idempotency key: the agent: an agent that already has versions is left as it is.
     """
@@ -181,10 +223,13 @@ async def handle_import_agent_versions(
     emitted: list[BaseModel] = []
     for detail in sorted(cmd.versions, key=lambda v: v.number):
         version = await versions.import_version(cmd.agent_id, cmd.owner_id, detail)
-        emitted.append(VersionPublishedV1(publish_id=version.publish_id, version=version.summary()))
+        emitted.append(
+            VersionPublishedV1(
+                publish_id=version.publish_id, version=version.summary(), import_id=cmd.import_id
+            )
+        )
     for move in cmd.moves:
-        entry = await versions.import_move(cmd.agent_id, move)
-        emitted.append(ChannelMovedV1(move_id=None, move=entry))
+        await versions.import_move(cmd.agent_id, cmd.owner_id, move)
     return emitted
 
 
@@ -203,6 +248,29 @@ async def handle_gateway_event(
     return []
 
 
+async def handle_erase_versions(
+    cmd: EraseVersionsV1, *, versions: Versions, outcomes: RunOutcomes, read_model: ReadModel
+) -> list[BaseModel]:
+    """Consumes `EraseVersionsV1`; emits `VersionsErasedV1` for its part. The part's agents (and
+    any the user owns a version of) lose their versions, channels and history, and leave the read
+    model, so nothing of them is served any more; the gate forgets their runs.
+
+    Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
+    """
+    agents = set(cmd.agent_ids) | set(await versions.agents_of_owner(cmd.user_id))
+    erased = {"versions": 0, "channels": 0}
+    for agent_id in sorted(agents):
+        await versions.lock_agent(agent_id)
+        numbers, names = await versions.delete_agent(agent_id)
+        await read_model.drop_agent(agent_id, numbers, names)
+        erased["versions"] += len(numbers)
+        erased["channels"] += len(names)
+    erased["run_outcomes"] = await outcomes.erase(sorted(agents))
+    return [
+        VersionsErasedV1(erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased)
+    ]
+
+
 async def project(
     event: BaseModel, *, versions: Versions, read_model: ReadModel
 ) -> list[BaseModel]:
@@ -211,12 +279,15 @@ async def project(
     Idempotent: a version's value never changes, and a channel's value is replaced only by a
     later move (`seq`), so replays and reordering change nothing.
     """
-    if isinstance(event, VersionPublishedV1):
+    if isinstance(event, VersionPublishedV1) and event.version.imported is None:
+        # An imported version is served only once a channel is moved to it (with force).
         await _put_version(versions, read_model, event.version.agent_id, event.version.number)
     elif isinstance(event, ChannelMovedV1):
         move = event.move
-        # The version first, so a reader never finds a channel pointing at nothing.
-        await _put_version(versions, read_model, move.agent_id, move.to_version)
+        # The version first, so a reader never finds a channel pointing at nothing; none when the
+        # agent was deleted or erased since the move.
+        if not await _put_version(versions, read_model, move.agent_id, move.to_version):
+            return []
         await read_model.put_channel(
             move.agent_id, move.channel, PublishedChannel(version=move.to_version, seq=move.seq)
         )
@@ -225,10 +296,12 @@ async def project(
 
 async def _put_version(
     versions: Versions, read_model: ReadModel, agent_id: UUID, number: int
-) -> None:
+) -> bool:
     version = await versions.get(agent_id, number)
-    if version is not None:
-        await read_model.put_version(version.published())
+    if version is None:
+        return False
+    await read_model.put_version(version.published())
+    return True
 
 
 async def answer_list_versions(query: ListVersionsV1, *, versions: Versions) -> VersionsV1:

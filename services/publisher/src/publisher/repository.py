@@ -3,16 +3,25 @@ of test runs) and `VersionRepository` (versions, channels and their history, per
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts.publishing import ChannelMove, ImportedMove, PublishVersionV1, VersionDetail
+from contracts.publishing import (
+    ChannelMove,
+    ImportedChannelMove,
+    ImportedMove,
+    ImportedVersion,
+    PublishVersionV1,
+    VersionDetail,
+)
 from contracts.runs import TestRunCompletedV1
 from publisher.domain import RunOutcome, Version
-from publisher.models import channel_history, channels, run_outcomes, versions
+from publisher.models import channel_history, channels, erased_owners, run_outcomes, versions
+from runtime.erasure import mark_erased
 
 
 class RunOutcomeRepository:
@@ -61,6 +70,12 @@ class RunOutcomeRepository:
             passed=frozenset(UUID(c) for c in row.passed_cases),
             failed=frozenset(UUID(c) for c in row.failed_cases),
         )
+
+    async def erase(self, agent_ids: list[UUID]) -> int:
+        result = await self._session.execute(
+            sa.delete(run_outcomes).where(run_outcomes.c.agent_id.in_(agent_ids))
+        )
+        return int(getattr(result, "rowcount", 0))
 
 
 class VersionRepository:
@@ -135,17 +150,42 @@ class VersionRepository:
         )
 
     async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version:
-        """An exported version as it was (number, author, time), under a new publish id."""
+        """An exported version under its number, by the importer, now: what the export claimed
+        (author, time, test run, override) is kept apart as `imported`, never as this
+        installation's record. The run named belongs to another installation, so none is kept."""
+        now = await self._now()
+        claims = ImportedVersion(
+            imported_by=owner_id,
+            imported_at=now,
+            claimed_published_by=v.published_by,
+            claimed_published_at=v.published_at,
+            claimed_test_run_id=v.test_run_id,
+            claimed_forced=v.forced,
+            claimed_force_reason=v.force_reason,
+        )
         return await self._insert(
             {
-                **v.model_dump(exclude={"variables", "settings"}),
+                **v.model_dump(exclude={"variables", "settings", "imported"}),
                 "agent_id": agent_id,
                 "publish_id": uuid4(),
                 "owner_id": owner_id,
                 "variables": [x.model_dump(mode="json") for x in v.variables],
                 "settings": v.settings.model_dump(mode="json"),
+                "test_run_id": None,
+                "forced": False,
+                "force_reason": None,
+                "overridden": None,
+                "published_by": owner_id,
+                "published_at": now,
+                "imported": claims.model_dump(mode="json"),
             }
         )
+
+    async def _now(self) -> datetime:
+        """The transaction's time, as PostgreSQL stamps rows."""
+        now = await self._session.scalar(sa.select(sa.func.now()))
+        assert isinstance(now, datetime)
+        return now
 
     async def _insert(self, values: dict[str, object]) -> Version:
         row = (
@@ -154,10 +194,18 @@ class VersionRepository:
         return Version.model_validate(row._mapping)
 
     async def move_channel(
-        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+        self,
+        agent_id: UUID,
+        name: str,
+        to: int,
+        moved_by: UUID,
+        reason: str,
+        *,
+        forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove:
         """Append the move to the history and point the channel (the caller holds the agent's lock)."""
-        return await self._move(
+        entry = await self._append(
             {
                 "agent_id": agent_id,
                 "channel": name,
@@ -165,21 +213,9 @@ class VersionRepository:
                 "to_version": to,
                 "moved_by": moved_by,
                 "reason": reason,
+                "forced": forced,
+                "test_run_id": test_run_id,
             }
-        )
-
-    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove:
-        return await self._move({"agent_id": agent_id, **move.model_dump()})
-
-    async def _move(self, values: dict[str, object]) -> ChannelMove:
-        entry = ChannelMove.model_validate(
-            (
-                await self._session.execute(
-                    sa.insert(channel_history).values(values).returning(*channel_history.c)
-                )
-            )
-            .one()
-            ._mapping
         )
         await self._session.execute(
             insert(channels)
@@ -192,6 +228,37 @@ class VersionRepository:
             )
         )
         return entry
+
+    async def import_move(self, agent_id: UUID, owner_id: UUID, move: ImportedMove) -> ChannelMove:
+        """An exported move, as history only (no channel here moves): by the importer, now, with
+        what the export claimed kept apart as `imported`."""
+        now = await self._now()
+        claims = ImportedChannelMove(
+            imported_by=owner_id,
+            imported_at=now,
+            claimed_moved_by=move.moved_by,
+            claimed_moved_at=move.moved_at,
+        )
+        return await self._append(
+            {
+                "agent_id": agent_id,
+                **move.model_dump(exclude={"moved_by", "moved_at"}),
+                "moved_by": owner_id,
+                "moved_at": now,
+                "imported": claims.model_dump(mode="json"),
+            }
+        )
+
+    async def _append(self, values: dict[str, object]) -> ChannelMove:
+        return ChannelMove.model_validate(
+            (
+                await self._session.execute(
+                    sa.insert(channel_history).values(values).returning(*channel_history.c)
+                )
+            )
+            .one()
+            ._mapping
+        )
 
     async def channel_version(self, agent_id: UUID, name: str) -> int | None:
         """The version the channel points at, None when it was never set."""
@@ -214,6 +281,13 @@ class VersionRepository:
             query = query.where(h.c.seq < before)
         rows = await self._session.execute(query.order_by(h.c.seq.desc()).limit(limit))
         return [ChannelMove.model_validate(row._mapping) for row in rows]
+
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        await mark_erased(self._session, erased_owners, owner_id)
+        found = await self._session.scalars(
+            sa.select(versions.c.agent_id).where(versions.c.owner_id == owner_id).distinct()
+        )
+        return list(found.all())
 
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]:
         """Remove an agent's versions, channels and history; returns what the read model must drop."""

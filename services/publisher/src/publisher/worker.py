@@ -17,6 +17,7 @@ from contracts.subjects import (
     GET_CHANNEL_HISTORY,
     GET_VERSION,
     LIST_VERSIONS,
+    PUBLISHER_ERASE_VERSIONS,
     PUBLISHER_GATEWAY_EVENTS,
     PUBLISHER_IMPORT_AGENT_VERSIONS,
     PUBLISHER_MOVE_CHANNEL,
@@ -26,10 +27,11 @@ from contracts.subjects import (
 )
 from publisher import handlers
 from publisher.adapters.read_model import PublishedBucket
-from publisher.models import SCHEMA, metadata
+from publisher.models import SCHEMA, erased_owners, metadata
 from publisher.repository import RunOutcomeRepository, VersionRepository
 from publisher.settings import PublisherSettings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
 
@@ -59,7 +61,9 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
     async def on_move(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_move_channel(
-            envelope.data, versions=VersionRepository(session)
+            envelope.data,
+            versions=VersionRepository(session),
+            outcomes=RunOutcomeRepository(session),
         )
 
     async def on_import(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
@@ -77,6 +81,14 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             envelope.data, versions=VersionRepository(session), read_model=await read_model()
         )
 
+    async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_erase_versions(
+            envelope.data,
+            versions=VersionRepository(session),
+            outcomes=RunOutcomeRepository(session),
+            read_model=await read_model(),
+        )
+
     def query(answer: Callable[..., Awaitable[BaseModel]]) -> Callable[..., Awaitable[BaseModel]]:
         async def on_query(envelope: Envelope[Any]) -> BaseModel:
             async with service.reader() as session:
@@ -85,12 +97,15 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         return on_query
 
     return (
-        Binding(PUBLISHER_TEST_RUNNER_EVENTS, on_test_runner_event),
-        Binding(PUBLISHER_PUBLISH_VERSION, on_publish),
-        Binding(PUBLISHER_MOVE_CHANNEL, on_move),
-        Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, on_import),
-        Binding(PUBLISHER_READ_MODEL, on_own_event),
+        Binding(PUBLISHER_TEST_RUNNER_EVENTS, unless_erased(erased_owners, on_test_runner_event)),
+        Binding(PUBLISHER_PUBLISH_VERSION, unless_erased(erased_owners, on_publish)),
+        Binding(PUBLISHER_MOVE_CHANNEL, unless_erased(erased_owners, on_move)),
+        Binding(PUBLISHER_IMPORT_AGENT_VERSIONS, unless_erased(erased_owners, on_import)),
+        # Also the projection: one in flight finishes writing the bucket before an erasure
+        # drops the keys, and none writes them back after it.
+        Binding(PUBLISHER_READ_MODEL, unless_erased(erased_owners, on_own_event)),
         Binding(PUBLISHER_GATEWAY_EVENTS, on_gateway_event),
+        Binding(PUBLISHER_ERASE_VERSIONS, on_erase),
         QueryBinding(LIST_VERSIONS, query(handlers.answer_list_versions)),
         QueryBinding(GET_VERSION, query(handlers.answer_get_version)),
         QueryBinding(GET_CHANNEL_HISTORY, query(handlers.answer_channel_history)),

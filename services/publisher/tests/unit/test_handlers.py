@@ -6,6 +6,7 @@ import itertools
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
+from contracts.privacy import EraseVersionsV1, VersionsErasedV1
 from contracts.publishing import (
     AgentDeletedV1,
     ChannelMove,
@@ -13,6 +14,7 @@ from contracts.publishing import (
     ChannelMoveRefusedV1,
     ImportAgentVersionsV1,
     ImportedMove,
+    ImportedVersion,
     MoveChannelV1,
     PublishedChannel,
     PublishedVersion,
@@ -50,6 +52,13 @@ class FakeRunOutcomes:
 
     async def get(self, run_id: UUID) -> RunOutcome | None:
         return self.rows.get(run_id)
+
+    async def erase(self, agent_ids: list[UUID]) -> int:
+        # The fake's outcomes are all of AGENT (`completed`).
+        erased = len(self.rows) if AGENT in agent_ids else 0
+        if erased:
+            self.rows = {}
+        return erased
 
 
 class FakeVersions:
@@ -92,29 +101,55 @@ class FakeVersions:
         return version
 
     async def import_version(self, agent_id: UUID, owner_id: UUID, v: VersionDetail) -> Version:
-        version = Version(
-            **{**v.model_dump(), "agent_id": agent_id}, publish_id=uuid4(), owner_id=owner_id
+        claims = ImportedVersion(
+            imported_by=owner_id,
+            imported_at=NOW,
+            claimed_published_by=v.published_by,
+            claimed_published_at=v.published_at,
+            claimed_test_run_id=v.test_run_id,
         )
+        version = Version(
+            **{**v.model_dump(), "agent_id": agent_id, "published_by": owner_id},
+            publish_id=uuid4(),
+            owner_id=owner_id,
+        ).model_copy(update={"imported": claims, "test_run_id": None})
         self.rows[(agent_id, v.number)] = version
         return version
 
     async def move_channel(
-        self, agent_id: UUID, name: str, to: int, moved_by: UUID, reason: str
+        self,
+        agent_id: UUID,
+        name: str,
+        to: int,
+        moved_by: UUID,
+        reason: str,
+        *,
+        forced: bool = False,
+        test_run_id: UUID | None = None,
     ) -> ChannelMove:
-        move = ImportedMove(
+        entry = ChannelMove(
+            seq=next(self._seq),
+            agent_id=agent_id,
             channel=name,
             from_version=self.channels.get((agent_id, name)),
             to_version=to,
             moved_by=moved_by,
             reason=reason,
             moved_at=NOW,
+            forced=forced,
+            test_run_id=test_run_id,
         )
-        return await self.import_move(agent_id, move)
-
-    async def import_move(self, agent_id: UUID, move: ImportedMove) -> ChannelMove:
-        entry = ChannelMove(seq=next(self._seq), agent_id=agent_id, **move.model_dump())
         self.moves.append(entry)
-        self.channels[(agent_id, move.channel)] = move.to_version
+        self.channels[(agent_id, name)] = to
+        return entry
+
+    async def import_move(self, agent_id: UUID, owner_id: UUID, move: ImportedMove) -> ChannelMove:
+        entry = ChannelMove(
+            seq=next(self._seq),
+            agent_id=agent_id,
+            **{**move.model_dump(), "moved_by": owner_id},
+        )
+        self.moves.append(entry)
         return entry
 
     async def channel_version(self, agent_id: UUID, name: str) -> int | None:
@@ -125,6 +160,9 @@ class FakeVersions:
     ) -> list[ChannelMove]:
         found = [m for m in reversed(self.moves) if name in (None, m.channel)]
         return [m for m in found if m.seq < (before or 10**9)][:limit]
+
+    async def agents_of_owner(self, owner_id: UUID) -> list[UUID]:
+        return sorted({a for (a, _), v in self.rows.items() if v.owner_id == owner_id})
 
     async def delete_agent(self, agent_id: UUID) -> tuple[list[int], list[str]]:
         numbers = [n for a, n in self.rows if a == agent_id]
@@ -289,11 +327,11 @@ async def test_moving_a_channel_to_a_missing_version_is_refused() -> None:
     cmd = MoveChannelV1(
         move_id=uuid4(), agent_id=AGENT, channel="production", version=7, moved_by=USER
     )
-    (refused,) = await handlers.handle_move_channel(cmd, versions=p.versions)
+    (refused,) = await handlers.handle_move_channel(cmd, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(refused, ChannelMoveRefusedV1)
     assert refused.reason == "version 7 does not exist"
     ok = cmd.model_copy(update={"version": 1})
-    (moved,) = await handlers.handle_move_channel(ok, versions=p.versions)
+    (moved,) = await handlers.handle_move_channel(ok, versions=p.versions, outcomes=p.outcomes)
     assert isinstance(moved, ChannelMovedV1)
     assert (moved.move_id, moved.move.to_version) == (cmd.move_id, 1)
 
@@ -313,6 +351,95 @@ async def test_an_agent_with_versions_is_not_imported_over() -> None:
     assert await handlers.handle_import_agent_versions(cmd, versions=p.versions) == []
 
 
+async def test_an_imported_version_is_served_only_after_a_forced_move() -> None:
+    p = Publisher()
+    await p.publish(publish(await p.run({A}, set()), channel="production"))
+    exported = await p.versions.get(AGENT, 1)
+    assert exported is not None
+    other, forger = uuid4(), uuid4()
+    claimed = exported.detail().model_copy(update={"published_by": forger})
+    history = ImportedMove(
+        channel="production", from_version=None, to_version=1, moved_by=forger, reason="",
+        moved_at=NOW,
+    )  # fmt: skip
+    cmd = ImportAgentVersionsV1(
+        agent_id=other, owner_id=OWNER, versions=[claimed], moves=[history], import_id=uuid4()
+    )
+    emitted = await handlers.handle_import_agent_versions(cmd, versions=p.versions)
+    for event in emitted:
+        await handlers.project(event, versions=p.versions, read_model=p.read_model)
+    (published,) = emitted
+    assert isinstance(published, VersionPublishedV1)
+    assert published.import_id == cmd.import_id
+    assert published.version.published_by == OWNER
+    assert published.version.imported is not None
+    assert published.version.imported.claimed_published_by == forger
+    assert (other, 1) not in p.read_model.versions
+    assert (other, "production") not in p.read_model.channels
+    assert p.versions.moves[-1].moved_by == OWNER
+
+    move = MoveChannelV1(
+        move_id=uuid4(), agent_id=other, channel="production", version=1, moved_by=OWNER
+    )
+    (refused,) = await handlers.handle_move_channel(move, versions=p.versions, outcomes=p.outcomes)
+    assert isinstance(refused, ChannelMoveRefusedV1)
+    assert "or force with a reason" in refused.reason
+    no_reason = move.model_copy(update={"force": True})
+    assert isinstance(
+        (await handlers.handle_move_channel(no_reason, versions=p.versions, outcomes=p.outcomes))[
+            0
+        ],
+        ChannelMoveRefusedV1,
+    )
+    forced = move.model_copy(update={"force": True, "reason": "reviewed by hand"})
+    (moved,) = await handlers.handle_move_channel(forced, versions=p.versions, outcomes=p.outcomes)
+    assert isinstance(moved, ChannelMovedV1)
+    assert (moved.move.forced, moved.move.reason) == (True, "reviewed by hand")
+    await handlers.project(moved, versions=p.versions, read_model=p.read_model)
+    assert p.read_model.channels[(other, "production")].version == 1
+
+
+async def imported_copy(p: Publisher) -> tuple[UUID, Version]:
+    """A copy of AGENT's version 1, imported as agent `other`."""
+    await p.publish(publish(await p.run({A}, set())))
+    exported = await p.versions.get(AGENT, 1)
+    assert exported is not None
+    other = uuid4()
+    cmd = ImportAgentVersionsV1(
+        agent_id=other, owner_id=OWNER, versions=[exported.detail()], moves=[]
+    )
+    await handlers.handle_import_agent_versions(cmd, versions=p.versions)
+    return other, exported
+
+
+async def test_a_passing_run_here_of_the_same_instructions_clears_an_imported_version() -> None:
+    p = Publisher()
+    other, exported = await imported_copy(p)
+    passing, failing = await p.run({A}, set()), await p.run(set(), {A})
+
+    def move(run: TestRunCompletedV1, instructions: str) -> MoveChannelV1:
+        return MoveChannelV1(
+            move_id=uuid4(), agent_id=other, channel="production", version=1, moved_by=OWNER,
+            test_run_id=run.summary.run_id, run_compilation_id=COMPILATION,
+            run_instructions=instructions, min_pass_rate=1.0,
+        )  # fmt: skip
+
+    outcomes = []
+    for cmd in (move(failing, exported.instructions), move(passing, "other instructions")):
+        (refused,) = await handlers.handle_move_channel(
+            cmd, versions=p.versions, outcomes=p.outcomes
+        )
+        assert isinstance(refused, ChannelMoveRefusedV1)
+        outcomes.append(refused.reason)
+    cleared = move(passing, exported.instructions)
+    (moved,) = await handlers.handle_move_channel(cleared, versions=p.versions, outcomes=p.outcomes)
+
+    assert "pass rate 0.0% is below" in outcomes[0]
+    assert "tested other instructions" in outcomes[1]
+    assert isinstance(moved, ChannelMovedV1)
+    assert (moved.move.forced, moved.move.test_run_id) == (False, passing.summary.run_id)
+
+
 async def test_a_deleted_agent_leaves_the_tables_and_the_read_model() -> None:
     p = Publisher()
     await p.publish(publish(await p.run({A}, set()), channel="production"))
@@ -324,3 +451,42 @@ async def test_a_deleted_agent_leaves_the_tables_and_the_read_model() -> None:
             == []
         )
     assert (p.versions.rows, p.read_model.versions, p.read_model.channels) == ({}, {}, {})
+
+
+async def test_an_erasure_takes_the_owners_agents_out_of_the_tables_and_the_read_model() -> None:
+    p = Publisher()
+    await p.publish(publish(await p.run({A}, set()), channel="production"))
+    # The command names no agent: the part that looks up the owner's versions finds this one.
+    cmd = EraseVersionsV1(erasure_id=uuid4(), user_id=OWNER, agent_ids=[], part=0, parts=1)
+
+    first = await handlers.handle_erase_versions(
+        cmd, versions=p.versions, outcomes=p.outcomes, read_model=p.read_model
+    )
+    again = await handlers.handle_erase_versions(
+        cmd, versions=p.versions, outcomes=p.outcomes, read_model=p.read_model
+    )
+
+    assert first == [
+        VersionsErasedV1(
+            erasure_id=cmd.erasure_id,
+            part=0,
+            parts=1,
+            erased={"versions": 1, "channels": 1, "run_outcomes": 1},
+        )
+    ]
+    assert again == [first[0].model_copy(update={"erased": {"versions": 0, "channels": 0,
+                                                            "run_outcomes": 0}})]  # fmt: skip
+    assert (p.versions.rows, p.read_model.versions, p.read_model.channels) == ({}, {}, {})
+    assert p.outcomes.rows == {}
+
+
+async def test_a_channel_move_projected_after_an_erasure_writes_nothing() -> None:
+    p = Publisher()
+    cmd = publish(await p.run({A}, set()), channel="production")
+    emitted = await handlers.handle_publish_version(cmd, versions=p.versions, outcomes=p.outcomes)
+    await p.versions.delete_agent(AGENT)  # erased before the read model heard of the move
+
+    for event in emitted:
+        await handlers.project(event, versions=p.versions, read_model=p.read_model)
+
+    assert (p.read_model.versions, p.read_model.channels) == ({}, {})

@@ -14,6 +14,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from contracts.compiler import VariableDecl
+from contracts.instructions import RenderError, render
 from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase, RunStatus, RunSummary
 from contracts.verdicts import CaseVerdict
 
@@ -66,6 +67,21 @@ def cache_key(model: str | None, temperature: float | None, msgs: list[dict[str,
         ensure_ascii=False,
     )
     return hashlib.sha256(material.encode()).hexdigest()
+
+
+def cache_keys_of(run: Run, cases: list[RunCase]) -> set[str]:
+    """The response-cache keys the run's executions may have stored (those `cacheable`): what an
+    erasure removes with the run, since a cached answer repeats the user's instructions' output."""
+    keys: set[str] = set()
+    for case in cases:
+        if not cacheable(case, cache=run.cache, repeat=run.repeat):
+            continue
+        try:
+            system = render(run.instructions, run.variables, case.vars)
+        except RenderError:
+            continue  # never sent to the model, so never cached
+        keys.add(cache_key(run.model, run.temperature, messages(system, case)))
+    return keys
 
 
 def cacheable(case: RunCase, *, cache: bool, repeat: int) -> bool:

@@ -20,6 +20,7 @@ import structlog
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope
+from contracts.privacy import EraseTestRunsV1, TestRunsErasedV1
 from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
@@ -128,6 +129,25 @@ async def handle_cancel_test_run(cmd: CancelTestRunV1, *, runs: Runs) -> list[Ba
         return []
     metrics.runs_finished.labels("cancelled").inc()
     return [TestRunCancelledV1(summary=run.summary(counts))]
+
+
+class Erasures(Protocol):
+    """Deletes a user's test-runner data (`repository.ErasureRepository`)."""
+
+    async def erase(
+        self, user_id: UUID, agent_ids: Sequence[UUID], queued_run_ids: Sequence[UUID]
+    ) -> dict[str, int]: ...
+
+
+async def handle_erase_test_runs(cmd: EraseTestRunsV1, *, erasures: Erasures) -> list[BaseModel]:
+    """Consumes `EraseTestRunsV1`; emits `TestRunsErasedV1` for its part.
+
+    Idempotent: deleting what is already gone deletes nothing, and the event is sent again.
+    """
+    erased = await erasures.erase(cmd.user_id, cmd.agent_ids, cmd.queued_run_ids)
+    return [
+        TestRunsErasedV1(erasure_id=cmd.erasure_id, part=cmd.part, parts=cmd.parts, erased=erased)
+    ]
 
 
 # Recording executions --------------------------------------------------------------------------

@@ -11,9 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from runtime.db import service_metadata
+from runtime.erasure import erased_owners_table
 
 SCHEMA = "test_runner"
 metadata = service_metadata(SCHEMA)
+# Users whose data was erased: their late messages write nothing (runtime/erasure.py).
+erased_owners = erased_owners_table(metadata)
 
 RUN_STATUSES = ("queued", "running", "paused", "completed", "cancelled")
 
@@ -23,7 +26,7 @@ runs = sa.Table(
     sa.Column("id", UUID(as_uuid=True), primary_key=True),
     sa.Column("agent_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("compilation_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("owner_id", UUID(as_uuid=True)),
+    sa.Column("owner_id", UUID(as_uuid=True), index=True),
     sa.Column("instructions", sa.Text, nullable=False),
     sa.Column("variables", JSONB, nullable=False),
     sa.Column("model", sa.Text),

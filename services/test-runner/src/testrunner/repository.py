@@ -11,9 +11,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.runs import CaseOutcome, CaseResult, RunCase, StartTestRunV1
+from runtime.erasure import mark_erased
 from testrunner import domain
 from testrunner.domain import CachedResponse, Counts, Execution, Run
-from testrunner.models import response_cache, results, run_cases, runs
+from testrunner.models import erased_owners, response_cache, results, run_cases, runs
 
 ACTIVE = ("running", "paused")
 
@@ -114,6 +115,10 @@ class RunRepository:
         kept but not counted). The hot path: one prebuilt statement per table, executed with a
         list of parameters.
         """
+        # FOR SHARE: an erasure deleting the run waits for these results to commit, then deletes
+        # them too; once the run is gone, late results are dropped.
+        if await self._session.scalar(_RUN_FOR_SHARE, {"b_run": run_id}) is None:
+            return None
         cache_rows = [
             {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c}
             for k, o, p, c in (e.cache_entry for e in executions if e.cache_entry is not None)
@@ -198,6 +203,55 @@ class RunRepository:
         return [CaseResult.model_validate(dict(row._mapping)) for row in rows]
 
 
+class ErasureRepository:
+    """Deletes a user's runs, snapshots, results and the cached answers their executions stored."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def erase(
+        self, user_id: UUID, agent_ids: Sequence[UUID], queued_run_ids: Sequence[UUID]
+    ) -> dict[str, int]:
+        await mark_erased(self._session, erased_owners, user_id)
+        # The runs first: their row locks wait for a batch recording results for them (`record`
+        # reads its run FOR SHARE), so those results are committed before they are deleted below.
+        erased_runs = [
+            Run.model_validate(row._mapping)
+            for row in await self._session.execute(
+                sa.delete(runs)
+                .where(sa.or_(runs.c.agent_id.in_(agent_ids), runs.c.owner_id == user_id))
+                .returning(*runs.c)
+            )
+        ]
+        ids = [run.id for run in erased_runs]
+        keys: set[str] = set()
+        erased_cases = 0
+        for run in erased_runs:
+            cases = await self._session.scalars(
+                sa.delete(run_cases).where(run_cases.c.run_id == run.id).returning(run_cases.c.case)
+            )
+            snapshot = [RunCase.model_validate(c) for c in cases]
+            erased_cases += len(snapshot)
+            keys |= domain.cache_keys_of(run, snapshot)
+        # Cases of a run whose start had not arrived yet: no run row names them.
+        orphans = await self._session.execute(
+            sa.delete(run_cases).where(run_cases.c.run_id.in_(queued_run_ids))
+        )
+        erased_cases += int(getattr(orphans, "rowcount", 0))
+        erased_results = await self._session.execute(
+            sa.delete(results).where(results.c.run_id.in_(ids))
+        )
+        erased_cache = await self._session.execute(
+            sa.delete(response_cache).where(response_cache.c.key.in_(sorted(keys)))
+        )
+        return {
+            "runs": len(ids),
+            "run_cases": erased_cases,
+            "results": int(getattr(erased_results, "rowcount", 0)),
+            "response_cache": int(getattr(erased_cache, "rowcount", 0)),
+        }
+
+
 class ResponseCacheRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -217,6 +271,9 @@ class ResponseCacheRepository:
 _INSERT_CACHE = insert(response_cache).on_conflict_do_nothing()
 _INSERT_RESULTS = (
     insert(results).on_conflict_do_nothing().returning(results.c.error, results.c["pass"])
+)
+_RUN_FOR_SHARE = (
+    sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run")).with_for_update(read=True)
 )
 _RESUME = sa.and_(runs.c.status == "paused", sa.bindparam("b_provider_ok", type_=sa.Boolean))
 _STATUS_BEFORE = (

@@ -16,20 +16,22 @@ from contracts.subjects import (
     GET_TEST_RUN,
     TEST_RUNNER_ADD_RUN_CASES,
     TEST_RUNNER_CANCEL_TEST_RUN,
+    TEST_RUNNER_ERASE_TEST_RUNS,
     TEST_RUNNER_EXECUTE_CASE,
     TEST_RUNNER_START_TEST_RUN,
 )
 from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import AnyBinding, Binding, Service, serve
 from runtime.staged import Recorded, Staged, StagedBinding
 from testrunner import handlers
 from testrunner.adapters.lookups import StoredLookups
 from testrunner.executor import Executor
-from testrunner.models import SCHEMA, metadata
-from testrunner.repository import RunRepository
+from testrunner.models import SCHEMA, erased_owners, metadata
+from testrunner.repository import ErasureRepository, RunRepository
 from testrunner.settings import TestRunnerSettings
 
 SERVICE = "test-runner"
@@ -80,6 +82,11 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
     async def on_cancel(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_cancel_test_run(envelope.data, runs=RunRepository(session))
 
+    async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_erase_test_runs(
+            envelope.data, erasures=ErasureRepository(session)
+        )
+
     async def on_executed(session: AsyncSession, staged: list[Staged]) -> Recorded:
         recorded = await handlers.handle_executions(
             [(s.envelope, s.value) for s in staged], runs=RunRepository(session)
@@ -102,9 +109,10 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
             )
 
     return (
-        Binding(TEST_RUNNER_START_TEST_RUN, on_start),
-        Binding(TEST_RUNNER_ADD_RUN_CASES, on_add_cases),
-        Binding(TEST_RUNNER_CANCEL_TEST_RUN, on_cancel),
+        Binding(TEST_RUNNER_START_TEST_RUN, unless_erased(erased_owners, on_start)),
+        Binding(TEST_RUNNER_ADD_RUN_CASES, unless_erased(erased_owners, on_add_cases)),
+        Binding(TEST_RUNNER_CANCEL_TEST_RUN, unless_erased(erased_owners, on_cancel)),
+        Binding(TEST_RUNNER_ERASE_TEST_RUNS, on_erase),
         StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),
         QueryBinding(GET_TEST_RUN, on_get_run),
     )

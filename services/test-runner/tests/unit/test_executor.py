@@ -139,3 +139,17 @@ async def test_a_cached_answer_is_used_instead_of_a_call() -> None:
     assert (again.cached, again.output, again.prompt_tokens) == (True, "cached answer", 3)
     assert provider.answered == 1
     assert domain.cacheable(again.case, cache=True, repeat=1)
+
+
+async def test_an_erasure_finds_the_cache_keys_its_runs_executions_stored() -> None:
+    r = run(cache=True, instructions="You answer for {{company}}.",
+            variables=[{"name": "company", "description": "who"}])  # fmt: skip
+    execution = await stage(executor(FakeLookups(r), Outage(), Recorder()), r)
+    assert execution.cache_entry is None  # a required variable without a value: never sent
+    assert domain.cache_keys_of(r, [execution.case]) == set()
+
+    r = run(cache=True)
+    execution = await stage(executor(FakeLookups(r), Outage(), Recorder()), r)
+    assert execution.cache_entry is not None
+    assert domain.cache_keys_of(r, [execution.case]) == {execution.cache_entry[0]}
+    assert domain.cache_keys_of(run(cache=True, repeat=2), [execution.case]) == set()

@@ -13,7 +13,8 @@ class AuditEntryPublic(BaseModel):
     occurred_at: datetime
     action: str = Field(
         description="sign_in, sign_in_failed, sign_out, sign_out_everywhere, token_created, "
-        "token_revoked, publish_forced, agent_imported or test_cases_imported."
+        "token_revoked, publish_forced, channel_move_forced, agent_imported or "
+        "test_cases_imported."
     )
     ip: str | None
     user_agent: str | None

@@ -12,11 +12,19 @@ from contracts.compiler import VariableDecl
 from contracts.publishing import ImportAgentVersionsV1, ImportedMove, ModelSettings, VersionDetail
 from contracts.spec import SpecBlocks
 from gateway.agents.repository import Agent, AgentRepository
-from gateway.agents.schemas import AgentPublic
 from gateway.agents.service import agent_public
 from gateway.errors import ApiError
 from gateway.messages import send
-from gateway.publishing.schemas import AgentExport, ChannelMovePublic, ExportedAgent, ExportedMove
+from gateway.publishing.repository import PublishRepository
+from gateway.publishing.schemas import (
+    AgentExport,
+    AgentImported,
+    ChannelMovePublic,
+    ExportedAgent,
+    ExportedMove,
+    PublishRequestPublic,
+)
+from gateway.publishing.service import request_public
 from gateway.publishing.versions import Versions, move_public
 from gateway.specs import service as specs
 from gateway.specs.repository import SpecRepository
@@ -70,8 +78,9 @@ async def import_agent(
     document: AgentExport,
     correlation_id: UUID,
     max_spec_bytes: int,
-) -> AgentPublic:
-    """A new agent of the caller's from an export: its spec, cases, versions and channel history."""
+) -> AgentImported:
+    """A new agent of the caller's from an export: its spec, cases, versions and channel history.
+    The versions go to the publisher as one command, tracked as an `import` request."""
     for i, case in enumerate(document.test_cases):
         testcases.check(case, where=f"test_cases.{i}.assert")
     command_versions = [
@@ -108,8 +117,11 @@ async def import_agent(
     await TestCaseRepository(session).add_many(
         agent.id, [testcases.row_of(case) for case in document.test_cases]
     )
+    request: PublishRequestPublic | None = None
     if command_versions:
+        import_id = uuid4()
         command = ImportAgentVersionsV1(
+            import_id=import_id,
             agent_id=agent.id,
             owner_id=user_id,
             versions=[v.model_copy(update={"agent_id": agent.id}) for v in command_versions],
@@ -122,5 +134,7 @@ async def import_agent(
                 f"the versions of this export exceed {IMPORT_BYTES_MAX} bytes, the most one "
                 "import carries",
             )
+        view = await PublishRepository(session).add(id=import_id, agent_id=agent.id, kind="import")
+        request = request_public(view)
         await send(session, [command], user_id=user_id, correlation_id=correlation_id)
-    return agent_public(agent)
+    return AgentImported(**agent_public(agent).model_dump(), versions_import=request)

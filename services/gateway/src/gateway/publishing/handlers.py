@@ -19,9 +19,12 @@ async def handle_publisher_event(
 ) -> list[BaseModel]:
     """Consumes the publisher's events: the outcomes of the publishes and moves asked for here.
 
-    Idempotency key: the request id (`publish_id`, `move_id`); only a pending view completes.
+    Idempotency key: the request id (`publish_id`, `move_id`, `import_id`); only a pending view
+    completes (an import's first version completes it).
     """
-    if isinstance(event, VersionPublishedV1):
+    if isinstance(event, VersionPublishedV1) and event.import_id is not None:
+        await requests.complete(event.import_id, status="done")
+    elif isinstance(event, VersionPublishedV1):
         await requests.complete(
             event.publish_id, status="done", version=event.version.number, channel=event.channel
         )

@@ -22,8 +22,8 @@ class PublishRequest(BaseModel):
 
     id: UUID
     agent_id: UUID
-    kind: Literal["publish", "move"]
-    status: Literal["pending", "done", "refused"]
+    kind: Literal["publish", "move", "import"]
+    status: Literal["pending", "done", "refused", "failed"]
     channel: str | None
     version: int | None
     seq: int | None

@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
-from gateway.agents.schemas import AgentPublic
 from gateway.audit.repository import AuditRepository
 from gateway.deps import (
     ClientDep,
@@ -30,6 +29,7 @@ from gateway.errors import ApiError, ErrorPublic
 from gateway.publishing import export, service
 from gateway.publishing.schemas import (
     AgentExport,
+    AgentImported,
     ChannelHistoryPublic,
     ChannelMoveCreate,
     ModelSettingsPublic,
@@ -126,30 +126,49 @@ async def diff_versions(
 @router.put(
     "/channels/{channel}",
     response_model=PublishRequestPublic,
-    responses={202: {"model": PublishRequestPublic, "description": "still pending"}},
+    responses={
+        202: {"model": PublishRequestPublic, "description": "still pending"},
+        409: {
+            "model": PublishRequestPublic,
+            "description": "refused (see `reason`), or failed: the publisher could never apply it",
+        },
+    },
 )
 async def move_channel(
     agent_id: UUID,
     channel: Channel,
     body: ChannelMoveCreate,
     tx: Tx,
-    _agent: OwnedAgent,
+    agent: OwnedAgent,
     relay: RelayDep,
     notifications: NotificationsDep,
     published: PublishedDep,
     correlation_id: CorrelationId,
+    client: ClientDep,
 ) -> JSONResponse:
     """Point a channel at a version (promote or roll back). Answers once serving reads here see
-    the move (200), when it is refused (409: no such version), or 202 if still pending after 10 s."""
+    the move (200), when it is refused (409: no such version; an imported version without a run
+    here that clears it or `force` with a reason), or 202 if still pending after 10 s."""
     move_id = await service.request_move(
-        tx.session, tx.user_id, agent_id, channel, body, correlation_id
+        tx.session, tx.user_id, agent, channel, body, correlation_id
     )
+    if body.force:  # serving an imported version no run here stands behind is on the record
+        await AuditRepository(tx.session).append(
+            tx.user_id,
+            "channel_move_forced",
+            client,
+            agent_id=str(agent_id),
+            move_id=str(move_id),
+            channel=channel,
+            version=body.version,
+            reason=body.reason,
+        )
     tx.after_commit(relay.nudge)
     await tx.release()  # committed (and sent) before waiting for the publisher's answer
     outcome = await service.wait_for_request(
         tx, notifications, published, agent_id, move_id, WAIT_SECONDS
     )
-    status = {"done": 200, "refused": 409}.get(outcome.status, 202)
+    status = {"done": 200, "refused": 409, "failed": 409}.get(outcome.status, 202)
     return JSONResponse(outcome.model_dump(mode="json"), status_code=status)
 
 
@@ -225,7 +244,7 @@ async def export_agent(tx: ReadTx, agent: ReadOwnedAgent, versions: VersionsDep)
 imports = APIRouter(prefix="/api/v1/agents", tags=["versions"])
 
 
-@imports.post("/import", status_code=201, response_model=AgentPublic)
+@imports.post("/import", status_code=201, response_model=AgentImported)
 async def import_agent(
     body: AgentExport,
     tx: Tx,
@@ -233,8 +252,9 @@ async def import_agent(
     settings: SettingsDep,
     correlation_id: CorrelationId,
     client: ClientDep,
-) -> AgentPublic:
-    """A new agent from an export; its versions and channels appear as the publisher takes them."""
+) -> AgentImported:
+    """A new agent from an export; its versions and channels appear as the publisher takes them
+    (`versions_import`, a request to follow like a publish)."""
     agent = await export.import_agent(
         tx.session, tx.user_id, body, correlation_id, settings.max_spec_bytes
     )

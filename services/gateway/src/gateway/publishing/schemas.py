@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, StringConstraints
 from contracts.publishing import CHANNEL_PATTERN
 from contracts.spec import Variable
 from contracts.testing import TestCaseSpec
-from gateway.agents.schemas import AgentDescription, AgentName, MinPassRate
+from gateway.agents.schemas import AgentDescription, AgentName, AgentPublic, MinPassRate
 
 
 class VersionCreate(BaseModel):
@@ -35,19 +35,33 @@ class VersionCreate(BaseModel):
 
 
 class PublishRequestPublic(BaseModel):
-    """A publish or channel move asked of the publisher, and its outcome once known."""
+    """A publish, channel move or import of versions asked of the publisher, and its outcome once
+    known: `done`, `refused` by the gate, or `failed` when the publisher could never apply it."""
 
     id: UUID
-    kind: Literal["publish", "move"]
-    status: Literal["pending", "done", "refused"]
+    kind: Literal["publish", "move", "import"]
+    status: Literal["pending", "done", "refused", "failed"]
     version: int | None
     channel: str | None
-    reason: str | None = Field(description="Why it was refused.")
+    reason: str | None = Field(description="Why it was refused or failed.")
     regressions: list[UUID] = Field(
         description="Cases that passed in the run behind production and fail now."
     )
     created_at: datetime
     completed_at: datetime | None
+
+
+class ImportedVersionPublic(BaseModel):
+    """Who imported a version and when (its author and time here), and what the export claimed:
+    shown for reading, never trusted (the run it named belongs to another installation)."""
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_published_by: UUID
+    claimed_published_at: datetime
+    claimed_test_run_id: UUID | None
+    claimed_forced: bool
+    claimed_force_reason: str | None
 
 
 class VersionSummaryPublic(BaseModel):
@@ -61,6 +75,11 @@ class VersionSummaryPublic(BaseModel):
     overridden: str | None = Field(description="The gate's refusal a forced publish overrode.")
     published_by: UUID
     published_at: datetime
+    imported: ImportedVersionPublic | None = Field(
+        default=None,
+        description="Set on a version that came by import: no channel serves it until moved to "
+        "it here with `force` and a reason.",
+    )
 
 
 class VersionsPublic(BaseModel):
@@ -85,6 +104,25 @@ class ChannelMoveCreate(BaseModel):
 
     version: int = Field(ge=1)
     reason: str = Field(default="", max_length=1000)
+    force: bool = Field(
+        default=False,
+        description="Serve an imported version, which no test run here stands behind; needs "
+        "`reason`, and is recorded.",
+    )
+    test_run_id: UUID | None = Field(
+        default=None,
+        description="Serve an imported version without force: a completed run here, of a "
+        "compilation with the very same instructions, that passes the agent's gate.",
+    )
+
+
+class ImportedMovePublic(BaseModel):
+    """Who imported a history entry and when, and what the export claimed."""
+
+    imported_by: UUID
+    imported_at: datetime
+    claimed_moved_by: UUID
+    claimed_moved_at: datetime
 
 
 class ChannelMovePublic(BaseModel):
@@ -95,6 +133,13 @@ class ChannelMovePublic(BaseModel):
     moved_by: UUID
     reason: str
     moved_at: datetime
+    forced: bool = Field(default=False, description="A forced move to an imported version.")
+    test_run_id: UUID | None = Field(
+        default=None, description="The run here that cleared a move to an imported version."
+    )
+    imported: ImportedMovePublic | None = Field(
+        default=None, description="An imported entry: history only, it moved no channel here."
+    )
 
 
 class ChannelHistoryPublic(BaseModel):
@@ -158,3 +203,12 @@ class AgentExport(BaseModel):
     test_cases: list[TestCaseSpec]
     versions: list[VersionPublic] = Field(description="Oldest first.")
     channel_history: list[ExportedMove] = Field(description="Oldest first.")
+
+
+class AgentImported(AgentPublic):
+    """The new agent of an import. Its versions arrive through the publisher: follow
+    `GET …/publishes/{versions_import.id}?wait=` (kind `import`) until it is `done` or `failed`."""
+
+    versions_import: PublishRequestPublic | None = Field(
+        description="The request that gives the agent its versions; none when it had none."
+    )

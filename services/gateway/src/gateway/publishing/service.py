@@ -81,11 +81,27 @@ async def request_publish(
 async def request_move(
     session: AsyncSession,
     user_id: UUID,
-    agent_id: UUID,
+    agent: Agent,
     channel: str,
     body: ChannelMoveCreate,
     correlation_id: UUID,
 ) -> UUID:
+    """Ask the publisher to move the channel; a run offered to clear an imported version goes
+    with what it tested (its compilation's instructions), for the publisher to compare."""
+    agent_id = agent.id
+    if body.force and not body.reason.strip():
+        raise ApiError(422, "reason_required", "reason: a forced move needs a written reason")
+    run_instructions: str | None = None
+    run_compilation_id: UUID | None = None
+    if body.test_run_id is not None:
+        run = await TestRunRepository(session).get(user_id, agent_id, body.test_run_id)
+        if run is None:
+            raise not_found("test run", body.test_run_id)
+        compilation = await CompilationRepository(session).get(
+            user_id, agent_id, run.compilation_id
+        )
+        run_compilation_id = run.compilation_id
+        run_instructions = compilation.instructions if compilation is not None else None
     move_id = uuid4()
     await PublishRepository(session).add(
         id=move_id, agent_id=agent_id, kind="move", channel=channel, version=body.version
@@ -97,6 +113,11 @@ async def request_move(
         version=body.version,
         moved_by=user_id,
         reason=body.reason,
+        force=body.force,
+        test_run_id=body.test_run_id,
+        run_compilation_id=run_compilation_id,
+        run_instructions=run_instructions,
+        min_pass_rate=agent.min_pass_rate,
     )
     await send(session, [command], user_id=user_id, correlation_id=correlation_id)
     return move_id
@@ -138,6 +159,8 @@ def _visible(cache: PublishedCache, view: PublishRequest) -> bool:
     """Whether serving reads here see the request's outcome: the new version (and the channel it
     named pointing at it, or at a later one), or the move."""
     pointer = cache.channel(view.agent_id, view.channel) if view.channel else None
+    if view.kind == "import":
+        return True  # imported versions are served only once moved onto a channel here
     if view.kind == "publish":
         if view.version is None or cache.version(view.agent_id, view.version) is None:
             return False

@@ -4,7 +4,7 @@ against its query."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from contracts.runs import RunProgressV1, progress_subject
@@ -13,11 +13,13 @@ from gateway.testing.results import FINISHED, RunResults
 
 
 async def progress(
-    runs: RunResults, view: TestRunView
+    runs: RunResults, view: TestRunView, reread: Callable[[], Awaitable[TestRunView]]
 ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """Server-sent events of one run: a `snapshot`, `progress` as results land (live notices,
-    checked against the query every 2 s since notices are at most once), then one `completed`
-    or `cancelled` with the final summary."""
+    checked against the query every 2 s since notices are at most once), then one `completed`,
+    `cancelled` or `failed` with the final summary. The gateway's view is read again at each
+    check while the test-runner does not know the run: a run whose start was given up fails
+    there (`reread`)."""
     notices: asyncio.Queue[bytes] = asyncio.Queue(maxsize=1000)
 
     async def on_notice(msg: Any) -> None:
@@ -36,6 +38,8 @@ async def progress(
             try:
                 data = await asyncio.wait_for(notices.get(), timeout=2.0)
             except TimeoutError:
+                if summary.status == "queued":
+                    view = await reread()
                 summary = await runs.summary(view)
                 if (summary.status, summary.executed) != last:
                     last = (summary.status, summary.executed)

@@ -17,7 +17,7 @@ from gateway.testing.schemas import (
     TokensPublic,
 )
 
-FINISHED = ("completed", "cancelled")
+FINISHED = ("completed", "cancelled", "failed")
 
 
 class RunResults(QueryReads):
@@ -37,6 +37,10 @@ class RunResults(QueryReads):
 
     async def public(self, view: TestRunView, cursor: str | None, limit: int) -> TestRunPublic:
         after = decode_cursor(cursor, int, int) if cursor is not None else None
+        if view.status == "failed":  # its start was given up: the test-runner never had it whole
+            return TestRunPublic(
+                **summary_from_view(view).model_dump(), results=[], next_cursor=None
+            )
         reply = await self.get(view.id, after, limit)
         if not reply.found or reply.summary is None:  # not received by the test-runner yet
             return TestRunPublic(
@@ -60,6 +64,8 @@ class RunResults(QueryReads):
         return first.summary, results
 
     async def summary(self, view: TestRunView) -> TestRunSummaryPublic:
+        if view.status == "failed":
+            return summary_from_view(view)
         reply = await self.get(view.id, None, 0)
         if not reply.found or reply.summary is None:
             return summary_from_view(view)

@@ -26,6 +26,7 @@ from gateway.deps import (
 )
 from gateway.errors import ErrorPublic
 from gateway.testing import events, junit, runs, service
+from gateway.testing.repository import TestRunView
 from gateway.testing.results import RunResults
 from gateway.testing.schemas import (
     ImportReport,
@@ -177,14 +178,19 @@ async def run_events(
     settings: SettingsDep,
     correlation_id: CorrelationId,
 ) -> EventSourceResponse:
-    """Server-Sent Events: `snapshot`, then `progress` as results land, then `completed` or
-    `cancelled`, after which the stream ends."""
+    """Server-Sent Events: `snapshot`, then `progress` as results land, then `completed`,
+    `cancelled` or `failed`, after which the stream ends."""
     view = await runs.owned_view(tx.session, tx.user_id, agent_id, run_id)
     await tx.release()
     results = RunResults(svc.nc, settings, tx.user_id, correlation_id)
 
+    async def reread() -> TestRunView:
+        # The stream outlives the request's session: each read takes a connection of its own.
+        async with svc.reader() as session:
+            return await runs.owned_view(session, tx.user_id, agent_id, run_id)
+
     async def stream() -> AsyncIterator[dict[str, Any]]:
-        async for event, data in events.progress(results, view):
+        async for event, data in events.progress(results, view, reread):
             yield {"event": event, "data": json.dumps(data, ensure_ascii=False)}
 
     return EventSourceResponse(stream(), ping=15)

@@ -65,7 +65,7 @@ class TestRunCreate(BaseModel):
     )
 
 
-TestRunStatus = Literal["queued", "running", "paused", "completed", "cancelled"]
+TestRunStatus = Literal["queued", "running", "paused", "completed", "cancelled", "failed"]
 
 
 class TestRunAccepted(BaseModel):
@@ -82,7 +82,7 @@ class TestRunSummaryPublic(BaseModel):
     agent_id: UUID
     compilation_id: UUID
     status: TestRunStatus
-    reason: str | None = Field(description="Why the run is paused or cancelled.")
+    reason: str | None = Field(description="Why the run is paused, cancelled or failed.")
     total: int = Field(description="Cases in the run.")
     repeat: int
     executions: int = Field(description="total x repeat")

@@ -1,0 +1,72 @@
+"""Erased owners: the users whose data a service has erased, so that a message of theirs consumed
+later (sent before the erasure, waiting on another durable) writes nothing back.
+
+A service adds the table to its metadata (`erased_owners_table`), records an owner in the
+transaction that erases their data (`mark_erased`), and wraps the handlers that write a user's
+data (`unless_erased`). An advisory lock per owner orders the two: handlers hold it shared, the
+erasure exclusively, so a handler either commits before the erasure deletes (and its rows are
+deleted too) or runs after it and sees the owner erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+import structlog
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts.envelope import Envelope
+from runtime.consumer import Handler
+
+log = structlog.get_logger()
+
+_LOCK_SPACE = 7  # the per-owner advisory locks' key space, apart from the services' own
+
+
+def erased_owners_table(metadata: sa.MetaData) -> sa.Table:
+    """The ids of erased users (nothing else of them): kept so late messages change nothing."""
+    return sa.Table(
+        "erased_owners",
+        metadata,
+        sa.Column("owner_id", PgUUID(as_uuid=True), primary_key=True),
+        sa.Column(
+            "erased_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
+    )
+
+
+def _lock_key(owner_id: UUID) -> sa.ColumnElement[int]:
+    return sa.func.hashtextextended(str(owner_id), _LOCK_SPACE)
+
+
+async def mark_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> None:
+    """Wait for the owner's handlers in flight, then record the owner as erased (once). Call it
+    before deleting the owner's rows, in the same transaction."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(owner_id))))
+    await session.execute(insert(table).values(owner_id=owner_id).on_conflict_do_nothing())
+
+
+async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> bool:
+    """Whether the owner is erased; holds the owner's lock shared until the transaction ends."""
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_lock_key(owner_id))))
+    found = await session.scalar(sa.select(table.c.owner_id).where(table.c.owner_id == owner_id))
+    return found is not None
+
+
+def unless_erased(table: sa.Table, handler: Handler) -> Handler:
+    """`handler`, except for a message whose owner is erased: acknowledged, with no effect."""
+
+    async def guarded(envelope: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        owner_id = envelope.owner_id
+        if owner_id is not None and await is_erased(session, table, owner_id):
+            log.info("consumer.owner_erased", type=envelope.type)
+            return []
+        return await handler(envelope, session)
+
+    return guarded

@@ -1,0 +1,98 @@
+"""Dead letters of the commands the gateway sent: the request each was sent for fails, with a
+reason a person can read, so nothing waits for ever on an answer that will never come.
+
+A worker dead-letters a command it can never apply (undecodable, refused for good, or failed on
+every delivery: see docs/decisions/0003). The gateway reads the dead-letter stream back
+(`gateway--dead_letters`) and settles the compilation, test run, publish, channel move or import
+the command names. Only a request still waiting changes, and the inbox keys each dead letter by
+the original command's id, so a redelivered dead letter changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import structlog
+from pydantic import BaseModel
+
+from contracts.compiler import CompileAgentV1
+from contracts.publishing import ImportAgentVersionsV1, MoveChannelV1, PublishVersionV1
+from contracts.runs import AddRunCasesV1, StartTestRunV1
+from gateway.publishing.repository import PublishRepository
+from gateway.specs.repository import CompilationRepository
+from gateway.testing.repository import TestRunRepository
+from runtime.dead_letter_consumer import DeadLetter
+
+log = structlog.get_logger()
+
+SERVICE_NAMES = {
+    "compiler": "the compiler",
+    "test_runner": "the test-runner",
+    "publisher": "the publisher",
+}
+
+
+def readable_reason(letter: DeadLetter, what: str) -> str:
+    """Why `what` (e.g. "publish") failed, for a person: which service gave up and how, never
+    the exception it quoted (which may hold SQL or internals); operators find that in the logs and
+    the dead-letter stream by the message id given."""
+    owner = letter.subject.split(".", 1)[0]
+    service = SERVICE_NAMES.get(owner, f"the {owner} service")
+    raw = letter.reason
+    if raw.startswith("undecodable") or " is not one " in raw:
+        how = "could not read it"
+    elif raw.startswith("permanent:"):
+        how = "refused it as something it can never apply"
+    elif raw.startswith("no acknowledgement"):
+        how = f"never finished applying it ({letter.deliveries} attempts)"
+    else:
+        how = f"failed to apply it {letter.deliveries} times in a row"
+    return (
+        f"this {what} could not be carried out: {service} {how}, so it was given up "
+        f"(message {letter.envelope.id} in the dead letters)"
+    )
+
+
+async def handle_dead_letter(
+    letter: DeadLetter,
+    *,
+    compilations: CompilationRepository,
+    runs: TestRunRepository,
+    requests: PublishRepository,
+) -> list[BaseModel]:
+    """Fails the request a dead-lettered command was sent for; emits nothing.
+
+    Idempotency key: the request id; only a request still pending (a run not yet finished) changes.
+    Dead letters of other messages (events, the workers' own commands) name no request here.
+    """
+    command = letter.envelope.data
+    log.warning("dead_letter.received", subject=letter.subject, reason=letter.reason[:300])
+    if isinstance(command, CompileAgentV1):
+        await compilations.complete(
+            command.compilation_id,
+            status="failed",
+            error=readable_reason(letter, "compilation"),
+        )
+    elif isinstance(command, StartTestRunV1 | AddRunCasesV1):
+        await runs.update_from_event(
+            command.run_id,
+            ("queued", "running", "paused"),
+            status="failed",
+            reason=readable_reason(letter, "test run"),
+            finished_at=datetime.now(UTC),
+        )
+    elif isinstance(command, PublishVersionV1):
+        await requests.complete(
+            command.publish_id, status="failed", reason=readable_reason(letter, "publish")
+        )
+    elif isinstance(command, MoveChannelV1):
+        await requests.complete(
+            command.move_id, status="failed", reason=readable_reason(letter, "channel move")
+        )
+    elif isinstance(command, ImportAgentVersionsV1) and command.import_id is not None:
+        await requests.complete(
+            command.import_id,
+            status="failed",
+            reason=readable_reason(letter, "import of versions"),
+        )
+    return []
