@@ -190,7 +190,11 @@ def test_an_imported_suite_reports_what_was_dropped_and_a_refused_publish_can_be
 ) -> None:
     page = signed_in.page
     agent_url = create(signed_in, "Gatekept")
-    page.get_by_label("Role").fill("billing agent")
+    page.get_by_label("Role").fill("billing agent for {{company}}")
+    variables = page.locator("#block-variables")
+    variables.get_by_role("button", name="Add variable").click()
+    variables.get_by_label("Name (variable 1)").fill("company")
+    variables.get_by_label("Description (variable 1)").fill("who the agent works for")
     page.get_by_role("button", name="Save specification").click()
     expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
 
@@ -221,6 +225,12 @@ def test_an_imported_suite_reports_what_was_dropped_and_a_refused_publish_can_be
     refusal.get_by_role("button", name="Publish anyway").click()
     expect(page.get_by_role("heading", name="Version 1", exact=True)).to_be_visible()
     expect(page.get_by_text("forced: known flaky upstream; fix tomorrow")).to_be_visible()
+    snippet = page.get_by_role("region", name="Call the published agent")
+    agent_id = agent_url.rsplit("/", 1)[1]
+    expect(snippet).to_contain_text(f'model="agent:{agent_id}"')
+    expect(snippet).to_contain_text(
+        'extra_body={"variables": {"company": "<who the agent works for>"}}'
+    )
 
 
 def test_lint_warnings_sit_beside_the_fields_they_concern(signed_in: Watched) -> None:
@@ -290,3 +300,12 @@ def test_an_agent_is_renamed_given_its_gate_and_deleted_from_its_settings(
     page.get_by_role("button", name="Delete Final name for good").click()
     expect(page).to_have_url(f"{stack.gateway_url}/")
     expect(page.get_by_role("link", name="Final name")).to_have_count(0)
+
+
+def test_an_unknown_address_says_so_and_leads_back(signed_in: Watched, stack: Stack) -> None:
+    page = signed_in.page
+    page.goto(f"{stack.gateway_url}/no/such/page")
+    expect(page.get_by_role("heading", name="Nothing here")).to_be_visible()
+    signed_in.check_accessibility()
+    page.get_by_role("link", name="Go to your agents").click()
+    expect(page.get_by_role("heading", name="Your agents")).to_be_visible()

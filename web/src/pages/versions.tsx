@@ -84,7 +84,7 @@ export function VersionsTab({ agent }: { agent: Agent }): JSX.Element {
           ))}
         </ol>
       </section>
-      <Snippet agentId={agent.id} />
+      <Snippet agentId={agent.id} production={production} />
     </div>
   );
 }
@@ -180,14 +180,23 @@ function PublishForm({ agent, onPublished }: { agent: Agent; onPublished: () => 
   );
 }
 
-function Snippet({ agentId }: { agentId: string }): JSX.Element {
+function Snippet({ agentId, production }: { agentId: string; production: number | null }): JSX.Element {
+  const [variables, setVariables] = useState<Schemas["Variable"][]>([]);
+  useEffect(() => {
+    if (!production) return;
+    void api
+      .GET("/api/v1/agents/{agent_id}/versions/{number}", { params: { path: { agent_id: agentId, number: production } } })
+      .then(({ data }) => setVariables(data?.variables ?? []));
+  }, [agentId, production]);
+  const values = variables.map((v) => `"${v.name}": "<${v.description || v.name}>"`).join(", ");
+  const extra = variables.length ? `    extra_body={"variables": {${values}}},\n` : "";
   const code = `from openai import OpenAI
 
 client = OpenAI(base_url="${location.origin}/v1", api_key="<your Agent Studio API token>")
 reply = client.chat.completions.create(
     model="agent:${agentId}",  # production; "agent:${agentId}@v2" for one version
     messages=[{"role": "user", "content": "Hello"}],
-)
+${extra})
 print(reply.choices[0].message.content)
 `;
   return (
