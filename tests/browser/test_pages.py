@@ -287,7 +287,7 @@ def test_an_agent_is_renamed_given_its_gate_and_deleted_from_its_settings(
     page = signed_in.page
     create(signed_in, "Draft name")
     page.locator("summary", has_text="Agent settings").click()
-    page.get_by_label("Name", exact=True).fill("Final name")
+    page.get_by_label("Agent name").fill("Final name")
     page.get_by_label("Pass rate a version needs to publish (%)").fill("80")
     page.get_by_role("button", name="Save settings").click()
     expect(page.get_by_text("Settings saved.")).to_be_visible()
@@ -309,3 +309,45 @@ def test_an_unknown_address_says_so_and_leads_back(signed_in: Watched, stack: St
     signed_in.check_accessibility()
     page.get_by_role("link", name="Go to your agents").click()
     expect(page.get_by_role("heading", name="Your agents")).to_be_visible()
+
+
+def test_a_regression_against_production_is_named_in_the_run_and_by_the_gate(
+    signed_in: Watched, provider: FakeOpenAI
+) -> None:
+    page = signed_in.page
+    agent_url = create(signed_in, "Regressing")
+    page.get_by_label("Role").fill("billing agent")
+    page.get_by_role("button", name="Save specification").click()
+    expect(page.get_by_text("Saved as revision 1.")).to_be_visible()
+    page.locator("summary", has_text="Agent settings").click()
+    page.get_by_label("Pass rate a version needs to publish (%)").fill("0")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_text("Settings saved.")).to_be_visible()
+
+    page.get_by_role("link", name="Testing").click()
+    page.locator("summary", has_text="Add a test case").click()
+    page.get_by_label("Case description").fill("names the invoice")
+    page.get_by_label("Input (the user's message)").fill("Where is invoice 4711?")
+    page.get_by_label("Value").fill("4711")
+    page.get_by_role("button", name="Add case").click()
+    page.get_by_role("button", name="Run All Tests").click()
+    expect(page.get_by_role("heading", name=re.compile("Pass Rate"))).to_contain_text("100%")
+    page.get_by_role("link", name="Versions").click()
+    page.get_by_role("button", name="Publish", exact=True).click()
+    expect(page.get_by_text("Production serves Version 1.")).to_be_visible()
+
+    provider.respond("Sorry, I cannot look that up.")  # the next answer misses the number
+    page.get_by_role("link", name="Testing").click()
+    page.get_by_role("button", name="Run All Tests").click()
+    expect(page.get_by_role("heading", name=re.compile("Pass Rate"))).to_contain_text("0%")
+    expect(
+        page.get_by_role("status").filter(has_text="1 regressed: names the invoice")
+    ).to_be_visible()
+
+    page.get_by_role("link", name="Versions").click()
+    expect(page).to_have_url(f"{agent_url}/versions")
+    page.get_by_role("button", name="Publish", exact=True).click()
+    refusal = page.get_by_role("alert").filter(has_text="The test gate refused this version")
+    expect(refusal.get_by_role("listitem")).to_have_text(["names the invoice"])
+    expect(page.get_by_text("Production serves Version 1.")).to_be_visible()
+    signed_in.check_accessibility()

@@ -123,7 +123,7 @@ function CaseForm(props: {
   };
   return (
     <form onSubmit={submit} class="case-form">
-      <label for={`case-${id}-description`}>Description</label>
+      <label for={`case-${id}-description`}>Case description</label>
       <input id={`case-${id}-description`} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
       <label for={`case-${id}-input`}>Input (the user's message)</label>
       <textarea id={`case-${id}-input`} required rows={2} value={input} onInput={(e) => setInput(e.currentTarget.value)} />

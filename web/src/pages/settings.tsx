@@ -35,9 +35,9 @@ export function AgentSettings({ agent, onSaved }: { agent: Agent; onSaved: (agen
     <details class="panel settings">
       <summary>Agent settings</summary>
       <form onSubmit={save}>
-        <label for="settings-name">Name</label>
+        <label for="settings-name">Agent name</label>
         <input id="settings-name" required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} />
-        <label for="settings-description">Description</label>
+        <label for="settings-description">Agent description</label>
         <input id="settings-description" maxLength={500} value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
         <label for="settings-rate">Pass rate a version needs to publish (%)</label>
         <input id="settings-rate" type="number" min={0} max={100} step={1} required value={rate} onInput={(e) => setRate(e.currentTarget.value)} />

@@ -95,6 +95,7 @@ function PublishForm({ agent, onPublished }: { agent: Agent; onPublished: () => 
   const [refused, setRefused] = useState<Publish | null>(null);
   const [reason, setReason] = useState("");
   const [outcome, setOutcome] = useState<string | null>(null);
+  const [names, setNames] = useState<Map<string, string>>(new Map());
   const action = useAction();
   const path = { agent_id: agent.id };
 
@@ -127,6 +128,10 @@ function PublishForm({ agent, onPublished }: { agent: Agent; onPublished: () => 
         );
       } while (request.status === "pending");
       if (request.status === "refused") {
+        if (request.regressions.length) {
+          const cases = await must(api.GET("/api/v1/agents/{agent_id}/test-cases", { params: { path, query: { limit: 500 } } }));
+          setNames(new Map(cases.items.map((c) => [c.id, c.description || c.input.slice(0, 80)])));
+        }
         setRefused(request);
         return;
       }
@@ -163,9 +168,14 @@ function PublishForm({ agent, onPublished }: { agent: Agent; onPublished: () => 
           <h3>The test gate refused this version</h3>
           <p>{refused.reason}</p>
           {refused.regressions.length > 0 && (
-            <p>
-              Regressed cases: <code>{refused.regressions.join(", ")}</code>
-            </p>
+            <div>
+              <p>Cases that passed behind production and fail now:</p>
+              <ul>
+                {refused.regressions.map((id) => (
+                  <li key={id}>{names.get(id) ?? <code>{id}</code>}</li>
+                ))}
+              </ul>
+            </div>
           )}
           <form onSubmit={publish(true)}>
             <label for="force-reason">Publish anyway: why? (recorded with the version)</label>
