@@ -19,7 +19,18 @@ from gateway.errors import ApiError
 REPOSITORY_DIST = Path(__file__).resolve().parents[4] / "web" / "dist"
 IMMUTABLE = "public, max-age=31536000, immutable"
 # Paths the UI never answers: an unknown API path stays a JSON 404.
-NOT_THE_UI = ("/api/", "/v1/", "/auth/", "/healthz", "/readyz", "/metrics", "/docs", "/redoc")
+# The documentation paths too, for when they are turned off.
+NOT_THE_UI = (
+    "/api/",
+    "/v1/",
+    "/auth/",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/redoc",
+    "/openapi.json",
+)
 
 
 def dist_dir(configured: Path | None) -> Path:

@@ -10,13 +10,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from gateway.errors import ApiError
-from gateway.web import mount_web_ui
+from gateway.web import dist_dir, mount_web_ui
 
 PAGE = "<!doctype html><title>Agent Studio</title>"
 
 
-def app_serving(dist: Path) -> TestClient:
-    app = FastAPI()
+def app_serving(dist: Path, *, docs: bool = True) -> TestClient:
+    app = FastAPI() if docs else FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/api/v1/agents")
     async def agents() -> dict[str, str]:
@@ -84,6 +84,19 @@ def test_api_routes_and_unknown_api_paths_keep_their_own_answers(built: TestClie
     assert built.post("/api/v1/agents").status_code == 405
     assert built.post("/somewhere").status_code == 404
     assert PAGE not in built.get("/api/v1/nothing-here").text
+
+
+def test_turned_off_documentation_is_a_404_not_the_page(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text(PAGE)
+    without_docs = app_serving(tmp_path, docs=False)
+
+    for path in ("/openapi.json", "/docs", "/redoc", "/metrics"):
+        assert without_docs.get(path).status_code == 404, path
+
+
+def test_by_default_the_repositorys_build_is_served() -> None:
+    assert dist_dir(None) == Path(__file__).resolve().parents[4] / "web" / "dist"
+    assert dist_dir(Path("/srv/ui")) == Path("/srv/ui")
 
 
 def test_without_a_build_the_root_says_how_to_build_it(tmp_path: Path) -> None:
