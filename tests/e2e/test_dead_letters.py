@@ -346,31 +346,7 @@ async def redeliver_last(stack: Stack, stream: str) -> uuid.UUID:
 REFUSED_REASON = "a reason the store of this installation refuses"
 
 
-def refuse_in_store(stack: Stack) -> None:
-    """A rule of the publisher's PostgreSQL that the API knows nothing of: it refuses one reason."""
-    statements = [
-        f"""CREATE OR REPLACE FUNCTION publisher.refuse_reason() RETURNS trigger AS $$
-        BEGIN
-            IF NEW.reason = '{REFUSED_REASON}' THEN
-                RAISE EXCEPTION 'refused by a rule of this store';
-            END IF;
-            RETURN NEW;
-        END $$ LANGUAGE plpgsql""",
-        "DROP TRIGGER IF EXISTS refuse_reason ON publisher.channel_history",
-        """CREATE TRIGGER refuse_reason BEFORE INSERT ON publisher.channel_history
-        FOR EACH ROW EXECUTE FUNCTION publisher.refuse_reason()""",
-    ]
-    engine = sa.create_engine(stack.database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
 def test_a_channel_move_the_publisher_can_never_apply_answers_failed(stack: Stack) -> None:
-    refuse_in_store(stack)
     client = stack.new_user()
     agent_id, publish_id = new_agent(client), uuid.uuid4()
     command = publish_command(agent_id, publish_id, notes="first")
@@ -381,11 +357,12 @@ def test_a_channel_move_the_publisher_can_never_apply_answers_failed(stack: Stac
     )
     assert settled(client, f"/api/v1/agents/{agent_id}/publishes/{publish_id}")["status"] == "done"
 
-    moved = client.put(
-        f"/api/v1/agents/{agent_id}/channels/production",
-        json={"version": 1, "reason": REFUSED_REASON},
-        timeout=30,
-    )
+    with refused_by_store(stack, "publisher.channel_history", f"NEW.reason = '{REFUSED_REASON}'"):
+        moved = client.put(
+            f"/api/v1/agents/{agent_id}/channels/production",
+            json={"version": 1, "reason": REFUSED_REASON},
+            timeout=30,
+        )
 
     assert moved.status_code == 409, moved.text
     assert moved.json()["status"] == "failed"
