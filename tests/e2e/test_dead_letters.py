@@ -1,10 +1,12 @@
 """Commands that can never be applied: each is dead-lettered by its worker, and the request it was
-sent for ends `failed` with a reason a person can read, never `pending` for good.
+sent for ends `failed` with a reason a person can read, never `pending` for good; an erasure shows
+its failed part. Replayed after the fix, the command's outcome wins over that failure.
 
 The API refuses such input at the edge, so each request is recorded here as its route records it
 (the gateway's view and the command in its outbox, one transaction) but with a payload the
-worker's PostgreSQL refuses on every delivery: an integer out of its column's range, or a NUL
-character in text.
+worker's PostgreSQL refuses on every delivery: an integer out of its column's range, a NUL
+character in text, or a value a rule of that store refuses (a rule the API knows nothing of,
+dropped again as a fix would be).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +39,8 @@ from gateway.publishing.repository import PublishRepository
 from gateway.specs.repository import CompilationRepository
 from gateway.testing import repository as testing
 from runtime import db
+from tests.e2e.test_dead_letters_cli import studio
+from tests.e2e.test_privacy import erase
 from tests.e2e.test_test_runs import sse_events
 from tests.support import infra
 from tests.support.fixtures import Stack
@@ -107,6 +112,40 @@ def assert_readable(reason: str | None) -> None:
         assert internal not in reason, reason
 
 
+@contextmanager
+def refused_by_store(stack: Stack, table: str, condition: str) -> Iterator[None]:
+    """A rule of a worker's PostgreSQL the API knows nothing of: it refuses the rows of `table`
+    for which `condition` (on NEW) holds, until the block ends (the fix is deployed)."""
+    name = f"refuse_{uuid.uuid4().hex[:12]}"
+    schema = table.split(".", 1)[0]
+    execute(
+        stack,
+        f"""CREATE FUNCTION {schema}.{name}() RETURNS trigger AS $$
+        BEGIN
+            IF {condition} THEN
+                RAISE EXCEPTION 'refused by a rule of this store';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql""",
+        f"""CREATE TRIGGER {name} BEFORE INSERT ON {table}
+        FOR EACH ROW EXECUTE FUNCTION {schema}.{name}()""",
+    )
+    try:
+        yield
+    finally:
+        execute(stack, f"DROP TRIGGER {name} ON {table}", f"DROP FUNCTION {schema}.{name}()")
+
+
+def execute(stack: Stack, *statements: str) -> None:
+    engine = sa.create_engine(stack.database_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
 def test_a_compilation_whose_command_is_dead_lettered_fails_with_a_reason(stack: Stack) -> None:
     client = stack.new_user()
     agent_id, compilation_id = new_agent(client), uuid.uuid4()
@@ -166,7 +205,13 @@ def test_a_test_run_whose_start_is_dead_lettered_fails_with_a_reason(stack: Stac
     assert body(client.post(f"/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel"), 409)
 
 
-def publish_command(agent_id: uuid.UUID, publish_id: uuid.UUID) -> PublishVersionV1:
+REFUSED_NOTES = "notes the store of this installation refuses"
+REFUSES_NOTES = ("publisher.versions", f"NEW.notes = '{REFUSED_NOTES}'")
+
+
+def publish_command(
+    agent_id: uuid.UUID, publish_id: uuid.UUID, notes: str = REFUSED_NOTES
+) -> PublishVersionV1:
     return PublishVersionV1(
         publish_id=publish_id,
         agent_id=agent_id,
@@ -174,7 +219,7 @@ def publish_command(agent_id: uuid.UUID, publish_id: uuid.UUID) -> PublishVersio
         spec_revision=1,
         spec={"persona": {"role": "support agent"}},
         instructions="You answer questions.",
-        notes="first\x00version",
+        notes=notes,
         force=True,
         reason="shipping without a run",
         min_pass_rate=1.0,
@@ -186,11 +231,13 @@ def publish_command(agent_id: uuid.UUID, publish_id: uuid.UUID) -> PublishVersio
 def test_a_publish_and_a_channel_move_dead_lettered_fail_with_a_reason(stack: Stack) -> None:
     client = stack.new_user()
     agent_id, publish_id, move_id = new_agent(client), uuid.uuid4(), uuid.uuid4()
-    record(
-        stack,
-        publish_command(agent_id, publish_id),
-        lambda s: PublishRepository(s).add(id=publish_id, agent_id=agent_id, kind="publish"),
-    )
+    with refused_by_store(stack, *REFUSES_NOTES):
+        record(
+            stack,
+            publish_command(agent_id, publish_id),
+            lambda s: PublishRepository(s).add(id=publish_id, agent_id=agent_id, kind="publish"),
+        )
+        published = settled(client, f"/api/v1/agents/{agent_id}/publishes/{publish_id}")
     move = MoveChannelV1(
         move_id=move_id,
         agent_id=agent_id,
@@ -206,8 +253,9 @@ def test_a_publish_and_a_channel_move_dead_lettered_fail_with_a_reason(stack: St
         ),
     )
 
-    for request_id, kind in ((publish_id, "publish"), (move_id, "channel move")):
-        seen = settled(client, f"/api/v1/agents/{agent_id}/publishes/{request_id}")
+    moved = settled(client, f"/api/v1/agents/{agent_id}/publishes/{move_id}")
+
+    for seen, kind in ((published, "publish"), (moved, "channel move")):
         assert seen["status"] == "failed", seen
         assert_readable(seen["reason"])
         assert f"this {kind} could not" in seen["reason"]
@@ -238,13 +286,13 @@ def test_an_import_whose_versions_are_dead_lettered_fails_with_a_reason(stack: S
     command = ImportAgentVersionsV1(
         import_id=import_id, agent_id=agent_id, owner_id=uuid.uuid4(), versions=[version], moves=[]
     )
-    record(
-        stack,
-        command,
-        lambda s: PublishRepository(s).add(id=import_id, agent_id=agent_id, kind="import"),
-    )
-
-    seen = settled(client, f"/api/v1/agents/{agent_id}/publishes/{import_id}")
+    with refused_by_store(stack, *REFUSES_NOTES):
+        record(
+            stack,
+            command,
+            lambda s: PublishRepository(s).add(id=import_id, agent_id=agent_id, kind="import"),
+        )
+        seen = settled(client, f"/api/v1/agents/{agent_id}/publishes/{import_id}")
 
     assert (seen["kind"], seen["status"]) == ("import", "failed")
     assert_readable(seen["reason"])
@@ -254,13 +302,14 @@ def test_an_import_whose_versions_are_dead_lettered_fails_with_a_reason(stack: S
 def test_a_redelivered_dead_letter_changes_nothing(stack: Stack) -> None:
     client = stack.new_user()
     agent_id, publish_id = new_agent(client), uuid.uuid4()
-    record(
-        stack,
-        publish_command(agent_id, publish_id),
-        lambda s: PublishRepository(s).add(id=publish_id, agent_id=agent_id, kind="publish"),
-    )
     url = f"/api/v1/agents/{agent_id}/publishes/{publish_id}"
-    first = settled(client, url)
+    with refused_by_store(stack, *REFUSES_NOTES):
+        record(
+            stack,
+            publish_command(agent_id, publish_id),
+            lambda s: PublishRepository(s).add(id=publish_id, agent_id=agent_id, kind="publish"),
+        )
+        first = settled(client, url)
     assert first["status"] == "failed"
     dead_letters = subjects.DEAD_LETTER.full_name(stack.root)
     durable = subjects.GATEWAY_DEAD_LETTERS.name
@@ -297,34 +346,10 @@ async def redeliver_last(stack: Stack, stream: str) -> uuid.UUID:
 REFUSED_REASON = "a reason the store of this installation refuses"
 
 
-def refuse_in_store(stack: Stack) -> None:
-    """A rule of the publisher's PostgreSQL that the API knows nothing of: it refuses one reason."""
-    statements = [
-        f"""CREATE OR REPLACE FUNCTION publisher.refuse_reason() RETURNS trigger AS $$
-        BEGIN
-            IF NEW.reason = '{REFUSED_REASON}' THEN
-                RAISE EXCEPTION 'refused by a rule of this store';
-            END IF;
-            RETURN NEW;
-        END $$ LANGUAGE plpgsql""",
-        "DROP TRIGGER IF EXISTS refuse_reason ON publisher.channel_history",
-        """CREATE TRIGGER refuse_reason BEFORE INSERT ON publisher.channel_history
-        FOR EACH ROW EXECUTE FUNCTION publisher.refuse_reason()""",
-    ]
-    engine = sa.create_engine(stack.database_url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as conn:
-            for statement in statements:
-                conn.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
 def test_a_channel_move_the_publisher_can_never_apply_answers_failed(stack: Stack) -> None:
-    refuse_in_store(stack)
     client = stack.new_user()
     agent_id, publish_id = new_agent(client), uuid.uuid4()
-    command = publish_command(agent_id, publish_id).model_copy(update={"notes": "first"})
+    command = publish_command(agent_id, publish_id, notes="first")
     record(
         stack,
         command,
@@ -332,12 +357,99 @@ def test_a_channel_move_the_publisher_can_never_apply_answers_failed(stack: Stac
     )
     assert settled(client, f"/api/v1/agents/{agent_id}/publishes/{publish_id}")["status"] == "done"
 
-    moved = client.put(
-        f"/api/v1/agents/{agent_id}/channels/production",
-        json={"version": 1, "reason": REFUSED_REASON},
-        timeout=30,
-    )
+    with refused_by_store(stack, "publisher.channel_history", f"NEW.reason = '{REFUSED_REASON}'"):
+        moved = client.put(
+            f"/api/v1/agents/{agent_id}/channels/production",
+            json={"version": 1, "reason": REFUSED_REASON},
+            timeout=30,
+        )
 
     assert moved.status_code == 409, moved.text
     assert moved.json()["status"] == "failed"
     assert_readable(moved.json()["reason"])
+
+
+def replay_dead_letter_naming(stack: Stack, subject: subjects.Subject, text: str) -> None:
+    """As an operator does after the fix: find the dead letter whose body names `text`, and
+    replay it with `studio dead-letters replay`."""
+    listed = studio(stack, "list", "--json", "--limit", "1000", "--subject", subject.relative)
+    assert listed.returncode == 0, listed.stderr
+    sequences = [json.loads(line)["sequence"] for line in listed.stdout.splitlines()]
+    naming = [seq for seq in sequences if text in studio(stack, "show", str(seq)).stdout]
+    assert len(naming) == 1, (text, sequences)
+    replayed = studio(stack, "replay", str(naming[0]))
+    assert replayed.returncode == 0, replayed.stderr
+
+
+def test_a_publish_failed_by_its_dead_letter_is_done_once_replayed_after_the_fix(
+    stack: Stack,
+) -> None:
+    client = stack.new_user()
+    agent_id, publish_id = new_agent(client), uuid.uuid4()
+    url = f"/api/v1/agents/{agent_id}/publishes/{publish_id}"
+    command = publish_command(agent_id, publish_id)
+    with refused_by_store(stack, *REFUSES_NOTES):
+        record(
+            stack,
+            command,
+            lambda s: PublishRepository(s).add(id=publish_id, agent_id=agent_id, kind="publish"),
+        )
+        failed = settled(client, url)
+        assert failed["status"] == "failed", failed
+        assert_readable(failed["reason"])
+
+    replay_dead_letter_naming(stack, subjects.PUBLISH_VERSION, str(publish_id))
+
+    done = eventually(
+        lambda: body(client.get(url)),
+        lambda seen: seen["status"] != "failed",
+        timeout=40,
+        what="the replayed publish's outcome",
+    )
+    assert (done["status"], done["version"], done["reason"]) == ("done", 1, None), done
+    versions = body(client.get(f"/api/v1/agents/{agent_id}/versions"))["items"]
+    assert [v["number"] for v in versions] == [1]
+
+
+def erasure_status(stack: Stack, accepted: dict[str, Any], until: Callable[[Any], bool]) -> Any:
+    headers = {"Authorization": f"Bearer {accepted['status_token']}"}
+    return eventually(
+        lambda: body(httpx.get(stack.gateway_url + accepted["status_url"], headers=headers)),
+        until,
+        timeout=40,
+        what="the erasure's status",
+    )
+
+
+def test_an_erasure_whose_command_is_dead_lettered_fails_then_completes_once_replayed(
+    stack: Stack,
+) -> None:
+    email = f"erased-{uuid.uuid4().hex[:10]}@example.com"
+    token = stack.new_token(email)
+    ((user_id,),) = infra.query(
+        stack.database_url, "SELECT id FROM gateway.users WHERE email = :email", email=email
+    )
+    with refused_by_store(stack, "compiler.erased_owners", f"NEW.owner_id = '{user_id}'"):
+        accepted = erase(stack, token)
+        failed = erasure_status(stack, accepted, lambda seen: seen["status"] != "erasing")
+
+        assert (failed["status"], failed["completed_at"]) == ("failed", None), failed
+        by_service = {s["service"]: s for s in failed["services"]}
+        compiler = by_service.pop("compiler")
+        assert (compiler["erased_parts"], compiler["failed_parts"]) == (0, 1)
+        assert_readable(compiler["reason"])
+        assert "this erasure could not be carried out: the compiler" in compiler["reason"]
+        assert all(s["reason"] is None and s["failed_parts"] == 0 for s in by_service.values())
+
+    replay_dead_letter_naming(stack, subjects.ERASE_COMPILATIONS, accepted["id"])
+
+    done = erasure_status(stack, accepted, lambda seen: seen["status"] != "failed")
+    assert done["status"] == "completed", done
+    assert done["completed_at"] is not None
+    assert [
+        (s["service"], s["erased_parts"], s["failed_parts"], s["reason"]) for s in done["services"]
+    ] == [
+        ("compiler", 1, 0, None),
+        ("test-runner", 1, 0, None),
+        ("publisher", 1, 0, None),
+    ]

@@ -93,6 +93,19 @@ async def test_a_replayed_dead_letter_is_back_on_its_subject_once_and_gone_from_
         await admin.replay(letter.sequence)
 
 
+async def test_the_list_goes_on_past_a_dead_letter_replayed_in_between(
+    js: JetStreamContext, root: str
+) -> None:
+    for n in (1, 2, 3):
+        await dead_letter(js, root, b'{"n": %d}' % n, 10 + n)
+    admin = DeadLetterAdmin(js, root=root)
+    second = (await admin.list())[1]
+
+    await admin.replay(second.sequence)
+
+    assert [letter.data for letter in await admin.list()] == [b'{"n": 1}', b'{"n": 3}']
+
+
 async def test_an_unknown_dead_letter_is_reported_as_such(js: JetStreamContext, root: str) -> None:
     with pytest.raises(DeadLetterNotFoundError, match="no dead letter 42"):
         await DeadLetterAdmin(js, root=root).get(42)

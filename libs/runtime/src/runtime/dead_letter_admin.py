@@ -46,6 +46,7 @@ class DeadLetterAdmin:
         self._js = js
         self._root = root
         self._stream = DEAD_LETTER.full_name(root)
+        [self._every_subject] = DEAD_LETTER.subjects(root)
 
     async def list(self, *, subject: str | None = None, limit: int = 100) -> list[DeadLetter]:
         """The oldest `limit` dead letters, those of one original `subject` if given."""
@@ -79,7 +80,11 @@ class DeadLetterAdmin:
 
     async def _next(self, after: int) -> DeadLetter | None:
         try:
-            raw = await self._js.get_msg(self._stream, seq=after + 1, next=True)
+            # The next message at or after that sequence, on any of the stream's subjects: a
+            # bare sequence would stop at the first gap a replay (or a purge) left.
+            raw = await self._js.get_msg(
+                self._stream, seq=after + 1, subject=self._every_subject, next=True
+            )
         except nats.js.errors.NotFoundError:
             return None
         return self._read(raw.seq or 0, raw.subject or "", raw.data, raw.headers, raw.time)

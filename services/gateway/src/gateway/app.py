@@ -105,6 +105,7 @@ async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[Base
         compilations=CompilationRepository(session),
         runs=TestRunRepository(session),
         requests=PublishRepository(session),
+        erasures=ErasureRepository(session),
     )
 
 

@@ -5,7 +5,8 @@ A worker dead-letters a command it can never apply (undecodable, refused for goo
 every delivery: see docs/decisions/0003). The gateway reads the dead-letter stream back
 (`gateway--dead_letters`) and settles the compilation, test run, publish, channel move or import
 the command names. Only a request still waiting changes, and the inbox keys each dead letter by
-the original command's id, so a redelivered dead letter changes nothing.
+the original command's id, so a redelivered dead letter changes nothing. A dead-lettered erasure
+command marks its part of the erasure failed, until the part is erased after all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pydantic import BaseModel
 from contracts.compiler import CompileAgentV1
 from contracts.publishing import ImportAgentVersionsV1, MoveChannelV1, PublishVersionV1
 from contracts.runs import AddRunCasesV1, StartTestRunV1
+from gateway.agents.repository import PENDING
+from gateway.privacy.handlers import Erasures, handle_erase_dead_lettered
 from gateway.publishing.repository import PublishRepository
 from gateway.specs.repository import CompilationRepository
 from gateway.testing.repository import TestRunRepository
@@ -59,17 +62,25 @@ async def handle_dead_letter(
     compilations: CompilationRepository,
     runs: TestRunRepository,
     requests: PublishRepository,
+    erasures: Erasures,
 ) -> list[BaseModel]:
-    """Fails the request a dead-lettered command was sent for; emits nothing.
+    """Fails the request a dead-lettered command was sent for, or the erasure's part; emits
+    nothing.
 
-    Idempotency key: the request id; only a request still pending (a run not yet finished) changes.
-    Dead letters of other messages (events, the workers' own commands) name no request here.
+    Idempotency key: the request id; only a request still pending (a run not yet finished) changes,
+    and only an erasure's part not yet erased. Dead letters of other messages (events, the
+    workers' own commands) name no request here.
     """
     command = letter.envelope.data
     log.warning("dead_letter.received", subject=letter.subject, reason=letter.reason[:300])
+    if await handle_erase_dead_lettered(
+        command, readable_reason(letter, "erasure"), erasures=erasures
+    ):
+        return []
     if isinstance(command, CompileAgentV1):
         await compilations.complete(
             command.compilation_id,
+            PENDING,
             status="failed",
             error=readable_reason(letter, "compilation"),
         )
@@ -83,15 +94,19 @@ async def handle_dead_letter(
         )
     elif isinstance(command, PublishVersionV1):
         await requests.complete(
-            command.publish_id, status="failed", reason=readable_reason(letter, "publish")
+            command.publish_id, PENDING, status="failed", reason=readable_reason(letter, "publish")
         )
     elif isinstance(command, MoveChannelV1):
         await requests.complete(
-            command.move_id, status="failed", reason=readable_reason(letter, "channel move")
+            command.move_id,
+            PENDING,
+            status="failed",
+            reason=readable_reason(letter, "channel move"),
         )
     elif isinstance(command, ImportAgentVersionsV1) and command.import_id is not None:
         await requests.complete(
             command.import_id,
+            PENDING,
             status="failed",
             reason=readable_reason(letter, "import of versions"),
         )

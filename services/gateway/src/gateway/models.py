@@ -291,7 +291,8 @@ erasures = sa.Table(
     _timestamp("completed_at", nullable=True),
 )
 
-# One row per command of the saga (a service's part), `erased_at` set by that service's event.
+# One row per command of the saga (a service's part), `erased_at` set by that service's event;
+# `failure_reason` while its command is dead-lettered and the part not erased (ADR 0008).
 erasure_parts = sa.Table(
     "erasure_parts",
     metadata,
@@ -305,4 +306,5 @@ erasure_parts = sa.Table(
     sa.Column("part", sa.Integer, primary_key=True),
     sa.Column("parts", sa.Integer, nullable=False),
     _timestamp("erased_at", nullable=True),
+    sa.Column("failure_reason", sa.Text, nullable=True),
 )

@@ -17,7 +17,7 @@ from gateway.messages import OUTBOX
 from gateway.models import agents, api_tokens, erasure_parts, users
 from gateway.privacy import service
 from gateway.privacy.repository import ErasureRepository
-from gateway.privacy.schemas import ErasureAccepted
+from gateway.privacy.schemas import ErasureAccepted, ErasurePublic
 from gateway.users.repository import UserRepository
 from runtime import db
 
@@ -103,3 +103,42 @@ async def test_the_erasure_completes_with_its_last_part_and_needs_its_token(
         ("publisher", 1, 1),
     ]
     assert wrong.value.status_code == 404
+
+
+async def test_a_failed_part_fails_the_erasure_until_it_is_erased(engine: AsyncEngine) -> None:
+    user_id = await new_user(engine, agents_count=0)
+    sessions = db.create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        started = await service.erase_user(session, user_id, uuid.uuid4())
+    assert started.status_token is not None
+    token = started.status_token
+
+    async def record(step: str, name: str) -> None:
+        async with sessions.begin() as session:
+            erasures = ErasureRepository(session)
+            if step == "erased":
+                await erasures.record_part(started.id, name, 0)
+            else:
+                await erasures.fail_part(started.id, name, 0, f"{name} gave up")
+
+    async def status() -> ErasurePublic:
+        async with sessions() as session:
+            return await service.erasure_status(session, started.id, token)
+
+    await record("erased", "publisher")
+    await record("failed", "publisher")  # a dead letter after the part was erased: ignored
+    await record("failed", "compiler")
+    failed = await status()
+    await record("erased", "test-runner")
+    await record("erased", "compiler")  # the command replayed after the fix
+    done = await status()
+
+    assert (failed.status, failed.completed_at) == ("failed", None)
+    assert [(s.service, s.erased_parts, s.failed_parts, s.reason) for s in failed.services] == [
+        ("compiler", 0, 1, "compiler gave up"),
+        ("test-runner", 0, 0, None),
+        ("publisher", 1, 0, None),
+    ]
+    assert done.status == "completed"
+    assert done.completed_at is not None
+    assert [(s.erased_parts, s.failed_parts, s.reason) for s in done.services] == [(1, 0, None)] * 3

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from gateway.agents.repository import PENDING
 from gateway.models import agents, users
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED, Notifications, TokenCache
 from gateway.publishing.repository import PublishRepository
@@ -93,7 +94,9 @@ async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
         async def complete_soon() -> None:
             await asyncio.sleep(0.2)
             async with sessions.begin() as session:
-                await PublishRepository(session).complete(request_id, status="refused", reason="r")
+                await PublishRepository(session).complete(
+                    request_id, PENDING, status="refused", reason="r"
+                )
 
         completing = asyncio.create_task(complete_soon())
         started = asyncio.get_running_loop().time()
@@ -145,7 +148,7 @@ async def test_a_long_wait_reads_the_database_only_when_woken(database_url: str)
         await asyncio.sleep(3.5)  # a late completion: the window in which polling would show
         first_read = list(statements)
         async with sessions.begin() as session:
-            await PublishRepository(session).complete(request_id, status="done", version=1)
+            await PublishRepository(session).complete(request_id, PENDING, status="done", version=1)
         status = await asyncio.wait_for(waiting, timeout=10)
 
         assert status == "done"

@@ -30,16 +30,28 @@ class Agent(BaseModel):
 
 Record = TypeVar("Record", bound=BaseModel)
 
+# The statuses an outcome may settle a request from. A dead letter fails only a request still
+# pending. The worker's own outcome also settles one its command's dead letter failed: a second
+# outcome for one request can only come from that command replayed (the inbox applies each
+# event once), and what the worker did then is what happened. ADR 0008.
+PENDING = ("pending",)
+PENDING_OR_DEAD_LETTERED = ("pending", "failed")
+
 
 async def complete_pending(
-    session: AsyncSession, table: sa.Table, row_id: UUID, notice: str, **values: Any
+    session: AsyncSession,
+    table: sa.Table,
+    row_id: UUID,
+    notice: str,
+    from_statuses: tuple[str, ...],
+    **values: Any,
 ) -> bool:
-    """Record a pending row's outcome once (a replayed event changes nothing); False when it was
-    not pending. The same statement notifies the replicas' waiters; PostgreSQL delivers it on
-    commit."""
+    """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing);
+    False when the row was in none of them. The same statement notifies the replicas' waiters;
+    PostgreSQL delivers it on commit."""
     done = (
         sa.update(table)
-        .where(table.c.id == row_id, table.c.status == "pending")
+        .where(table.c.id == row_id, table.c.status.in_(from_statuses))
         .values(**values, completed_at=sa.func.now())
         .returning(table.c.id)
         .cte("done")

@@ -1,4 +1,5 @@
-"""The workers' `…Erased` events, applied to the erasure's progress."""
+"""The workers' `…Erased` events, and the dead letters of the erasure's commands, applied to the
+erasure's progress."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from pydantic import BaseModel
 
 from contracts.privacy import (
     CompilationsErasedV1,
+    EraseCompilationsV1,
+    EraseTestRunsV1,
+    EraseVersionsV1,
     TestRunsErasedV1,
     UserDataErased,
+    UserErasure,
     VersionsErasedV1,
 )
 
@@ -22,10 +27,17 @@ SERVICE_OF: dict[type[UserDataErased], str] = {
     TestRunsErasedV1: "test-runner",
     VersionsErasedV1: "publisher",
 }
+SERVICE_ERASING: dict[type[UserErasure], str] = {
+    EraseCompilationsV1: "compiler",
+    EraseTestRunsV1: "test-runner",
+    EraseVersionsV1: "publisher",
+}
 
 
 class Erasures(Protocol):
     async def record_part(self, erasure_id: UUID, service: str, part: int) -> bool: ...
+
+    async def fail_part(self, erasure_id: UUID, service: str, part: int, reason: str) -> None: ...
 
 
 async def handle_data_erased(event: BaseModel, *, erasures: Erasures) -> list[BaseModel]:
@@ -40,6 +52,22 @@ async def handle_data_erased(event: BaseModel, *, erasures: Erasures) -> list[Ba
     if await erasures.record_part(event.erasure_id, service, event.part):
         log.info("erasure.completed", erasure_id=str(event.erasure_id))
     return []
+
+
+async def handle_erase_dead_lettered(
+    command: BaseModel, reason: str, *, erasures: Erasures
+) -> bool:
+    """Records an erasure command's dead letter: its part failed, with `reason`, until the part is
+    erased (the command replayed after a fix). False for any other command.
+
+    Idempotency key: `(erasure_id, service, part)`; a part already erased is left as it is.
+    """
+    if not isinstance(command, UserErasure) or type(command) not in SERVICE_ERASING:
+        return False
+    service = SERVICE_ERASING[type(command)]
+    await erasures.fail_part(command.erasure_id, service, command.part, reason)
+    log.warning("erasure.part_failed", erasure_id=str(command.erasure_id), service=service)
+    return True
 
 
 def is_erasure_event(event: BaseModel) -> bool:

@@ -68,6 +68,7 @@ class ErasurePart(BaseModel):
     part: int
     parts: int
     erased_at: datetime | None
+    failure_reason: str | None
 
 
 class Erasure(BaseModel):
@@ -155,18 +156,21 @@ class ErasureRepository:
             parts=[ErasurePart.model_validate(p._mapping) for p in parts],
         )
 
-    async def record_part(self, erasure_id: UUID, service: str, part: int) -> bool:
-        """Mark one service's part erased (once), and the erasure complete when it was the last
-        part; True when this completed the erasure."""
+    async def fail_part(self, erasure_id: UUID, service: str, part: int, reason: str) -> None:
+        """Record why one service's part could not be erased, unless it was erased already."""
         await self._session.execute(
             sa.update(erasure_parts)
-            .where(
-                erasure_parts.c.erasure_id == erasure_id,
-                erasure_parts.c.service == service,
-                erasure_parts.c.part == part,
-                erasure_parts.c.erased_at.is_(None),
-            )
-            .values(erased_at=sa.func.now())
+            .where(*_part(erasure_id, service, part), erasure_parts.c.erased_at.is_(None))
+            .values(failure_reason=reason)
+        )
+
+    async def record_part(self, erasure_id: UUID, service: str, part: int) -> bool:
+        """Mark one service's part erased (once), clearing any failure recorded for it, and the
+        erasure complete when it was the last part; True when this completed the erasure."""
+        await self._session.execute(
+            sa.update(erasure_parts)
+            .where(*_part(erasure_id, service, part), erasure_parts.c.erased_at.is_(None))
+            .values(erased_at=sa.func.now(), failure_reason=None)
         )
         # The erasure's row lock orders the events of one erasure that land at the same time.
         await self._session.execute(
@@ -182,6 +186,14 @@ class ErasureRepository:
             .returning(erasures.c.id)
         )
         return done.first() is not None
+
+
+def _part(erasure_id: UUID, service: str, part: int) -> tuple[sa.ColumnElement[bool], ...]:
+    return (
+        erasure_parts.c.erasure_id == erasure_id,
+        erasure_parts.c.service == service,
+        erasure_parts.c.part == part,
+    )
 
 
 class ExportRepository:

@@ -8,10 +8,12 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+ErasureStatus = Literal["erasing", "failed", "completed"]
+
 
 class ErasureAccepted(BaseModel):
     id: UUID
-    status: Literal["erasing", "completed"]
+    status: ErasureStatus
     status_url: str
     status_token: str | None = Field(
         description="Reads the status (`Authorization: Bearer <status_token>`) once the user's "
@@ -24,11 +26,22 @@ class ServiceErasurePublic(BaseModel):
     parts: int
     erased_parts: int
     completed_at: datetime | None = Field(description="When its last part was erased.")
+    failed_parts: int = Field(
+        description="Parts it gave up on (their commands are in the dead letters) and has not "
+        "erased since."
+    )
+    reason: str | None = Field(
+        description="Why a part failed, for a person; null when none has. Cleared once the part "
+        "is erased (an operator replays its command after the fix)."
+    )
 
 
 class ErasurePublic(BaseModel):
     id: UUID
-    status: Literal["erasing", "completed"]
+    status: ErasureStatus = Field(
+        description="`failed` while a service has a failed part not erased since; `completed` once "
+        "every service has erased every part."
+    )
     requested_at: datetime
     completed_at: datetime | None
     services: list[ServiceErasurePublic] = Field(

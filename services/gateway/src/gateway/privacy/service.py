@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
@@ -21,8 +21,13 @@ from contracts.privacy import (
 from gateway import auth
 from gateway.errors import ApiError, not_found
 from gateway.messages import send
-from gateway.privacy.repository import Erasure, ErasureRepository
-from gateway.privacy.schemas import ErasureAccepted, ErasurePublic, ServiceErasurePublic
+from gateway.privacy.repository import Erasure, ErasurePart, ErasureRepository
+from gateway.privacy.schemas import (
+    ErasureAccepted,
+    ErasurePublic,
+    ErasureStatus,
+    ServiceErasurePublic,
+)
 
 STATUS_TOKEN_PREFIX = "ers_"
 SERVICES = ("compiler", "test-runner", "publisher")  # each gets one command per part
@@ -96,12 +101,15 @@ async def erasure_status(
     for service in SERVICES:
         parts = [p for p in erasure.parts if p.service == service]
         erased = [p.erased_at for p in parts if p.erased_at is not None]
+        failures = [p.failure_reason for p in parts if _failed(p)]
         services.append(
             ServiceErasurePublic(
                 service=service,
                 parts=len(parts),
                 erased_parts=len(erased),
                 completed_at=max(erased) if parts and len(erased) == len(parts) else None,
+                failed_parts=len(failures),
+                reason=failures[0] if failures else None,
             )
         )
     return ErasurePublic(
@@ -113,5 +121,11 @@ async def erasure_status(
     )
 
 
-def _status(erasure: Erasure) -> Literal["erasing", "completed"]:
-    return "completed" if erasure.completed_at is not None else "erasing"
+def _failed(part: ErasurePart) -> bool:
+    return part.failure_reason is not None and part.erased_at is None
+
+
+def _status(erasure: Erasure) -> ErasureStatus:
+    if erasure.completed_at is not None:
+        return "completed"
+    return "failed" if any(_failed(p) for p in erasure.parts) else "erasing"

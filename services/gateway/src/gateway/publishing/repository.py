@@ -52,9 +52,19 @@ class PublishRepository:
             self._session, publishes, PublishRequest, owner_id, agent_id, request_id
         )
 
-    async def complete(self, request_id: UUID, **values: Any) -> None:
-        """Record the outcome once, and wake the replicas' waiters (`complete_pending`)."""
-        await complete_pending(self._session, publishes, request_id, PUBLISH_COMPLETED, **values)
+    async def complete(
+        self, request_id: UUID, from_statuses: tuple[str, ...], **values: Any
+    ) -> None:
+        """Record the outcome once, from `from_statuses` only, and wake the replicas' waiters
+        (`complete_pending`). An outcome without a reason clears the one a dead letter gave."""
+        await complete_pending(
+            self._session,
+            publishes,
+            request_id,
+            PUBLISH_COMPLETED,
+            from_statuses,
+            **{"reason": None, **values},
+        )
 
     async def spec_blocks(self, agent_id: UUID, revision: int) -> dict[str, Any]:
         blocks = await self._session.scalar(

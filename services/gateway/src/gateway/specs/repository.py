@@ -169,8 +169,16 @@ class CompilationRepository:
             self._session, compilations, Compilation, owner_id, agent_id, compilation_id
         )
 
-    async def complete(self, compilation_id: UUID, **values: Any) -> bool:
-        """Record the outcome once, and wake the replicas' waiters (`complete_pending`)."""
+    async def complete(
+        self, compilation_id: UUID, from_statuses: tuple[str, ...], **values: Any
+    ) -> bool:
+        """Record the outcome once, from `from_statuses` only, and wake the replicas' waiters
+        (`complete_pending`). An outcome without an error clears the one a dead letter gave."""
         return await complete_pending(
-            self._session, compilations, compilation_id, COMPILATION_COMPLETED, **values
+            self._session,
+            compilations,
+            compilation_id,
+            COMPILATION_COMPLETED,
+            from_statuses,
+            **{"error": None, **values},
         )

@@ -23,9 +23,13 @@ async def handle_test_runner_event(event: BaseModel, *, runs: TestRunRepository)
 
     Idempotency key: the run id; each update applies only from the statuses it follows, and a pause
     or resumption only when newer than the last one applied (they may be handled out of order).
+    A run is `failed` only by its command's dead letter (the test-runner never reports `failed`),
+    so the start and the end also apply from `failed`: the command was replayed (ADR 0008).
     """
     if isinstance(event, TestRunStartedV1):
-        await runs.update_from_event(event.run_id, ("queued",), status="running")
+        await runs.update_from_event(
+            event.run_id, ("queued", "failed"), status="running", reason=None, finished_at=None
+        )
     elif isinstance(event, TestRunPausedV1):
         await runs.update_pause(event.run_id, event.at, status="paused", reason=event.reason)
     elif isinstance(event, TestRunResumedV1):
@@ -34,7 +38,7 @@ async def handle_test_runner_event(event: BaseModel, *, runs: TestRunRepository)
         s: RunSummary = event.summary
         await runs.update_from_event(
             s.run_id,
-            ("queued", "running", "paused"),
+            ("queued", "running", "paused", "failed"),
             status=s.status,
             reason=s.reason,
             passed=s.passed,
