@@ -55,6 +55,7 @@ bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.test_runs
 	$(UV) run python -m bench.published
 	$(UV) run python -m bench.web_ui
+	$(UV) run python -m bench.gateway_list
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .
