@@ -176,6 +176,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--rate-limits", action="store_true")
+    parser.add_argument("--pool", type=int, help="the gateway's DATABASE_POOL_SIZE")
     parser.add_argument("--profile", metavar="SVG")
     parser.add_argument("--generate", nargs=3, metavar=("URL", "CONNECTIONS", "SECONDS"))
     args = parser.parse_args()
@@ -191,6 +192,8 @@ def main() -> None:
         if args.rate_limits
         else {"RATE_LIMIT_ENABLED": "false"}
     )
+    if args.pool is not None:
+        limits["DATABASE_POOL_SIZE"] = str(args.pool)
     print(f"machine: {machine()}")
     print(
         f"date: {datetime.now(UTC).isoformat(timespec='seconds')}  load average: {load_average()}"
