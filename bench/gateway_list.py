@@ -64,7 +64,7 @@ class Result:
 
 
 def run_wrk(url: str, headers: dict[str, str], connections: int, seconds: float) -> Result:
-    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", f"--timeout={TIMEOUT_S:g}s"]
+    args = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", f"--timeout={TIMEOUT_S:g}s"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
     out = subprocess.run(
