@@ -130,7 +130,7 @@ def generate(url: str, connections: int, seconds: float) -> None:
 
 
 @contextmanager
-def running_floor(database_url: str, agent_id: str) -> Iterator[str]:
+def running_floor(database_url: str, agent_id: str) -> Iterator[tuple[str, int]]:
     port = infra.free_port()
     env = {**os.environ, "FLOOR_DATABASE_URL": database_url, "FLOOR_AGENT_ID": agent_id}
     command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
@@ -143,10 +143,23 @@ def running_floor(database_url: str, agent_id: str) -> Iterator[str]:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the floor app did not start")
             time.sleep(0.1)
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) process `pid` has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(seconds: float, result: Result, args: argparse.Namespace) -> str:
+    """The server process's own CPU per request: steadier than req/s on a shared machine (the
+    database's share is not in it)."""
+    return f"  cpu {1000 * seconds / (result.rate * args.seconds):.2f} ms/req"
 
 
 def load_average() -> str:
@@ -217,7 +230,9 @@ def main() -> None:
             if len(page["items"]) != 20 or page["next_cursor"] is None:
                 raise RuntimeError(f"unexpected page: {page}")
         gateway_url = stack.gateway_url + LIST_PATH
-        with running_floor(stack.database_url, ids[0]) as floor:
+        gateway_process = stack.processes["gateway"].proc
+        assert gateway_process is not None
+        with running_floor(stack.database_url, ids[0]) as (floor, floor_pid):
             floor_url = floor + "/row"
             if httpx.get(floor_url).status_code != 200:
                 raise RuntimeError("the floor app cannot read the agent")
@@ -228,10 +243,13 @@ def main() -> None:
             worst: list[Result] = []
             for n in range(1, args.rounds + 1):
                 print(f" round {n} (load average {load_average()})")
+                used = cpu_seconds(floor_pid)
                 f = drive(floor_url, headers, args.connections, args.seconds)
-                print(f.line("floor"))
+                print(f.line("floor") + cpu_per_request(cpu_seconds(floor_pid) - used, f, args))
+                used = cpu_seconds(gateway_process.pid)
                 g = drive(gateway_url, headers, args.connections, args.seconds)
-                print(g.line("gateway"))
+                g_cpu = cpu_seconds(gateway_process.pid) - used
+                print(g.line("gateway") + cpu_per_request(g_cpu, g, args))
                 ratios.append(g.rate / f.rate)
                 worst.append(g)
                 print(f"  ratio     {g.rate / f.rate:.2f}x")
@@ -259,9 +277,7 @@ def main() -> None:
         )
         if args.profile:
             print(f"\nprofile: py-spy on the gateway, {args.seconds:g} s saturated")
-            process = stack.processes["gateway"].proc
-            assert process is not None
-            with profiling(process.pid, args.profile, args.seconds + 2):
+            with profiling(gateway_process.pid, args.profile, args.seconds + 2):
                 print(drive(gateway_url, headers, args.connections, args.seconds).line("gateway"))
 
 
