@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,7 @@ import yaml
 from bench.fake_provider import running_fake_provider
 from bench.harness import machine, running_stack
 from bench.load.report import load_average, percentile
+from bench.test_runs import cpu_text, cpu_used, pid_of
 from tests.support import infra
 from tests.support.fixtures import Stack
 
@@ -117,8 +119,14 @@ def main() -> None:
             "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
         ]  # fmt: skip
         env_locust = {"LOAD_SEED": str(seed_path), "LOAD_SAMPLES": str(samples_path)}
-        subprocess.run(command, env={**os.environ, **env_locust}, check=False)
+        pids = {name: pid_of(process) for name, process in stack.processes.items()}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        with cpu_used(pids) as cpu:
+            subprocess.run(command, env={**os.environ, **env_locust}, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu["locust"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
         print(f"after: {load_average()}")
+        print(f"{cpu_text(cpu)} (over about {args.seconds + 10} s on 2 cores)")
         measured = json.loads(samples_path.read_text())
     report(measured, args.users, args.seconds)
 

@@ -87,6 +87,7 @@ def running_chaos(log_dir: Path) -> Iterator[Chaos]:
             running_fake_openai() as provider,
         ):
             provider.reply_with(answer)
+            provider.latency = 0.1  # with concurrency 8, a 500-case run lasts several seconds
             proxied = url.set(host="127.0.0.1", port=proxy.port)
             env = {**SETTINGS, "OPENAI_BASE_URL": provider.base_url}
             root = f"c{uuid.uuid4().hex[:10]}"
@@ -139,8 +140,10 @@ def run_scenario(
         workload = Workload(client, rng, cases)
         workload.start_commands(f"{name} commands")
         workload.start_run(f"{name} run")
-        time.sleep(rng.uniform(0.5, 3.0))  # the fault's moment
+        # The fault's moment: a seeded point of the run's progress, so the run is in flight.
+        executed = workload.wait_executed(rng.uniform(0.1, 0.6) * cases)
         faults = inject(chaos, rng)
+        faults[0] += f" at {executed}/{cases} cases"
         ready = ready_after(chaos, time.monotonic())
         time.sleep(2)  # commands go on for a while with the fault over
         workload.stop()
@@ -157,7 +160,8 @@ def run_scenario(
     notes = [
         f"accepted {sum(workload.accepted.values())}",
         f"client errors {sum(workload.errors.values())}",
-        f"dead letters {sum(dead.values())}",
+        f"dead letters {sum(dead.values())}"
+        + "".join(f" [{s.split('.', 2)[2]} x{n}]" for s, n in sorted(dead.items())),
     ]
     return Outcome(name, faults, [*invariants.CHECKS, "ready again"], violations, ready, notes)
 

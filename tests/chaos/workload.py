@@ -89,6 +89,19 @@ class Workload:
         self.runs.append(str(started.json()["id"]))
         self._count(self.accepted, "test run")
 
+    def wait_executed(self, target: float, timeout: float = 120) -> int:
+        """Wait until the run has executed `target` cases (or finished): the fault's moment."""
+        agent, run = self.agents[-1], self.runs[-1]
+        deadline = time.monotonic() + timeout
+        executed = 0
+        while time.monotonic() < deadline:
+            got = self.client.get(f"/api/v1/agents/{agent}/test-runs/{run}?limit=0").json()
+            executed = int(got.get("executed", 0))
+            if executed >= target or got.get("status") not in ("queued", "running", "paused"):
+                break
+            time.sleep(0.1)
+        return executed
+
     def start_commands(self, name: str) -> None:
         """Saves, compilations, publishes and channel moves, one after another, until `stop`."""
         agent_id = new_agent(self.client, name)
