@@ -1,4 +1,4 @@
-"""What the load benchmarks share: percentiles and the machine's load."""
+"""What the load benchmarks share: percentiles, the provider's settings, the machine's load."""
 
 from __future__ import annotations
 
@@ -12,6 +12,16 @@ def percentile(values: list[float], q: float) -> float:
         return math.nan
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def provider_env(port: int) -> dict[str, str]:
+    """The services' settings for the fake OpenAI-compatible provider on 127.0.0.1:`port`."""
+    return {
+        "AI_PROVIDER": "openai",
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
+        "AI_MODEL": "gpt-4o-mini",
+    }
 
 
 def load_average() -> str:

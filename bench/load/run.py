@@ -28,7 +28,7 @@ import yaml
 
 from bench.fake_provider import running_fake_provider
 from bench.harness import machine, running_stack
-from bench.load.report import load_average, percentile
+from bench.load.report import load_average, percentile, provider_env
 from bench.test_runs import cpu_text, cpu_used, pid_of
 from tests.support import infra
 from tests.support.fixtures import Stack
@@ -95,10 +95,9 @@ def main() -> None:
     args = parser.parse_args()
     port = infra.free_port()
     env = {
-        "AI_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
-        "AI_MODEL": "gpt-4o-mini",
+        **provider_env(port),
+        # Ten people share each seeded owner; the in-flight run quota (10) is not what is measured.
+        "GATEWAY_QUOTA_RUNS_IN_FLIGHT_PER_USER": "1000",
     }
     services = ("compiler", "test-runner", "publisher", "gateway")
     with (

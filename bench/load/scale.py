@@ -25,7 +25,7 @@ import httpx
 
 from bench.fake_provider import running_fake_provider
 from bench.harness import machine, running_stack
-from bench.load.report import load_average, percentile
+from bench.load.report import load_average, percentile, provider_env
 from bench.test_runs import RssSampler, Studio, pid_of, status_kb
 from tests.support import infra
 
@@ -70,10 +70,7 @@ def main() -> None:
     executions = args.cases * args.repeat
     port = infra.free_port()
     env = {
-        "AI_PROVIDER": "openai",
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1",
-        "AI_MODEL": "gpt-4o-mini",
+        **provider_env(port),
         "TEST_RUNNER_CONCURRENCY": "64",
         "GATEWAY_QUOTA_EXECUTIONS_PER_RUN": str(max(20_000, executions)),
     }

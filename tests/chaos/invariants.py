@@ -57,8 +57,9 @@ def durables_in_flight(nats_url: str, root: str) -> dict[str, tuple[int, int]]:
 
 
 def dead_letters(nats_url: str, root: str) -> dict[str, int]:
+    """How many messages the dead-letter stream holds, by subject."""
     try:
-        return infra.stream_subject_counts(nats_url, f"{root.upper()}_DEAD_LETTER", f"{root}.>")
+        return infra.stream_subject_counts(nats_url, f"{root.upper()}_DEAD_LETTER", f"{root}.dlq.>")
     except Exception:  # no dead letter yet: the stream may not exist
         return {}
 

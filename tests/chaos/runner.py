@@ -161,7 +161,7 @@ def run_scenario(
         f"accepted {sum(workload.accepted.values())}",
         f"client errors {sum(workload.errors.values())}",
         f"dead letters {sum(dead.values())}"
-        + "".join(f" [{s.split('.', 2)[2]} x{n}]" for s, n in sorted(dead.items())),
+        + "".join(f" [{s.split('.', 2)[2]} x{n}]" for s, n in sorted(dead.items())),  # no root.dlq.
     ]
     return Outcome(name, faults, [*invariants.CHECKS, "ready again"], violations, ready, notes)
 
