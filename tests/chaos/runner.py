@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
@@ -99,7 +100,17 @@ def running_chaos(log_dir: Path) -> Iterator[Chaos]:
                     stack.start(service)
                 yield Chaos(stack, direct, nats, proxy, provider)
             finally:
-                stack.stop_all()
+                stop_all(stack)
+
+
+def stop_all(stack: Stack) -> None:
+    """SIGTERM every service; one that does not stop within the grace is killed, so no process
+    outlives the run whatever a scenario left behind."""
+    for process in stack.processes.values():
+        try:
+            process.stop()
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def ready_after(chaos: Chaos, ended: float, timeout: float = 120) -> float | None:
@@ -138,15 +149,17 @@ def run_scenario(
     with chaos.stack.new_user() as client:
         client.timeout = httpx.Timeout(30)
         workload = Workload(client, rng, cases)
-        workload.start_commands(f"{name} commands")
-        workload.start_run(f"{name} run")
-        # The fault's moment: a seeded point of the run's progress, so the run is in flight.
-        executed = workload.wait_executed(rng.uniform(0.1, 0.6) * cases)
-        faults = inject(chaos, rng)
-        faults[0] += f" at {executed}/{cases} cases"
-        ready = ready_after(chaos, time.monotonic())
-        time.sleep(2)  # commands go on for a while with the fault over
-        workload.stop()
+        try:
+            workload.start_commands(f"{name} commands")
+            workload.start_run(f"{name} run")
+            # The fault's moment: a seeded point of the run's progress, so the run is in flight.
+            executed = workload.wait_executed(rng.uniform(0.1, 0.6) * cases)
+            faults = inject(chaos, rng)
+            faults[0] += f" at {executed}/{cases} cases"
+            ready = ready_after(chaos, time.monotonic())
+            time.sleep(2)  # commands go on for a while with the fault over
+        finally:
+            workload.stop()
     scope = invariants.Scope(
         chaos.direct_database_url, chaos.nats.url, chaos.stack.root, workload.agents, workload.runs
     )
