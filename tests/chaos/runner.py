@@ -174,7 +174,9 @@ def run_scenario(
         f"accepted {sum(workload.accepted.values())}",
         f"client errors {sum(workload.errors.values())}",
         f"dead letters {sum(dead.values())}"
-        + "".join(f" [{s.split('.', 2)[2]} x{n}]" for s, n in sorted(dead.items())),  # no root.dlq.
+        + "".join(
+            f" [{s.split('.', 2)[2]} x{n}]" for s, n in sorted(dead.items())
+        ),  # dlq.…: a dead letter's own dead letter
     ]
     return Outcome(name, faults, [*invariants.CHECKS, "ready again"], violations, ready, notes)
 
