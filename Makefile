@@ -55,6 +55,7 @@ bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.test_runs
 	$(UV) run python -m bench.published
 	$(UV) run python -m bench.web_ui
+	$(UV) run python -m bench.gateway_list
 
 load: install ## load and scale: 200 users of the realistic mix (locust), a 100,000-execution run, 1 vs 2 test-runners
 	$(UV) run python -m bench.load.run

@@ -6,6 +6,7 @@ Metric names are the same in every service; labels are from closed sets (never i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -227,5 +228,8 @@ def _setup_tracing(service: str) -> TracerProvider:
     return provider
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """The process's one tracer, looked up once: a lookup per span costs a hot path a few percent.
+    Asked for before `setup()`, it is OpenTelemetry's proxy, which follows the provider set later."""
     return trace.get_tracer("agent-studio")
