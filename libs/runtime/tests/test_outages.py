@@ -18,15 +18,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.compiler import AgentCompiledV1, CompileAgentV1
 from contracts.envelope import Envelope
-from contracts.registry import envelope_for
 from runtime import broker, db
 from runtime.broker import ConsumerPolicy
 from runtime.consumer import Consumer
 from runtime.health import readiness
 from runtime.outbox import Relay
 from tests.support import infra
+from tests.support.messages import compile_envelope, compiled_event
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually_async
 
@@ -104,26 +103,8 @@ async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIt
         await asyncio.to_thread(infra.delete_streams, nats_url, root)
 
 
-def compile_envelope() -> Envelope[Any]:
-    command = CompileAgentV1(
-        compilation_id=uuid.uuid4(), agent_id=uuid.uuid4(), spec_revision=1, blocks={}
-    )
-    return envelope_for(command, source="test", correlation_id=uuid.uuid4(), owner_id=None)
-
-
 async def compiles(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
-    cmd: CompileAgentV1 = env.data
-    return [
-        AgentCompiledV1(
-            compilation_id=cmd.compilation_id,
-            agent_id=cmd.agent_id,
-            spec_revision=cmd.spec_revision,
-            instructions="## System Backbone\nx",
-            sections=[],
-            spec_hash="h",
-            compiler_version="test",
-        )
-    ]
+    return [compiled_event(env.data)]
 
 
 def outage_retries() -> float:
