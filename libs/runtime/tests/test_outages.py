@@ -24,6 +24,7 @@ from runtime.broker import ConsumerPolicy
 from runtime.consumer import Consumer
 from runtime.health import readiness
 from runtime.outbox import Relay
+from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
 from tests.support import infra
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.tcp_proxy import TcpProxy
@@ -54,19 +55,21 @@ class Bed:
         )
 
     def consumer(self, handler: Any, policy: ConsumerPolicy = POLICY) -> Consumer:
-        return Consumer(
-            self.js,
-            DURABLE,
-            handler,
-            service="test",
-            root=self.root,
-            sessionmaker=self.sessionmaker,
-            tables=self.metadata,
-            relay=self.relay,
-            policy=policy,
-            concurrency=2,
-            fetch_timeout=0.2,
-        )
+        if isinstance(handler, StagedBinding):
+            return StagedConsumer(self.js, handler, **self._common(policy))
+        return Consumer(self.js, DURABLE, handler, **self._common(policy))
+
+    def _common(self, policy: ConsumerPolicy) -> dict[str, Any]:
+        return {
+            "service": "test",
+            "root": self.root,
+            "sessionmaker": self.sessionmaker,
+            "tables": self.metadata,
+            "relay": self.relay,
+            "policy": policy,
+            "concurrency": 2,
+            "fetch_timeout": 0.2,
+        }
 
     async def dead_letters(self) -> int:
         info = await self.js.stream_info(subjects.DEAD_LETTER.full_name(self.root))
@@ -141,20 +144,55 @@ async def test_a_message_is_held_through_a_database_outage_and_applied_once_afte
         assert info.num_redelivered == 0  # held, not redelivered: no delivery was spent
         await bed.proxy.restore()
 
-        async def applied() -> bool:
-            info = await bed.js.stream_info(
-                subjects.COMPILER_STREAM.full_name(bed.root),
-                subjects_filter=subjects.AGENT_COMPILED.full(bed.root),
-            )
-            return sum((info.state.subjects or {}).values()) == 1
-
-        await eventually_async(applied, timeout=60, what="the event after the outage")
+        await eventually_async(
+            lambda: _compiled(bed), timeout=60, what="the event after the outage"
+        )
         await eventually_async(
             lambda: _ready(bed, nc), timeout=30, what="the readiness check recovering"
         )
     finally:
         stop.set()
         await asyncio.gather(*tasks)
+    assert await bed.processed() == 1
+    assert await bed.dead_letters() == 0
+
+
+async def test_a_staged_message_keeps_what_it_staged_while_recording_waits_out_an_outage(
+    bed: Bed,
+) -> None:
+    """The test-runner's path: the AI call (the stage) is made once; recording waits for the
+    database and then succeeds, and nothing is dead-lettered."""
+    staged: list[uuid.UUID] = []
+
+    async def stage(envelope: Envelope[Any]) -> str:
+        staged.append(envelope.id)
+        return "answer"
+
+    async def apply(session: AsyncSession, batch: list[Staged]) -> Recorded:
+        return Recorded([(item.envelope, compiled_event(item.envelope.data)) for item in batch])
+
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(bed.consumer(StagedBinding(DURABLE, stage, apply)).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    try:
+        await bed.proxy.cut()
+        retries_before = outage_retries()
+        await bed.js.publish(
+            subjects.COMPILE_AGENT.full(bed.root), compile_envelope().model_dump_json().encode()
+        )
+        await eventually_async(
+            lambda: _true(outage_retries() >= retries_before + 4),
+            timeout=60,
+            what="the recording retrying through the outage",
+        )
+        await bed.proxy.restore()
+        await eventually_async(lambda: _compiled(bed), timeout=60, what="the event")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert len(staged) == 1  # no second AI call for the outage
     assert await bed.processed() == 1
     assert await bed.dead_letters() == 0
 
@@ -187,6 +225,14 @@ async def test_an_outage_outlasting_the_patience_spends_the_allowance_not_the_po
     assert headers["Studio-Dead-Letter-Reason"].startswith(
         "a dependency stayed unreachable for 4 deliveries, last: OperationalError"
     )
+
+
+async def _compiled(bed: Bed) -> bool:
+    info = await bed.js.stream_info(
+        subjects.COMPILER_STREAM.full_name(bed.root),
+        subjects_filter=subjects.AGENT_COMPILED.full(bed.root),
+    )
+    return sum((info.state.subjects or {}).values()) == 1
 
 
 async def _true(value: bool) -> bool:
