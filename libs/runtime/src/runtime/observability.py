@@ -73,6 +73,11 @@ outbox_published = Counter(
     "outbox_published", "Outbox messages published, by outcome (ok, duplicate, error).", ["outcome"]
 )
 
+outage_retries = Counter(
+    "consumer_outage_retries",
+    "Tries of a message held while PostgreSQL or NATS was unreachable (not counted as failures).",
+    ["consumer"],
+)
 dead_letters = Counter(
     "dead_letters",
     "Messages copied to the dead-letter stream, by consumer, subject and kind of reason.",
