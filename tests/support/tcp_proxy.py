@@ -2,6 +2,10 @@
 
 `cut()` drops every open connection and refuses new ones (the listening socket is closed, so a
 connect is refused); `restore()` listens again on the same port.
+
+It runs on the test's own event loop. The chaos runner (tests/chaos/faults.py) has a threaded twin
+because its scenarios block; this loop-bound one is kept for the in-process outage tests, where the
+threaded one let a consumer's two-second lease lapse and turned the test flaky.
 """
 
 from __future__ import annotations
