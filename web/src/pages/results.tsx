@@ -65,7 +65,7 @@ const HEIGHT = 48;
 
 export function Trend({ runs, onOpen }: { runs: TestRunSummary[]; onOpen: (id: string) => void }): JSX.Element | null {
   const rated = runs.filter((r) => r.pass_rate !== null).reverse();
-  if (rated.length === 0) return null;
+  if (runs.length === 0) return null;
   const step = rated.length > 1 ? WIDTH / (rated.length - 1) : 0;
   const xy = rated.map((r, i) => [Math.round(i * step), Math.round(HEIGHT - (r.pass_rate ?? 0) * HEIGHT)] as const);
   const points = xy.map(([x, y]) => `${x},${y}`).join(" ");
@@ -73,12 +73,14 @@ export function Trend({ runs, onOpen }: { runs: TestRunSummary[]; onOpen: (id: s
     <section class="panel" aria-labelledby="trend-heading">
       <h2 id="trend-heading">Pass rate across runs</h2>
       {/* The chart is a picture of the table below it; the table is what assistive technology reads. */}
-      <svg class="trend" viewBox={`-4 -4 ${WIDTH + 8} ${HEIGHT + 8}`} aria-hidden="true" focusable="false">
-        <polyline points={points} />
-        {xy.map(([x, y], i) => (
-          <circle key={i} cx={x} cy={y} r="3" />
-        ))}
-      </svg>
+      {rated.length > 0 && (
+        <svg class="trend" viewBox={`-4 -4 ${WIDTH + 8} ${HEIGHT + 8}`} aria-hidden="true" focusable="false">
+          <polyline points={points} />
+          {xy.map(([x, y], i) => (
+            <circle key={i} cx={x} cy={y} r="3" />
+          ))}
+        </svg>
+      )}
       <table class="runs">
         <caption class="visually-hidden">Pass rate of each run, newest first</caption>
         <thead>
