@@ -6,7 +6,7 @@ WEB_ENV = PATH="$(CURDIR)/.venv/bin:$$PATH"
 WEB_SOURCES = web/package.json web/openapi.json web/index.html web/vite.config.ts web/tsconfig.json web/tsconfig.node.json \
 	$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null)
 
-.PHONY: help install web run migrate test test-unit test-integration test-e2e test-browser bench lint fmt typecheck sizes
+.PHONY: help install web run migrate test test-unit test-integration test-e2e test-browser bench load chaos lint fmt typecheck sizes
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ test: install lint typecheck ## lint, types, then every test (unit, integration,
 	$(UV) run pytest
 
 test-unit: install ## the fast subset: no database, no broker
-	$(UV) run pytest -m "not integration and not e2e and not browser"
+	$(UV) run pytest -m "not integration and not e2e and not browser and not chaos"
 
 test-integration: install ## tests against real PostgreSQL and NATS, without the process-level ones
 	$(UV) run pytest -m "integration"
@@ -55,6 +55,15 @@ bench: install ## benchmarks under bench/ (printed numbers)
 	$(UV) run python -m bench.test_runs
 	$(UV) run python -m bench.published
 	$(UV) run python -m bench.web_ui
+	$(UV) run python -m bench.gateway_list
+
+load: install ## load and scale: 200 users of the realistic mix (locust), a 100,000-execution run, 1 vs 2 test-runners
+	$(UV) run python -m bench.load.run
+	$(UV) run python -m bench.load.scale
+	$(UV) run python -m bench.test_runs replicas
+
+chaos: install ## every fault scenario with a 500-case run; prints the seed and the table of violations
+	$(UV) run python -m tests.chaos.runner
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .

@@ -174,7 +174,9 @@ class TestDurables:
     ) -> None:
         registered = {subject.relative for subject in s.ALL_SUBJECTS}
         wildcards = {s.events_of(stream.owner) for stream in s.ALL_STREAMS}
-        dead_letters = {f"{s.DEAD_LETTER.token}.>"}
+        dead_letters = {f"{s.DEAD_LETTER.token}.>"} | {
+            f"{s.DEAD_LETTER.token}.{subject}" for subject in registered
+        }
 
         assert durable.filter in registered | wildcards | dead_letters
 

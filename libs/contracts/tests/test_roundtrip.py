@@ -370,6 +370,26 @@ class TestRoundTrip:
 class TestDecodeRejects:
     """Bytes that are not a valid message for their subject raise `UndecodableMessageError`."""
 
+    def test_decode_rejects_an_oversized_message_before_parsing_it(self) -> None:
+        payload = b"{" + b" " * registry.MAX_MESSAGE_BYTES + b"}"
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.cmd.compile_agent.v1", payload)
+
+        assert str(raised.value) == (
+            f"oversized compiler.cmd.compile_agent.v1 message: {len(payload)} bytes, "
+            f"more than {registry.MAX_MESSAGE_BYTES}"
+        )
+
+    def test_another_versions_message_is_named_as_such_not_by_its_fields(self) -> None:
+        wire = _envelope_json(s.AGENT_COMPILED)
+        wire["type"] = wire["type"].replace(".v1", ".v2")
+        del wire["data"]["sections"]  # as a v2 might have changed its shape
+        with pytest.raises(registry.UndecodableMessageError) as raised:
+            registry.decode("compiler.evt.agent_compiled.v1", json.dumps(wire).encode())
+
+        assert str(raised.value).startswith("envelope type ")
+        assert "does not match subject 'compiler.evt.agent_compiled.v1'" in str(raised.value)
+
     def test_decode_rejects_invalid_json(self) -> None:
         with pytest.raises(registry.UndecodableMessageError) as raised:
             registry.decode("compiler.cmd.compile_agent.v1", b'{"id": "3f1c2a7e", not json')

@@ -16,7 +16,6 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
-from contracts.compiler import AgentCompiledV1, CompileAgentV1
 from contracts.envelope import Envelope
 from contracts.registry import envelope_for
 from runtime import broker, db, outbox
@@ -26,6 +25,7 @@ from runtime.errors import TransientError
 from runtime.outbox import Relay
 from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
 from tests.support import infra
+from tests.support.messages import compile_envelope, compiled_event
 from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
@@ -106,25 +106,6 @@ async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIt
             await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         await engine.dispose()
         await asyncio.to_thread(infra.delete_streams, nats_url, root)
-
-
-def compile_envelope() -> Envelope[Any]:
-    command = CompileAgentV1(
-        compilation_id=uuid.uuid4(), agent_id=uuid.uuid4(), spec_revision=1, blocks={}
-    )
-    return envelope_for(command, source="test", correlation_id=uuid.uuid4(), owner_id=None)
-
-
-def compiled_event(cmd: CompileAgentV1) -> AgentCompiledV1:
-    return AgentCompiledV1(
-        compilation_id=cmd.compilation_id,
-        agent_id=cmd.agent_id,
-        spec_revision=cmd.spec_revision,
-        instructions="## System Backbone\nx",
-        sections=[],
-        spec_hash="h",
-        compiler_version="test",
-    )
 
 
 async def test_relay_publishes_pending_rows_once_and_deletes_them(bed: Bed) -> None:

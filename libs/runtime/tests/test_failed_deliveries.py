@@ -49,3 +49,11 @@ def test_the_oldest_message_is_forgotten_past_the_bound() -> None:
         counts.count(delivery(sequence, 1))
     assert counts.count(delivery(1, 1)) == 1
     assert counts.count(delivery(3, 1)) == 2
+
+
+def test_deliveries_lost_to_an_outage_do_not_count_against_the_budget() -> None:
+    counts = FailedDeliveries()
+    counts.excuse(delivery(9, 1))  # the first delivery ended while the database was unreachable
+    counts.excuse(delivery(9, 2))
+    assert counts.count(delivery(9, 3)) == 1  # the handler's first own failure
+    assert counts.count(delivery(9, 4)) == 2

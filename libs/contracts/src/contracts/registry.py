@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -105,6 +106,11 @@ _BY_RELATIVE: dict[str, s.Subject] = {subject.relative: subject for subject in M
 _SUBJECT_OF_MODEL: dict[type[BaseModel], s.Subject] = {m: subj for subj, m in MODELS.items()}
 
 
+MAX_MESSAGE_BYTES = 1_000_000
+"""The largest message decoded: under NATS's default 1 MiB payload limit, which every producer
+already keeps to (query replies stay under 800 kB, a run's cases go in 512 KiB chunks)."""
+
+
 class UndecodableMessageError(ValueError):
     """The bytes on a subject are not a valid message for it: poison, never worth redelivering."""
 
@@ -130,9 +136,20 @@ def decode(relative_subject: str, payload: bytes) -> Envelope[Any]:
     subject = _BY_RELATIVE.get(relative_subject)
     if subject is None:
         raise UndecodableMessageError(f"no message is registered for subject {relative_subject!r}")
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise UndecodableMessageError(
+            f"oversized {subject.relative} message: {len(payload)} bytes, "
+            f"more than {MAX_MESSAGE_BYTES}"
+        )
     try:
         envelope = envelope_type(MODELS[subject]).model_validate_json(payload)
     except ValidationError as exc:
+        sent_as = _declared_type(payload)
+        if sent_as is not None and sent_as != subject.type:
+            # Another version's or another subject's message: say that, not which fields differ.
+            raise UndecodableMessageError(
+                f"envelope type {sent_as!r} does not match subject {subject.relative!r}"
+            ) from exc
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
             for err in exc.errors()[:5]
@@ -143,6 +160,15 @@ def decode(relative_subject: str, payload: bytes) -> Envelope[Any]:
             f"envelope type {envelope.type!r} does not match subject {subject.relative!r}"
         )
     return envelope
+
+
+def _declared_type(payload: bytes) -> str | None:
+    """The `type` a message that failed validation says it is, if it is readable at all."""
+    try:
+        declared = json.loads(payload).get("type")
+    except (ValueError, AttributeError):
+        return None
+    return declared if isinstance(declared, str) else None
 
 
 def envelope_for(

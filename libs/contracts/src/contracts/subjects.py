@@ -280,6 +280,14 @@ GATEWAY_DEAD_LETTERS = Durable(
     "gateway", DEAD_LETTER_STREAM, "dead_letters", f"{DEAD_LETTER.token}.>"
 )
 """Every dead letter: the gateway fails the request a dead-lettered command was sent for."""
+TEST_RUNNER_DEAD_EXECUTIONS = Durable(
+    "test_runner",
+    DEAD_LETTER_STREAM,
+    "dead_executions",
+    f"{DEAD_LETTER.token}.{EXECUTE_CASE.relative}",
+)
+"""Dead-lettered executions: the test-runner records each as an `error` result, so its run
+still completes with one result per case."""
 
 ALL_DURABLES: tuple[Durable, ...] = (
     COMPILER_COMPILE_AGENT,
@@ -300,6 +308,7 @@ ALL_DURABLES: tuple[Durable, ...] = (
     PUBLISHER_GATEWAY_EVENTS,
     GATEWAY_PUBLISHER_EVENTS,
     GATEWAY_DEAD_LETTERS,
+    TEST_RUNNER_DEAD_EXECUTIONS,
 )
 
 

@@ -41,6 +41,16 @@ class ConsumerPolicy:
     max_deliver: int
     max_ack_pending: int
     handler_timeout: float = 300.0
+    outage_patience: float = 600.0
+    """Seconds a message is held and retried while PostgreSQL or NATS is unreachable."""
+    outage_allowance: int = 0
+    """Deliveries beyond `max_deliver` JetStream allows, for those lost to an outage (a lease
+    that ran out while NATS was unreachable); never used up by a handler's own failures."""
+
+    @property
+    def delivery_limit(self) -> int:
+        """JetStream's MaxDeliver: the poison budget plus the outage allowance."""
+        return self.max_deliver + self.outage_allowance
 
 
 async def connect(url: str, *, name: str, startup_timeout: float = 10.0) -> Client:
@@ -155,7 +165,7 @@ async def ensure_topology(
                 durable_name=durable.name,
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=policy.ack_wait,
-                max_deliver=policy.max_deliver,
+                max_deliver=policy.delivery_limit,
                 max_ack_pending=policy.max_ack_pending,
                 filter_subject=durable.filter_subject(root),
             ),

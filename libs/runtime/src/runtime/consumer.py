@@ -2,6 +2,8 @@
 
 What happens to a message that cannot be applied:
 - undecodable (poison) or `PermanentError`: copied to the dead-letter stream with the reason, then `term()`;
+- PostgreSQL or NATS unreachable: held and tried again, with a growing backoff, for up to the outage
+  patience; then redelivered later, never counted against `MAX_DELIVER` (runtime.outages);
 - `TransientError` or an unexpected exception: `nak(delay)`, and on its last delivery the dead-letter stream;
 - no answer at all on every delivery (crashes, ack timeouts): rescued from JetStream's advisory.
 The loop itself never dies on one bad message.
@@ -16,7 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import structlog
@@ -36,9 +38,12 @@ from runtime.broker import ConsumerPolicy
 from runtime.dead_letters import DeadLetterKind, DeadLetters
 from runtime.errors import PermanentError, TransientError
 from runtime.faults import failpoint
+from runtime.outages import backoff, is_unreachable, ride_out
 from runtime.outbox import Relay
 
 log = structlog.get_logger()
+
+T = TypeVar("T")
 
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[Sequence[BaseModel]]]
 """Applies one message inside the given transaction and returns the messages it emits."""
@@ -49,22 +54,34 @@ class FailedDeliveries:
 
     JetStream 2.9.10 was seen to report a redelivery after `nak(delay)` as a first delivery (about
     one run in ten; 2.15 never did), which would restart the backoff and skip the dead letter with
-    its reason. The larger of the server's count and this one wins. Bounded: the oldest is forgotten.
+    its reason. The larger of the server's count and this one wins. Deliveries that ended for an
+    unreachable dependency (`excuse`) are taken off the server's count: they are not the handler's
+    failures (docs/decisions/0010). Bounded: the oldest is forgotten.
     """
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size
-        self._seen: OrderedDict[int, int] = OrderedDict()
+        self._seen: OrderedDict[int, tuple[int, int]] = OrderedDict()
 
     def count(self, msg: Msg) -> int:
         """This failed delivery's number."""
         sequence = msg.metadata.sequence.stream
-        delivered = max(msg.metadata.num_delivered, self._seen.get(sequence, 0) + 1)
-        self._seen[sequence] = delivered
+        failed, excused = self._seen.get(sequence, (0, 0))
+        delivered = max(msg.metadata.num_delivered - excused, failed + 1)
+        self._remember(sequence, (delivered, excused))
+        return delivered
+
+    def excuse(self, msg: Msg) -> None:
+        """This delivery ended (or may have) because PostgreSQL or NATS was unreachable."""
+        sequence = msg.metadata.sequence.stream
+        failed, excused = self._seen.get(sequence, (0, 0))
+        self._remember(sequence, (failed, excused + 1))
+
+    def _remember(self, sequence: int, counts: tuple[int, int]) -> None:
+        self._seen[sequence] = counts
         self._seen.move_to_end(sequence)
         if len(self._seen) > self._size:
             self._seen.popitem(last=False)
-        return delivered
 
 
 class Consumer:
@@ -97,9 +114,11 @@ class Consumer:
         self._concurrency = concurrency
         self._fetch_timeout = fetch_timeout
         self._dead_letters = DeadLetters(js, durable, root=root)
+        self._stop = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Fetch until `stop` is set, then finish the messages in flight and unsubscribe."""
+        self._stop = stop
         sub = await self._js.pull_subscribe_bind(
             self._durable.name, stream=self._durable.stream.full_name(self._root)
         )
@@ -204,6 +223,23 @@ class Consumer:
                 keepalive.cancel()
 
     async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
+        # While PostgreSQL is unreachable the message is held and tried again (runtime.outages).
+        first_time, emitted = await self._ride_out(lambda: self._commit(msg, envelope))
+        failpoint(f"{self._service}.before_ack")
+        if emitted:
+            self._relay.nudge()  # committed: what the handler emitted goes out now
+        try:
+            # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
+            await msg.ack_sync(timeout=2.0)
+        except Exception as exc:  # applied all the same: never treat it as a failed handler
+            log.warning("consumer.ack_failed", error=repr(exc))
+        if not first_time:
+            log.info("consumer.duplicate_skipped")
+            return "duplicate"
+        return "ack"
+
+    async def _commit(self, msg: Msg, envelope: Envelope[Any]) -> tuple[bool, Sequence[BaseModel]]:
+        """One transaction: the inbox claim, the handler, the outbox rows; (first time, emitted)."""
         emitted: Sequence[BaseModel] = ()
         async with self._sessionmaker.begin() as session:
             first_time = await inbox.claim(session, self._inbox, envelope.id, self._durable.name)
@@ -218,18 +254,12 @@ class Consumer:
                     caused=[(envelope, data) for data in emitted],
                 )
             failpoint(f"{self._service}.before_commit")
-        failpoint(f"{self._service}.before_ack")
-        if emitted:
-            self._relay.nudge()  # committed: what the handler emitted goes out now
-        try:
-            # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
-            await msg.ack_sync(timeout=2.0)
-        except Exception as exc:  # applied all the same: never treat it as a failed handler
-            log.warning("consumer.ack_failed", error=repr(exc))
-        if not first_time:
-            log.info("consumer.duplicate_skipped")
-            return "duplicate"
-        return "ack"
+        return first_time, emitted
+
+    async def _ride_out(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        return await ride_out(
+            attempt, patience=self._policy.outage_patience, stop=self._stop, what=self._durable.name
+        )
 
     async def _handle(
         self, _msg: Msg, envelope: Envelope[Any], session: AsyncSession
@@ -237,6 +267,8 @@ class Consumer:
         return await self._handler(envelope, session)
 
     async def _retry_or_dead_letter(self, msg: Msg, exc: Exception) -> str:
+        if is_unreachable(exc):
+            return await self._wait_for_dependency(msg, exc)
         delivered = self._failed_deliveries.count(msg)
         if delivered >= self._policy.max_deliver:
             return await self._dead_letter(
@@ -278,8 +310,33 @@ class Consumer:
         trace.get_current_span().add_event("dead_lettered", {"reason": reason[:300]})
         return "dead_letter"
 
+    async def _wait_for_dependency(self, msg: Msg, exc: Exception) -> str:
+        """Still unreachable after the patience (or stopping): redelivered later, not counted
+        against the poison budget; JetStream's larger limit (`delivery_limit`) still ends it."""
+        self._failed_deliveries.excuse(msg)
+        delivered = msg.metadata.num_delivered
+        if delivered >= self._policy.delivery_limit:
+            return await self._dead_letter(
+                msg,
+                f"a dependency stayed unreachable for {delivered} deliveries, last: {exc!r}",
+                kind="retries_exhausted",
+                deliveries=delivered,
+            )
+        delay = backoff(delivered - 1)
+        log.warning("consumer.dependency_unreachable", error=repr(exc)[:300], retry_in=delay)
+        try:
+            await msg.nak(delay=delay)
+        except Exception as nak_exc:  # NATS down as well: the lease runs out, same effect
+            log.warning("consumer.nak_failed", error=repr(nak_exc))
+        return "nak"
+
     async def _keep_alive(self, msg: Msg) -> None:
         """Hold the message's lease while a long handler (an AI call) is still working on it."""
         while True:
             await asyncio.sleep(self._policy.ack_wait / 3)
-            await msg.in_progress()
+            try:
+                await msg.in_progress()
+            except Exception as exc:  # NATS unreachable: the lease may run out meanwhile,
+                # and the redelivery that follows is not the handler's failure.
+                log.warning("consumer.lease_renewal_failed", error=repr(exc))
+                self._failed_deliveries.excuse(msg)

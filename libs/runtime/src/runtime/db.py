@@ -74,10 +74,15 @@ def inbox_table(metadata: sa.MetaData) -> sa.Table:
 def create_engine(
     url: str, *, pool_size: int = 10, application_name: str = "agent-studio"
 ) -> AsyncEngine:
+    """Up to twice `pool_size` connections (`pool_size` for a process's own work, as many again
+    for what that work opens besides), each opened when first needed and then kept: past that,
+    work waits in the pool's queue instead of connecting. An overflow pool would instead open and
+    close a connection (forking and ending a PostgreSQL backend) for every checkout past its size
+    under load, on the same cores that do the work."""
     return create_async_engine(
         url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
+        pool_size=2 * pool_size,
+        max_overflow=0,
         pool_recycle=1800,
         connect_args={"application_name": application_name, "connect_timeout": 5},
     )

@@ -41,6 +41,36 @@ class DeadLetter:
     deliveries: int
 
 
+SERVICE_NAMES = {
+    "compiler": "the compiler",
+    "test_runner": "the test-runner",
+    "publisher": "the publisher",
+}
+
+
+def readable_reason(letter: DeadLetter, what: str) -> str:
+    """Why `what` (e.g. "publish") failed, for a person: which service gave up and how, never
+    the exception it quoted (which may hold SQL or internals); operators find that in the logs and
+    the dead-letter stream by the message id given."""
+    owner = letter.subject.split(".", 1)[0]
+    service = SERVICE_NAMES.get(owner, f"the {owner} service")
+    raw = letter.reason
+    if raw.startswith("undecodable") or " is not one " in raw:
+        how = "could not read it"
+    elif raw.startswith("permanent:"):
+        how = "refused it as something it can never apply"
+    elif raw.startswith("a dependency stayed unreachable"):
+        how = f"could not reach its database or broker ({letter.deliveries} attempts)"
+    elif raw.startswith("no acknowledgement"):
+        how = f"never finished applying it ({letter.deliveries} attempts)"
+    else:
+        how = f"failed to apply it {letter.deliveries} times in a row"
+    return (
+        f"this {what} could not be carried out: {service} {how}, so it was given up "
+        f"(message {letter.envelope.id} in the dead letters)"
+    )
+
+
 DeadLetterHandler = Callable[[DeadLetter, AsyncSession], Awaitable[Sequence[BaseModel]]]
 """Settles what a dead letter leaves open, inside the given transaction; returns what it emits."""
 

@@ -6,6 +6,7 @@ Metric names are the same in every service; labels are from closed sets (never i
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -72,6 +73,11 @@ outbox_published = Counter(
     "outbox_published", "Outbox messages published, by outcome (ok, duplicate, error).", ["outcome"]
 )
 
+outage_retries = Counter(
+    "consumer_outage_retries",
+    "Tries of a message held while PostgreSQL or NATS was unreachable (not counted as failures).",
+    ["consumer"],
+)
 dead_letters = Counter(
     "dead_letters",
     "Messages copied to the dead-letter stream, by consumer, subject and kind of reason.",
@@ -227,5 +233,8 @@ def _setup_tracing(service: str) -> TracerProvider:
     return provider
 
 
+@functools.cache
 def tracer() -> trace.Tracer:
+    """The process's one tracer, looked up once: a lookup per span costs a hot path a few percent.
+    Asked for before `setup()`, it is OpenTelemetry's proxy, which follows the provider set later."""
     return trace.get_tracer("agent-studio")

@@ -176,6 +176,8 @@ def consumer_policy(settings: CommonSettings) -> ConsumerPolicy:
         # Enough leases for every replica's concurrent handlers, bounded so one pod cannot hoard.
         max_ack_pending=max(64, settings.concurrency * 16),
         handler_timeout=settings.handler_timeout_seconds,
+        outage_patience=settings.outage_patience_seconds,
+        outage_allowance=settings.max_deliver,
     )
 
 

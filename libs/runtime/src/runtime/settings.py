@@ -103,6 +103,12 @@ class CommonSettings(BaseModel):
     handler_timeout_seconds: float = Field(
         default=300.0, gt=0, description="Longest a handler may take before it counts as failed."
     )
+    outage_patience_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long a message is held and retried while PostgreSQL or NATS is "
+        "unreachable, before it is redelivered later (never counted against MAX_DELIVER).",
+    )
     concurrency: int = Field(
         default=8, ge=1, le=1024, description="Messages handled at once per consumer."
     )

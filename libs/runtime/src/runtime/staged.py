@@ -82,19 +82,30 @@ class StagedConsumer(Consumer):
             writer.cancel()
 
     async def _apply(self, msg: Msg, envelope: Envelope[Any]) -> str:
-        if msg.metadata.num_delivered > 1 and await self._already_recorded(envelope):
+        # While PostgreSQL is unreachable each step is held and tried again (runtime.outages);
+        # what was staged is kept, so an outage while recording costs no second AI call.
+        if msg.metadata.num_delivered > 1 and await self._ride_out(
+            lambda: self._already_recorded(envelope)
+        ):
             # Redelivered after a crash or a lost ack: never stage (pay for an AI call) twice.
             await msg.ack()
             return "duplicate"
-        async with self._stages, asyncio.timeout(self._policy.handler_timeout):
-            value = await self._binding.stage(envelope)
-        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((Staged(envelope, value), recorded))
-        first_time = await recorded
+        value = await self._ride_out(lambda: self._stage(envelope))
+        first_time = await self._ride_out(lambda: self._recorded(Staged(envelope, value)))
         failpoint(f"{self._service}.before_ack")
         # A plain ack, unconfirmed: if it is lost, the redelivery is answered from the inbox above.
         await msg.ack()
         return "ack" if first_time else "duplicate"
+
+    async def _stage(self, envelope: Envelope[Any]) -> Any:
+        async with self._stages, asyncio.timeout(self._policy.handler_timeout):
+            return await self._binding.stage(envelope)
+
+    async def _recorded(self, staged: Staged) -> bool:
+        """Whether the batch writer recorded `staged` for the first time (False: a duplicate)."""
+        recorded: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((staged, recorded))
+        return await recorded
 
     async def _already_recorded(self, envelope: Envelope[Any]) -> bool:
         async with self._sessionmaker() as session:

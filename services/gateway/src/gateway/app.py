@@ -26,6 +26,7 @@ from contracts.subjects import (
     GATEWAY_TEST_RUNNER_EVENTS,
 )
 from gateway import dead_letters
+from gateway.admission import Admission
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
 from gateway.errors import API_ERRORS, ApiError
@@ -167,6 +168,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.provider = provider
     app.state.mail = mail
     app.state.limiter = limiter
+    app.state.admission = Admission(settings.database_pool_size)
     app.state.quotas = Quotas.from_settings(settings)
     include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

@@ -24,36 +24,9 @@ from gateway.privacy.handlers import Erasures, handle_erase_dead_lettered
 from gateway.publishing.repository import PublishRepository
 from gateway.specs.repository import CompilationRepository
 from gateway.testing.repository import TestRunRepository
-from runtime.dead_letter_consumer import DeadLetter
+from runtime.dead_letter_consumer import DeadLetter, readable_reason
 
 log = structlog.get_logger()
-
-SERVICE_NAMES = {
-    "compiler": "the compiler",
-    "test_runner": "the test-runner",
-    "publisher": "the publisher",
-}
-
-
-def readable_reason(letter: DeadLetter, what: str) -> str:
-    """Why `what` (e.g. "publish") failed, for a person: which service gave up and how, never
-    the exception it quoted (which may hold SQL or internals); operators find that in the logs and
-    the dead-letter stream by the message id given."""
-    owner = letter.subject.split(".", 1)[0]
-    service = SERVICE_NAMES.get(owner, f"the {owner} service")
-    raw = letter.reason
-    if raw.startswith("undecodable") or " is not one " in raw:
-        how = "could not read it"
-    elif raw.startswith("permanent:"):
-        how = "refused it as something it can never apply"
-    elif raw.startswith("no acknowledgement"):
-        how = f"never finished applying it ({letter.deliveries} attempts)"
-    else:
-        how = f"failed to apply it {letter.deliveries} times in a row"
-    return (
-        f"this {what} could not be carried out: {service} {how}, so it was given up "
-        f"(message {letter.envelope.id} in the dead letters)"
-    )
 
 
 async def handle_dead_letter(

@@ -24,6 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, ratelimit
+from gateway.admission import Admission, Slot
 from gateway.agents.repository import Agent, AgentRepository
 from gateway.audit.repository import ClientInfo
 from gateway.errors import ApiError, agent_not_found
@@ -47,6 +48,12 @@ async def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def _admission(request: Request) -> Admission:
+    """The bound every request's session is opened under (admission.py)."""
+    admission: Admission = request.app.state.admission
+    return admission
 
 
 async def get_relay(service: ServiceDep) -> Relay:
@@ -176,6 +183,7 @@ class Unit:
 
     session: AsyncSession
     _after_commit: list[Callable[[], None]] = field(default_factory=list, kw_only=True)
+    slot: Slot | None = field(default=None, kw_only=True)
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
@@ -183,8 +191,11 @@ class Unit:
     async def release(self) -> None:
         """Commit now, run the `after_commit` callbacks and hand the connection back: for a route
         that then waits on the outcome of what it wrote. A later statement starts a new
-        transaction, which `release()` (or the route's end) ends in turn."""
+        transaction, which `release()` (or the route's end) ends in turn; it runs outside the
+        admission bound (admission.py)."""
         await self.session.commit()
+        if self.slot is not None:
+            self.slot.release()
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             callback()
@@ -205,8 +216,9 @@ async def transaction(
     request: Request, service: ServiceDep, credentials: Credentials
 ) -> AsyncIterator[Transaction]:
     # Leaving the block without the commit below (the route raised) rolls back.
-    async with service.sessionmaker() as session:
-        tx = Transaction(session, caller=await _authenticate(request, session, credentials))
+    async with _admission(request).slot() as slot, service.sessionmaker() as session:
+        caller = await _authenticate(request, session, credentials)
+        tx = Transaction(session, caller=caller, slot=slot)
         yield tx
         await tx.release()
 
@@ -216,9 +228,9 @@ async def transaction(
 Tx = Annotated[Transaction, Depends(transaction, scope="function")]
 
 
-async def anonymous_transaction(service: ServiceDep) -> AsyncIterator[Unit]:
-    async with service.sessionmaker() as session:
-        unit = Unit(session)
+async def anonymous_transaction(request: Request, service: ServiceDep) -> AsyncIterator[Unit]:
+    async with _admission(request).slot() as slot, service.sessionmaker() as session:
+        unit = Unit(session, slot=slot)
         yield unit
         await unit.release()
 
@@ -232,30 +244,35 @@ class Reading:
 
     session: AsyncSession
     caller: Caller
+    slot: Slot
 
     @property
     def user_id(self) -> UUID:
         return self.caller.user_id
 
     async def release(self) -> None:
-        """Hand the connection back before waiting (on a notice, another service, a stream's
-        client); the next statement takes one again."""
+        """Hand the connection and the admission slot back before waiting (on a notice, another
+        service, a stream's client); the next statement takes a connection again."""
         await self.session.close()
+        self.slot.release()
 
 
-async def reading(
-    request: Request, service: ServiceDep, credentials: Credentials
-) -> AsyncIterator[Reading]:
-    async with service.reader() as session:
-        yield Reading(session, await _authenticate(request, session, credentials))
+async def reading(request: Request, credentials: Credentials) -> AsyncIterator[Reading]:
+    # The service from the app's state, not `ServiceDep`: one dependency fewer to solve on the
+    # API's hottest reads.
+    service: Service = request.app.state.service
+    async with _admission(request).slot() as slot, service.reader() as session:
+        yield Reading(session, await _authenticate(request, session, credentials), slot)
 
 
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
-async def unauthenticated_reading(service: ServiceDep) -> AsyncIterator[AsyncSession]:
+async def unauthenticated_reading(
+    request: Request, service: ServiceDep
+) -> AsyncIterator[AsyncSession]:
     """An autocommit session for a route that checks its own credential (an erasure's status)."""
-    async with service.reader() as session:
+    async with _admission(request).slot(), service.reader() as session:
         yield session
 
 
@@ -264,7 +281,7 @@ PublicRead = Annotated[AsyncSession, Depends(unauthenticated_reading, scope="fun
 
 async def current_user(request: Request, service: ServiceDep, credentials: Credentials) -> UUID:
     """The caller, for routes that use no table (the token is usually in the cache)."""
-    async with service.reader() as session:
+    async with _admission(request).slot(), service.reader() as session:
         return (await _authenticate(request, session, credentials)).user_id
 
 

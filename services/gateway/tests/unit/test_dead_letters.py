@@ -9,8 +9,7 @@ import pytest
 
 from contracts.compiler import CompileAgentV1
 from contracts.registry import envelope_for
-from gateway.dead_letters import readable_reason
-from runtime.dead_letter_consumer import DeadLetter
+from runtime.dead_letter_consumer import DeadLetter, readable_reason
 
 COMMAND = CompileAgentV1(
     compilation_id=uuid.uuid4(), agent_id=uuid.uuid4(), spec_revision=1, blocks={}

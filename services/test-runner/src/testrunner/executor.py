@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import structlog
@@ -25,6 +25,8 @@ from testrunner.domain import CachedResponse, Execution, Run
 from testrunner.grader import ProviderGrader
 
 log = structlog.get_logger()
+
+T = TypeVar("T")
 
 Notify = Callable[[RunProgressV1], Awaitable[None]]
 """Announces a run's progress (best effort, for display)."""
@@ -57,7 +59,7 @@ class Executor:
         provider_attempts: int,
     ) -> None:
         self._provider = provider
-        self._grader = ProviderGrader(provider, model=grader_model)
+        self._grader_model = grader_model
         self._lookups = lookups
         self._mark_paused = mark_paused
         self._notify = notify
@@ -118,29 +120,46 @@ class Executor:
                     answer.offline,
                 )
         execution.output, execution.latency_ms = output, latency
+        # The grader's calls wait out an outage the way the case's own call does.
+        grader = ProviderGrader(
+            self._provider,
+            model=self._grader_model,
+            through=lambda call: self._waiting(envelope, run, call),
+        )
         verdict = await evaluate(
             output,
             cmd.case.assertions,
             latency_ms=latency,
             threshold=cmd.case.threshold,
             vars=dict(cmd.case.vars),
-            grader=self._grader,
+            grader=grader,
         )
+        if grader.cancelled:
+            execution.skipped = True
+            return execution
         return execution.judged(verdict)
 
     async def _complete(
         self, cause: Envelope[Any], msgs: list[dict[str, Any]], run: Run
     ) -> Completion | str | None:
-        """The model's answer; or the provider's error (a str) once it is not worth waiting; or
-        None when the run was cancelled while waiting. While the breaker is open the execution
-        waits (the run shows `paused`) rather than failing: an outage is not the agent's fault."""
+        return await self._waiting(
+            cause,
+            run,
+            lambda: self._provider.complete(msgs, model=run.model, temperature=run.temperature),
+        )
+
+    async def _waiting(
+        self, cause: Envelope[Any], run: Run, call: Callable[[], Awaitable[T]]
+    ) -> T | str | None:
+        """The answer of `call` (a provider call); or the provider's error (a str) once it is not
+        worth waiting; or None when the run was cancelled while waiting. While the breaker is
+        open the execution waits (the run shows `paused`) rather than failing: an outage is not
+        the agent's fault."""
         failures = 0
         paused_since: float | None = None
         while True:
             try:
-                return await self._provider.complete(
-                    msgs, model=run.model, temperature=run.temperature
-                )
+                return await call()
             except CircuitOpen as exc:
                 reason, wait = str(exc), exc.retry_after or 0.25
             except ProviderUnavailable as exc:

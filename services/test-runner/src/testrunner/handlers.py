@@ -38,6 +38,7 @@ from contracts.runs import (
     TestRunStartedV1,
     TestRunV1,
 )
+from runtime.dead_letter_consumer import DeadLetter, readable_reason
 from runtime.errors import TransientError
 from testrunner import domain, metrics
 from testrunner.domain import Counts, Execution, Run
@@ -246,6 +247,20 @@ def _progress(
             for e in executions
         ],
     )
+
+
+async def handle_dead_execution(letter: DeadLetter, *, runs: Runs) -> Recorded:
+    """Records a dead-lettered `ExecuteCaseV1` as an `error` result naming why, so its run still
+    completes with one result per case; emits what recording any result does.
+
+    Idempotency key: `(run_id, case index, repeat)` (a result already recorded stays; a finished
+    run changes no more), besides the inbox keyed by the original message id.
+    """
+    cmd: ExecuteCaseV1 = letter.envelope.data
+    log.warning("test_run.execution_dead_lettered", run_id=str(cmd.run_id), reason=letter.reason)
+    execution = Execution(cmd.run_id, cmd.case, cmd.repeat_index)
+    execution.failed_to_run(readable_reason(letter, "execution"))
+    return await handle_executions([(letter.envelope, execution)], runs=runs)
 
 
 # Reading runs ----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from contracts.subjects import (
     GET_TEST_RUN,
     TEST_RUNNER_ADD_RUN_CASES,
     TEST_RUNNER_CANCEL_TEST_RUN,
+    TEST_RUNNER_DEAD_EXECUTIONS,
     TEST_RUNNER_ERASE_TEST_RUNS,
     TEST_RUNNER_EXECUTE_CASE,
     TEST_RUNNER_START_TEST_RUN,
@@ -23,6 +24,7 @@ from contracts.subjects import (
 from runtime import outbox
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
 from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.retention import DAY, Retention
@@ -106,6 +108,10 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
 
         return Recorded(recorded.emitted, announce if notices else None)
 
+    async def on_dead_execution(letter: DeadLetter, session: AsyncSession) -> list[BaseModel]:
+        recorded = await handlers.handle_dead_execution(letter, runs=RunRepository(session))
+        return [event for _, event in recorded.emitted]
+
     async def on_get_run(envelope: Envelope[Any]) -> BaseModel:
         async with service.reader() as session:
             return await handlers.answer_get_test_run(
@@ -118,6 +124,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         Binding(TEST_RUNNER_CANCEL_TEST_RUN, unless_erased(erased_owners, on_cancel)),
         Binding(TEST_RUNNER_ERASE_TEST_RUNS, on_erase),
         StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),
+        DeadLetterBinding(TEST_RUNNER_DEAD_EXECUTIONS, on_dead_execution),
         QueryBinding(GET_TEST_RUN, on_get_run),
     )
 

@@ -3,17 +3,22 @@ JetStream, in this process (the offline AI provider answers at once)."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from contracts import subjects
+from contracts.envelope import Envelope
 from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
+    ExecuteCaseV1,
     GetTestRunV1,
     RunCase,
     StartTestRunV1,
@@ -23,7 +28,9 @@ from contracts.runs import (
     TestRunV1,
 )
 from runtime.retention import DAY, Pruner
+from runtime.service import AnyBinding, Service
 from runtime.settings import CommonSettings
+from runtime.staged import StagedBinding
 from testrunner.models import metadata, response_cache, results, runs
 from testrunner.settings import TestRunnerSettings
 from testrunner.worker import SERVICE, bindings
@@ -35,8 +42,9 @@ OWNER = uuid.uuid4()
 NEVER = "zz-not-in-any-answer"
 
 
-@pytest.fixture
-async def runner(postgres_url: str, nats_url: str) -> AsyncIterator[RunningService]:
+def runner_of(
+    postgres_url: str, nats_url: str, bindings_of: Any = bindings, max_deliver: int = 3
+) -> AbstractAsyncContextManager[RunningService]:
     """The test-runner on a database and subject root of its own."""
 
     def settings_of(url: str, root: str) -> CommonSettings:
@@ -46,12 +54,17 @@ async def runner(postgres_url: str, nats_url: str) -> AsyncIterator[RunningServi
             nats_subject_root=root,
             ai_provider="offline",
             ack_wait_seconds=2,
-            max_deliver=3,
+            max_deliver=max_deliver,
         )
 
-    async with running_service(
-        SERVICE, settings_of, metadata, bindings, postgres_url=postgres_url, nats_url=nats_url
-    ) as running:
+    return running_service(
+        SERVICE, settings_of, metadata, bindings_of, postgres_url=postgres_url, nats_url=nats_url
+    )
+
+
+@pytest.fixture
+async def runner(postgres_url: str, nats_url: str) -> AsyncIterator[RunningService]:
+    async with runner_of(postgres_url, nats_url) as running:
         yield running
 
 
@@ -172,3 +185,62 @@ async def test_cached_responses_past_their_retention_are_pruned(runner: RunningS
     async with runner.service.reader() as session:
         keys = (await session.execute(sa.select(response_cache.c.key))).scalars().all()
     assert keys == ["fresh"]
+
+
+def with_a_bug_in_case(index: int) -> Any:
+    """The real bindings, with staging failing every delivery of one case (as a bug would)."""
+
+    def broken_bindings(service: Service) -> Sequence[AnyBinding]:
+        resolved = list(bindings(service))
+        for i, binding in enumerate(resolved):
+            if isinstance(binding, StagedBinding):
+
+                async def failing(envelope: Envelope[Any], stage: Any = binding.stage) -> Any:
+                    cmd: ExecuteCaseV1 = envelope.data
+                    if cmd.case.index == index:
+                        raise RuntimeError("a bug in staging this case")
+                    return await stage(envelope)
+
+                resolved[i] = dataclasses.replace(binding, stage=failing)
+        return resolved
+
+    return broken_bindings
+
+
+async def test_a_dead_lettered_execution_becomes_an_error_result_and_the_run_completes(
+    postgres_url: str, nats_url: str
+) -> None:
+    """The real consumer loop dead-letters the execution that fails every delivery; the
+    test-runner's own dead-letter consumer records it as an `error` result naming why."""
+    broken = 1
+    cmd = start(3)
+    cases = [case(0, "not-contains"), case(broken, "not-contains"), case(2, "not-contains")]
+    async with runner_of(postgres_url, nats_url, with_a_bug_in_case(broken), 2) as runner:
+        await runner.send(subjects.ADD_RUN_CASES, AddRunCasesV1(run_id=cmd.run_id, cases=cases))
+        await runner.send(subjects.START_TEST_RUN, cmd)
+
+        async def completed() -> str | None:
+            found: str | None = await runner.scalar(
+                sa.select(runs.c.status).where(runs.c.id == cmd.run_id)
+            )
+            return found if found == "completed" else None
+
+        assert await eventually(completed, timeout=60) == "completed"
+        async with runner.service.reader() as session:
+            found = (
+                await session.execute(
+                    sa.select(results.c.case_index, results.c.error)
+                    .where(results.c.run_id == cmd.run_id)
+                    .order_by(results.c.case_index)
+                )
+            ).all()
+        (done,) = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.TEST_RUN_COMPLETED)
+    assert [index for index, _ in found] == [0, 1, 2]  # exactly one result per case
+    errors: dict[int, str | None] = {index: error for index, error in found}  # noqa: C416
+    assert (errors[0], errors[2]) == (None, None)
+    reason = errors[broken] or ""
+    assert reason.startswith("this execution could not be carried out: ")
+    assert "the test-runner failed to apply it 2 times in a row" in reason
+    assert isinstance(done, TestRunCompletedV1)
+    assert done.errored_cases == [cases[broken].test_case_id]
+    assert (done.summary.executed, done.summary.errored) == (3, 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -9,7 +10,7 @@ from uuid import UUID, uuid4
 from contracts.envelope import Envelope
 from contracts.registry import envelope_for
 from contracts.runs import ExecuteCaseV1, RunCase, RunProgressV1, TestRunPausedV1
-from runtime.ai import CircuitOpen, Completion
+from runtime.ai import CircuitOpen, Completion, ProviderName
 from runtime.ai.offline import OfflineProvider
 from testrunner import domain
 from testrunner.domain import CachedResponse, Execution, Run
@@ -96,14 +97,32 @@ def executor(lookups: FakeLookups, provider: Outage, recorder: Recorder) -> Exec
     )
 
 
-async def stage(ex: Executor, r: Run) -> Execution:
+class GraderOutage(Outage):
+    """A provider answering the case at once, whose breaker is open for the grader's first
+    `calls` calls (those that ask for the rubric's structured output)."""
+
+    name: ProviderName = "openai"
+
+    def __init__(self, calls: int) -> None:
+        super().__init__()
+        self.grader_refused = calls
+
+    async def complete(self, messages: Any, **kw: Any) -> Completion:
+        if kw.get("json_schema") is None:
+            return await super().complete(messages, **kw)
+        if self.grader_refused:
+            self.grader_refused -= 1
+            raise CircuitOpen("breaker open", retry_after=0.01)
+        answer = json.dumps({"reason": "meets it", "pass": True, "score": 1.0})
+        return Completion(answer, "judge", "openai", 1, 1, 1.0, False)
+
+
+NOT_CONTAINS = [{"type": "not-contains", "value": "zz-never"}]
+
+
+async def stage(ex: Executor, r: Run, assertions: list[dict[str, Any]] = NOT_CONTAINS) -> Execution:
     case = RunCase.model_validate(
-        {
-            "index": 0,
-            "test_case_id": uuid4(),
-            "input": "hello",
-            "assert": [{"type": "not-contains", "value": "zz-never"}],
-        }
+        {"index": 0, "test_case_id": uuid4(), "input": "hello", "assert": assertions}
     )
     cmd = ExecuteCaseV1(run_id=r.id, repeat_index=0, case=case)
     return await ex.stage(envelope_for(cmd, source="test", correlation_id=uuid4(), owner_id=None))
@@ -125,6 +144,33 @@ async def test_an_outage_shows_the_run_paused_once_then_the_answer_is_graded() -
     assert (cause.data.run_id, paused.run_id) == (r.id, r.id)  # caused by the waiting execution
     assert paused.reason == "AI provider unavailable: breaker open"
     assert [(n.status, n.executions) for n in recorder.notices] == [("paused", 1)]
+
+
+async def test_a_grader_meeting_an_open_breaker_pauses_the_run_then_grades() -> None:
+    provider, recorder, r = GraderOutage(calls=3), Recorder(), run()
+    rubric = [{"type": "llm-rubric", "value": "answers politely"}]
+    execution = await stage(executor(FakeLookups(r), provider, recorder), r, rubric)
+    assert (execution.pass_, execution.error, execution.skipped) == (True, None, False)
+    assert provider.grader_refused == 0
+    ((_, paused),) = recorder.paused
+    assert paused.reason == "AI provider unavailable: breaker open"
+
+
+async def test_a_run_cancelled_while_its_grader_waits_skips_the_execution() -> None:
+    r = run()
+    lookups = FakeLookups(r)
+    provider = GraderOutage(calls=1_000_000)
+    recorder = Recorder()
+
+    async def cancel_on_pause(cause: Envelope[Any], paused: TestRunPausedV1) -> bool:
+        lookups.run_row = run(id=r.id, status="cancelled")
+        return await recorder.mark_paused(cause, paused)
+
+    ex = executor(lookups, provider, recorder)
+    ex._mark_paused = cancel_on_pause
+    rubric = [{"type": "llm-rubric", "value": "answers politely"}]
+    execution = await stage(ex, r, rubric)
+    assert execution.skipped
 
 
 async def test_a_cached_answer_is_used_instead_of_a_call() -> None:

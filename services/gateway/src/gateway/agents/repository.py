@@ -3,12 +3,13 @@ completion of an agent-owned request (a compilation, a publish) that replicas wa
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, specs
@@ -29,6 +30,7 @@ class Agent(BaseModel):
 
 
 Record = TypeVar("Record", bound=BaseModel)
+_AGENT_LIST = TypeAdapter(list[Agent])
 
 # The statuses an outcome may settle a request from. A dead letter fails only a request still
 # pending. The worker's own outcome also settles one its command's dead letter failed: a second
@@ -125,20 +127,19 @@ class AgentRepository:
     ) -> list[Agent]:
         """A page of the owner's agents, newest first; with `containing`, only those whose name or
         description holds that text (case-insensitive, taken literally: `%` and `_` match only
-        themselves)."""
-        query = sa.select(agents).where(agents.c.owner_id == owner_id)
+        themselves). The hot read of the API: a statement built once per shape (SQLAlchemy caches
+        its compiled form), run on the session's connection (no ORM execution), the rows
+        validated in one call."""
+        params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
         if containing:
             literal = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = f"%{literal}%"
-            query = query.where(
-                agents.c.name.ilike(pattern, escape="\\")
-                | agents.c.description.ilike(pattern, escape="\\")
-            )
+            params["pattern"] = f"%{literal}%"
         if after is not None:
-            query = query.where(sa.tuple_(agents.c.created_at, agents.c.id) < sa.tuple_(*after))
-        query = query.order_by(agents.c.created_at.desc(), agents.c.id.desc()).limit(limit)
-        rows = (await self._session.execute(query)).all()
-        return [Agent.model_validate(row._mapping) for row in rows]
+            params["after_at"], params["after_id"] = after
+        connection = await self._session.connection()
+        result = await connection.execute(_page_query(after is not None, bool(containing)), params)
+        # Plain dicts: pydantic validates them in about half the time of row mappings.
+        return _AGENT_LIST.validate_python([dict(row) for row in result.mappings()])
 
     async def update(self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]) -> Agent | None:
         row = (
@@ -158,3 +159,25 @@ class AgentRepository:
             .returning(agents.c.id)
         )
         return result.first() is not None
+
+
+@functools.cache
+def _page_query(after: bool, containing: bool) -> sa.Select[Any]:
+    """`list_page`'s statement for one shape of request: built and compiled once, not per call."""
+    query = sa.select(agents).where(agents.c.owner_id == sa.bindparam("owner_id"))
+    if containing:
+        pattern = sa.bindparam("pattern", type_=sa.Text)
+        query = query.where(
+            agents.c.name.ilike(pattern, escape="\\")
+            | agents.c.description.ilike(pattern, escape="\\")
+        )
+    if after:
+        query = query.where(
+            sa.tuple_(agents.c.created_at, agents.c.id)
+            < sa.tuple_(
+                sa.bindparam("after_at", type_=agents.c.created_at.type),
+                sa.bindparam("after_id", type_=agents.c.id.type),
+            )
+        )
+    order = (agents.c.created_at.desc(), agents.c.id.desc())
+    return query.order_by(*order).limit(sa.bindparam("limit", type_=sa.Integer))

@@ -34,7 +34,10 @@ async def list_agents(
     containing = q.strip() if q else None
     rows = await AgentRepository(session).list_page(user_id, limit + 1, after, containing or None)
     page, next_cursor = cut(rows, limit, lambda r: (r.created_at, r.id))
-    return AgentsPublic(items=[agent_public(r) for r in page], next_cursor=next_cursor)
+    # One validation for the whole page (pydantic's core), not one call per agent.
+    return AgentsPublic.model_validate(
+        {"items": page, "next_cursor": next_cursor}, from_attributes=True
+    )
 
 
 def agent_public(agent: Agent) -> AgentPublic:
