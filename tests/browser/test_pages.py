@@ -4,27 +4,15 @@ command palette and signing out; each free of console errors and CSP violations,
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
-from tests.support.browser import Watched, new_context, sign_in, watch
+from tests.support.browser import Watched
 from tests.support.fake_openai import FakeOpenAI
 from tests.support.fixtures import Stack
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def signed_in(browser: Browser, stack: Stack) -> Iterator[Watched]:
-    context = new_context(browser)
-    watched = watch(context)
-    sign_in(watched, stack.gateway_url, f"lin-{uuid.uuid4().hex[:8]}@example.com")
-    yield watched
-    watched.assert_clean()
-    context.close()
 
 
 def create(watched: Watched, name: str, starter: str | None = None) -> str:

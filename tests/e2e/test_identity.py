@@ -173,6 +173,21 @@ def test_an_expired_or_made_up_link_is_refused(stack: Stack) -> None:
     assert "set-cookie" not in expired.headers
 
 
+def test_a_refused_link_opened_in_a_browser_leads_to_the_sign_in_page_saying_why(
+    stack: Stack,
+) -> None:
+    link = mailed_link(stack, new_address())
+    assert use_link(link).status_code == 303
+
+    html = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    used = use_link(link, **html)
+    made_up = use_link(f"{stack.gateway_url}/auth/callback?token={auth.new_secret()}", **html)
+
+    assert (used.status_code, used.headers["location"]) == (303, "/sign-in?link=used")
+    assert made_up.headers["location"] == "/sign-in?link=unknown"
+    assert "set-cookie" not in used.headers
+
+
 def test_a_sign_in_posted_from_another_site_is_refused(stack: Stack) -> None:
     link = mailed_link(stack, new_address())
 

@@ -110,6 +110,9 @@ def test_the_gate_versions_channels_and_serving(
         agent_id, first = compiled_agent(client, spec=SPEC_V1)
         import_cases(client, agent_id, CASES)
         run_1 = completed_run(client, agent_id, first)
+        nothing_to_compare = client.get(
+            f"/api/v1/agents/{agent_id}/test-runs/{run_1['id']}/comparison"
+        )
         v1 = publish(
             client, agent_id, compilation_id=first, test_run_id=run_1["id"], channel="production"
         )
@@ -144,6 +147,7 @@ def test_the_gate_versions_channels_and_serving(
         client.patch(f"/api/v1/agents/{agent_id}", json={"min_pass_rate": 0.5})
         run_2 = completed_run(client, agent_id, second)
         refused = publish(client, agent_id, compilation_id=second, test_run_id=run_2["id"])
+        compared = client.get(f"/api/v1/agents/{agent_id}/test-runs/{run_2['id']}/comparison")
         forced = publish(
             client,
             agent_id,
@@ -198,6 +202,29 @@ def test_the_gate_versions_channels_and_serving(
     )
     assert refused["status"] == "refused"
     assert refused["regressions"] == [refunds_case]
+    # The API's comparison names what the gate refused on, by the same rule.
+    assert nothing_to_compare.status_code == 200, nothing_to_compare.text
+    assert nothing_to_compare.json() == {
+        "run_id": run_1["id"],
+        "production_version": None,
+        "base_run_id": None,
+        "regressed": [],
+        "fixed": [],
+        "unchanged": [],
+    }
+    comparison = compared.json()
+    assert (comparison["production_version"], comparison["base_run_id"]) == (1, run_1["id"])
+    assert comparison["regressed"] == [
+        {
+            "test_case_id": refunds_case,
+            "description": "refunds",
+            "before": "passed",
+            "now": "failed",
+        }
+    ]
+    assert comparison["fixed"] == []
+    others = {r["test_case_id"] for r in run_2["results"]} - {refunds_case}
+    assert {c["test_case_id"] for c in comparison["unchanged"]} == others
     assert refused["reason"].startswith(
         "1 case(s) that passed in the run behind production (version 1) fail now: "
     )

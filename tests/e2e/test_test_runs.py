@@ -204,6 +204,8 @@ def test_a_run_gives_promptfoo_verdicts_on_the_providers_answers(
     assert by_name["greets"]["tokens"]["prompt"] > 0
     assert by_name["greets"]["latency_ms"] > 0
     assert by_name["greets"]["cached"] is False
+    # A model behind an OpenAI-compatible server wrote every output, not the offline stand-in.
+    assert [r["offline"] for r in run["results"]] == [False] * len(run["results"])
     # The system message is the compiled instructions rendered with the case's vars.
     requests = fake_openai.chat_requests[before:]
     systems = sorted(r.messages[0]["content"] for r in requests)

@@ -31,8 +31,15 @@ export function Results({ run }: { run: TestRun }): JSX.Element {
               <summary>
                 <span class="verdict">{verdict}</span> {r.description || `Case ${r.case_index + 1}`}
                 {flaky.has(r.test_case_id) && <span class="badge warn"> flaky</span>}
+                {r.offline && <span class="badge offline"> offline stand-in</span>}
                 {run.repeat > 1 && ` (repeat ${r.repeat_index + 1})`}
               </summary>
+              {r.offline && (
+                <p class="notice">
+                  Written by the offline stand-in, not by an AI model: no AI provider is configured, so
+                  this verdict says nothing about the agent.
+                </p>
+              )}
               {r.error && <p class="error">{r.error}</p>}
               {failing.map((a, i) => (
                 <p key={i}>
@@ -58,28 +65,45 @@ const HEIGHT = 48;
 
 export function Trend({ runs, onOpen }: { runs: TestRunSummary[]; onOpen: (id: string) => void }): JSX.Element | null {
   const rated = runs.filter((r) => r.pass_rate !== null).reverse();
-  if (rated.length === 0) return null;
+  if (runs.length === 0) return null;
   const step = rated.length > 1 ? WIDTH / (rated.length - 1) : 0;
   const xy = rated.map((r, i) => [Math.round(i * step), Math.round(HEIGHT - (r.pass_rate ?? 0) * HEIGHT)] as const);
   const points = xy.map(([x, y]) => `${x},${y}`).join(" ");
   return (
     <section class="panel" aria-labelledby="trend-heading">
       <h2 id="trend-heading">Pass rate across runs</h2>
-      <svg class="trend" viewBox={`-4 -4 ${WIDTH + 8} ${HEIGHT + 8}`} role="img" aria-label={`Pass rates, oldest first: ${rated.map((r) => percent(r.pass_rate)).join(", ")}`}>
-        <polyline points={points} fill="none" stroke="currentColor" stroke-width="2" />
-        {xy.map(([x, y], i) => (
-          <circle key={i} cx={x} cy={y} r="3" fill="currentColor" />
-        ))}
-      </svg>
-      <ol class="plain runs" reversed>
-        {runs.map((r) => (
-          <li key={r.id}>
-            <button type="button" class="link" onClick={() => onOpen(r.id)}>
-              {new Date(r.created_at).toLocaleString()}: {percent(r.pass_rate)} ({r.status})
-            </button>
-          </li>
-        ))}
-      </ol>
+      {/* The chart is a picture of the table below it; the table is what assistive technology reads. */}
+      {rated.length > 0 && (
+        <svg class="trend" viewBox={`-4 -4 ${WIDTH + 8} ${HEIGHT + 8}`} aria-hidden="true" focusable="false">
+          <polyline points={points} />
+          {xy.map(([x, y], i) => (
+            <circle key={i} cx={x} cy={y} r="3" />
+          ))}
+        </svg>
+      )}
+      <table class="runs">
+        <caption class="visually-hidden">Pass rate of each run, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Run</th>
+            <th scope="col">Pass rate</th>
+            <th scope="col">Status</th>
+          </tr>
+        </thead>
+        <tbody>
+          {runs.map((r) => (
+            <tr key={r.id}>
+              <td>
+                <button type="button" class="link" onClick={() => onOpen(r.id)}>
+                  {new Date(r.created_at).toLocaleString()}
+                </button>
+              </td>
+              <td>{percent(r.pass_rate)}</td>
+              <td>{r.status}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </section>
   );
 }

@@ -25,6 +25,7 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
   const [current, setCurrent] = useState<string | null>(null);
   const loading = useAction();
   const running = useAction();
+  const cancelling = useAction();
   const stream = useRef<EventSource | null>(null);
   const path = { agent_id: agent.id };
 
@@ -133,13 +134,19 @@ export function TestingTab({ agent }: { agent: Agent }): JSX.Element {
               <button
                 type="button"
                 class="secondary danger"
+                disabled={cancelling.busy}
                 onClick={() =>
-                  void api.POST("/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel", { params: { path: { ...path, run_id: current } } })
+                  void cancelling.run(async () => {
+                    await must(
+                      api.POST("/api/v1/agents/{agent_id}/test-runs/{run_id}/cancel", { params: { path: { ...path, run_id: current } } }),
+                    );
+                  })
                 }
               >
-                Cancel the run
+                {cancelling.busy ? "Cancelling…" : "Cancel the run"}
               </button>
             )}
+            <ErrorNote error={cancelling.error} />
           </div>
         )}
         <ErrorNote error={running.error} />

@@ -215,6 +215,9 @@ class CaseResult(BaseModel):
     output: str | None = None
     latency_ms: float | None = None
     cached: bool = False
+    offline: bool = Field(
+        default=False, description="Written by the offline stand-in (no AI provider), not a model."
+    )
     prompt_tokens: int = 0
     completion_tokens: int = 0
     assertions: list[AssertionVerdict] = Field(default_factory=list)

@@ -3,6 +3,7 @@ routes answered with the page, and the API's own answers left exactly as they we
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,49 @@ def test_without_a_build_the_root_says_how_to_build_it(tmp_path: Path) -> None:
 
     assert answer.status_code == 404
     assert answer.json() == {"error": {"code": "ui_not_built"}}
+
+
+@pytest.fixture
+def compressed(tmp_path: Path) -> TestClient:
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "index.html").write_text(PAGE)
+    script = tmp_path / "assets" / "index-3f2a.js"
+    script.write_text("console.log(1)")
+    (tmp_path / "assets" / "index-3f2a.js.gz").write_bytes(gzip.compress(script.read_bytes()))
+    (tmp_path / "assets" / "index-3f2a.js.br").write_bytes(b"brotli bytes")
+    (tmp_path / "assets" / "index-9c1d.css").write_text("a{}")
+    (tmp_path / "assets" / "index-9c1d.css.gz").write_bytes(gzip.compress(b"a{}"))
+    return app_serving(tmp_path)
+
+
+def test_a_precompressed_asset_is_sent_as_the_browser_accepts_it(compressed: TestClient) -> None:
+    with compressed.stream(
+        "GET", "/assets/index-3f2a.js", headers={"Accept-Encoding": "gzip, br"}
+    ) as brotli:  # read raw: the bytes are not real brotli
+        raw = b"".join(brotli.iter_raw())
+    zipped = compressed.get("/assets/index-3f2a.js", headers={"Accept-Encoding": "gzip"})
+    refused = compressed.get("/assets/index-3f2a.js", headers={"Accept-Encoding": "br;q=0, gzip"})
+    plain = compressed.get("/assets/index-3f2a.js", headers={"Accept-Encoding": "identity"})
+    css = compressed.get("/assets/index-9c1d.css", headers={"Accept-Encoding": "br, gzip"})
+
+    assert brotli.headers["content-encoding"] == "br"
+    assert raw == b"brotli bytes"  # sent as built, for the browser to decode
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.text == "console.log(1)"  # httpx decodes it: the right bytes, rightly labelled
+    assert refused.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert plain.text == "console.log(1)"
+    assert css.headers["content-encoding"] == "gzip"  # no .br for it: the next best
+    for answer in (brotli, zipped, plain, css):
+        assert answer.headers["vary"] == "Accept-Encoding"
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert "javascript" in brotli.headers["content-type"]
+    assert "javascript" in zipped.headers["content-type"]
+    assert css.headers["content-type"].startswith("text/css")
+
+
+def test_the_page_itself_is_never_sent_compressed_from_an_asset(compressed: TestClient) -> None:
+    page = compressed.get("/agents/5a1c", headers={"Accept-Encoding": "br, gzip"})
+
+    assert page.text == PAGE
+    assert "content-encoding" not in page.headers

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from contracts.comparison import compare_cases
 from contracts.publishing import PublishedChannel, PublishedVersion, VersionDetail, VersionSummary
 
 
@@ -54,7 +55,8 @@ def gate(
         )
     number, behind = production if production is not None else (0, None)
     if behind is not None:
-        regressions = tuple(sorted(behind.passed & run.failed, key=str))
+        compared = compare_cases(behind.passed, behind.failed, run.passed, run.failed)
+        regressions = tuple(sorted(compared.regressed, key=str))
         if regressions:
             listed = ", ".join(str(c) for c in regressions[:20])
             more = f" and {len(regressions) - 20} more" if len(regressions) > 20 else ""

@@ -13,23 +13,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+# Re-exported: the repository asks `domain.case_outcome`; the one rule lives in contracts.
+from contracts.comparison import case_outcome as case_outcome
 from contracts.compiler import VariableDecl
 from contracts.instructions import RenderError, render
 from contracts.runs import OUTPUT_MAX, CaseOutcome, RunCase, RunStatus, RunSummary
 from contracts.verdicts import CaseVerdict
 
 PROVIDER_ERROR_PREFIX = "AI provider: "
-
-
-def case_outcome(any_pass: bool, any_fail: bool) -> CaseOutcome:
-    """Over a case's executions (errors left out): passed and failed both seen → flaky."""
-    if any_pass and any_fail:
-        return "flaky"
-    if any_pass:
-        return "passed"
-    if any_fail:
-        return "failed"
-    return "errored"
 
 
 @dataclass(frozen=True)
@@ -103,11 +94,13 @@ class Execution:
     output: str | None = None
     latency_ms: float | None = None
     cached: bool = False
+    offline: bool = False  # the offline stand-in wrote the output, not a model
     prompt_tokens: int = 0
     completion_tokens: int = 0
     assertions: list[dict[str, Any]] = field(default_factory=list)
     named_scores: dict[str, float] = field(default_factory=dict)
-    cache_entry: tuple[str, str, int, int] | None = None  # key, output, tokens: stored if new
+    # key, output, tokens, offline: stored if new
+    cache_entry: tuple[str, str, int, int, bool] | None = None
     skipped: bool = False
 
     def judged(self, verdict: CaseVerdict) -> Execution:
@@ -137,6 +130,7 @@ class Execution:
             "output": None if self.output is None else self.output[:OUTPUT_MAX],
             "latency_ms": self.latency_ms,
             "cached": self.cached,
+            "offline": self.offline,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "assertions": self.assertions,
@@ -222,3 +216,4 @@ class CachedResponse:
     output: str
     prompt_tokens: int
     completion_tokens: int
+    offline: bool = False  # written by the offline stand-in, so a hit is labelled as it was

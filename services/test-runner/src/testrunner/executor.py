@@ -95,6 +95,7 @@ class Executor:
         latency: float | None
         if use_cache and (hit := await self._lookups.cached_response(key)) is not None:
             output, execution.cached, latency = hit.output, True, None
+            execution.offline = hit.offline
             execution.prompt_tokens, execution.completion_tokens = (
                 hit.prompt_tokens,
                 hit.completion_tokens,
@@ -107,6 +108,7 @@ class Executor:
                 execution.skipped = True
                 return execution
             output, latency = answer.text, answer.latency_ms
+            execution.offline = answer.offline
             execution.prompt_tokens = answer.prompt_tokens
             execution.completion_tokens = answer.completion_tokens
             if use_cache:
@@ -115,6 +117,7 @@ class Executor:
                     output,
                     answer.prompt_tokens,
                     answer.completion_tokens,
+                    answer.offline,
                 )
         execution.output, execution.latency_ms = output, latency
         # The grader's calls wait out an outage the way the case's own call does.

@@ -77,6 +77,8 @@ results = sa.Table(
     sa.Column("output", sa.Text),
     sa.Column("latency_ms", sa.Float),
     sa.Column("cached", sa.Boolean, nullable=False),
+    # Written by the offline stand-in provider (no AI configured), not by a model.
+    sa.Column("offline", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("prompt_tokens", sa.Integer, nullable=False),
     sa.Column("completion_tokens", sa.Integer, nullable=False),
     sa.Column("assertions", JSONB, nullable=False),
@@ -93,6 +95,7 @@ response_cache = sa.Table(
     sa.Column("output", sa.Text, nullable=False),
     sa.Column("prompt_tokens", sa.Integer, nullable=False),
     sa.Column("completion_tokens", sa.Integer, nullable=False),
+    sa.Column("offline", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column(
         "created_at", sa.TIMESTAMP(timezone=True), nullable=False, server_default=sa.func.now()
     ),

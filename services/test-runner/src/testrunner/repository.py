@@ -120,8 +120,8 @@ class RunRepository:
         if await self._session.scalar(_RUN_FOR_SHARE, {"b_run": run_id}) is None:
             return None
         cache_rows = [
-            {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c}
-            for k, o, p, c in (e.cache_entry for e in executions if e.cache_entry is not None)
+            {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c, "offline": f}
+            for k, o, p, c, f in (e.cache_entry for e in executions if e.cache_entry is not None)
         ]
         if cache_rows:
             await self._session.execute(_INSERT_CACHE, cache_rows)
@@ -260,7 +260,9 @@ class ResponseCacheRepository:
         c = response_cache.c
         row = (
             await self._session.execute(
-                sa.select(c.output, c.prompt_tokens, c.completion_tokens).where(c.key == key)
+                sa.select(c.output, c.prompt_tokens, c.completion_tokens, c.offline).where(
+                    c.key == key
+                )
             )
         ).first()
         return None if row is None else CachedResponse(**row._mapping)

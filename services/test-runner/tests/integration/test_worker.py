@@ -130,6 +130,9 @@ async def test_a_run_whose_cases_arrive_first_is_executed_graded_and_completed_o
         (1, 1),
     ]
     assert reply.next_after == (1, 1)
+    # The offline stand-in answered: every result says so, through the query the API reads.
+    assert [r.offline for r in reply.results] == [True] * 4
+    assert await runner.count(results, results.c.offline.is_(False)) == 0
     stranger = await runner.ask(subjects.GET_TEST_RUN, GetTestRunV1(run_id=cmd.run_id))
     assert stranger == TestRunV1(found=False)
 

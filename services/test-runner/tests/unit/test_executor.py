@@ -179,10 +179,17 @@ async def test_a_cached_answer_is_used_instead_of_a_call() -> None:
     # Learn the key the executor will ask for from a first, uncached execution.
     first = await stage(executor(FakeLookups(r), provider, Recorder()), r)
     assert first.cache_entry is not None
+    assert (first.offline, first.cache_entry[4]) == (True, True)  # the offline stand-in wrote it
     key = first.cache_entry[0]
     hit = CachedResponse(output="cached answer", prompt_tokens=3, completion_tokens=2)
     again = await stage(executor(FakeLookups(r, {key: hit}), provider, Recorder()), r)
     assert (again.cached, again.output, again.prompt_tokens) == (True, "cached answer", 3)
+    assert again.offline is False  # a model's cached answer stays a model's
+    offline_hit = CachedResponse(
+        output="offline", prompt_tokens=1, completion_tokens=1, offline=True
+    )
+    labelled = await stage(executor(FakeLookups(r, {key: offline_hit}), provider, Recorder()), r)
+    assert (labelled.cached, labelled.offline) == (True, True)
     assert provider.answered == 1
     assert domain.cacheable(again.case, cache=True, repeat=1)
 

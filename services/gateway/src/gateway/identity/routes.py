@@ -33,7 +33,11 @@ ACCEPTED = MagicLinkAccepted(
     message="If this address can sign in, a sign-in link is on its way to it."
 )
 REFUSED: dict[int | str, dict[str, Any]] = {
-    303: {"description": "Signed in: the session cookie is set; on to the studio."},
+    303: {
+        "description": "Signed in: the session cookie is set; on to the studio. A browser "
+        "(`Accept: text/html`) whose link is refused goes to `/sign-in?link=<unknown|used|expired>`"
+        " instead of the 400, to read what happened and ask for a new link."
+    },
     400: {"model": ErrorPublic, "description": "The link is unknown, used or expired."},
     403: {"model": ErrorPublic, "description": "Posted from another site."},
 }
@@ -91,6 +95,12 @@ async def complete_sign_in(
     )
     if outcome.secret is None:
         # Answered, not raised: the failed attempt's audit entry commits with the transaction.
+        if "text/html" in request.headers.get("accept", ""):
+            # A person opened the link in a browser: the sign-in page says what happened and
+            # offers a new link. API clients keep the JSON error below.
+            refused = RedirectResponse(f"/sign-in?link={outcome.refused}", status_code=303)
+            refused.headers["Cache-Control"] = "no-store"
+            return refused
         return JSONResponse(
             {
                 "error": {

@@ -116,6 +116,7 @@ def result_public(result: CaseResult) -> TestResultPublic:
         output=result.output,
         latency_ms=result.latency_ms,
         cached=result.cached,
+        offline=result.offline,
         tokens=TokensPublic(prompt=result.prompt_tokens, completion=result.completion_tokens),
         assertions=[
             AssertionResultPublic.model_validate(a.model_dump(by_alias=True))

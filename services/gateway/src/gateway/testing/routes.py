@@ -26,7 +26,8 @@ from gateway.deps import (
     Tx,
 )
 from gateway.errors import error_responses
-from gateway.testing import events, junit, runs, service
+from gateway.publishing.versions import Versions
+from gateway.testing import comparison, events, junit, runs, service
 from gateway.testing.repository import TestRunView
 from gateway.testing.results import RunResults
 from gateway.testing.schemas import (
@@ -34,6 +35,7 @@ from gateway.testing.schemas import (
     TestCasePublic,
     TestCasesPublic,
     TestRunAccepted,
+    TestRunComparisonPublic,
     TestRunCreate,
     TestRunPublic,
     TestRunsPublic,
@@ -223,3 +225,21 @@ async def run_junit(
     results = RunResults(svc.nc, settings, tx.user_id, correlation_id)
     summary, found = await results.all_results(run_id)
     return Response(junit.junit_xml(agent_name, summary, view, found), media_type="application/xml")
+
+
+@router.get("/{run_id}/comparison", response_model=TestRunComparisonPublic, responses=UNAVAILABLE)
+async def compare_with_production(
+    agent_id: UUID,
+    run_id: UUID,
+    tx: ReadTx,
+    svc: ServiceDep,
+    settings: SettingsDep,
+    correlation_id: CorrelationId,
+) -> TestRunComparisonPublic:
+    """This run beside the run behind the version on production: the cases that regressed
+    (passed there, fail now; what the publish gate refuses), were fixed, or kept their verdict."""
+    await runs.owned_view(tx.session, tx.user_id, agent_id, run_id)
+    await tx.release()
+    results = RunResults(svc.nc, settings, tx.user_id, correlation_id)
+    versions = Versions(svc.nc, settings, tx.user_id, correlation_id)
+    return await comparison.with_production(results, versions, agent_id, run_id)

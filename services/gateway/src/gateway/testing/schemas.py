@@ -66,6 +66,7 @@ class TestRunCreate(BaseModel):
     )
 
 
+CaseOutcomePublic = Literal["passed", "failed", "flaky", "errored"]
 TestRunStatus = Literal["queued", "running", "paused", "completed", "cancelled", "failed"]
 
 
@@ -133,6 +134,9 @@ class TestResultPublic(BaseModel):
     output: str | None
     latency_ms: float | None
     cached: bool
+    offline: bool = Field(
+        description="Written by the offline stand-in (no AI provider configured), not by a model."
+    )
     tokens: TokensPublic
     assertions: list[AssertionResultPublic]
     named_scores: dict[str, float]
@@ -146,3 +150,27 @@ class TestRunPublic(TestRunSummaryPublic):
 class TestRunsPublic(BaseModel):
     items: list[TestRunSummaryPublic]
     next_cursor: str | None
+
+
+class ComparedCase(BaseModel):
+    test_case_id: UUID
+    description: str | None
+    before: CaseOutcomePublic = Field(description="Its outcome in the run behind production.")
+    now: CaseOutcomePublic = Field(description="Its outcome in this run.")
+
+
+class TestRunComparisonPublic(BaseModel):
+    """This run beside the run behind the version on production, case by case, by the publish
+    gate's rule: a case that passed there and fails (or is flaky) here has regressed."""
+
+    run_id: UUID
+    production_version: int | None = Field(
+        description="The version on production; None when nothing is published there."
+    )
+    base_run_id: UUID | None = Field(
+        description="The run behind that version; None when there is none (nothing on "
+        "production, or an imported version no run here was published with)."
+    )
+    regressed: list[ComparedCase] = Field(description="Passed there, fail now.")
+    fixed: list[ComparedCase] = Field(description="Failed there, pass now.")
+    unchanged: list[ComparedCase] = Field(description="The same verdict in both.")
