@@ -560,6 +560,10 @@ def test_two_test_runners_share_one_run_and_agree_with_one(
     assert shares[0] > 0, shares
     assert shares[1] > 0, shares
     assert sum(shares) == 200
+    assert [r["case_index"] for r in shared_run["results"]] == list(range(200))
+    # Both replicas write this log: their batches for one run queue on its row, never deadlock.
+    deadlocks = [ln for ln in second.log_text().splitlines() if "deadlock" in ln.lower()]
+    assert deadlocks == [], deadlocks[:3]
     verdicts = [(r["case_index"], r["pass"]) for r in shared_run["results"]]
     assert verdicts == [(r["case_index"], r["pass"]) for r in alone["results"]]
     expected = sum(1 for i in range(200) if "1" in f"question {i}")

@@ -115,9 +115,11 @@ class RunRepository:
         kept but not counted). The hot path: one prebuilt statement per table, executed with a
         list of parameters.
         """
-        # FOR SHARE: an erasure deleting the run waits for these results to commit, then deletes
-        # them too; once the run is gone, late results are dropped.
-        if await self._session.scalar(_RUN_FOR_SHARE, {"b_run": run_id}) is None:
+        # FOR NO KEY UPDATE, the lock the counters' UPDATE below needs anyway: taken first, so two
+        # replicas' batches for one run queue here rather than both holding FOR SHARE and deadlocking
+        # on the upgrade. An erasure deleting the run waits for these results to commit, then
+        # deletes them too; once the run is gone, late results are dropped.
+        if await self._session.scalar(_LOCK_RUN, {"b_run": run_id}) is None:
             return None
         cache_rows = [
             {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c, "offline": f}
@@ -214,7 +216,8 @@ class ErasureRepository:
     ) -> dict[str, int]:
         await mark_erased(self._session, erased_owners, user_id)
         # The runs first: their row locks wait for a batch recording results for them (`record`
-        # reads its run FOR SHARE), so those results are committed before they are deleted below.
+        # locks its run FOR NO KEY UPDATE), so those results are committed before they are
+        # deleted below.
         erased_runs = [
             Run.model_validate(row._mapping)
             for row in await self._session.execute(
@@ -274,8 +277,8 @@ _INSERT_CACHE = insert(response_cache).on_conflict_do_nothing()
 _INSERT_RESULTS = (
     insert(results).on_conflict_do_nothing().returning(results.c.error, results.c["pass"])
 )
-_RUN_FOR_SHARE = (
-    sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run")).with_for_update(read=True)
+_LOCK_RUN = (  # FOR NO KEY UPDATE
+    sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run")).with_for_update(key_share=True)
 )
 _RESUME = sa.and_(runs.c.status == "paused", sa.bindparam("b_provider_ok", type_=sa.Boolean))
 _STATUS_BEFORE = (
