@@ -14,11 +14,18 @@ from tests.chaos.runner import run, table
 
 pytestmark = pytest.mark.chaos
 
-BOUNDED = ("kill-any", "rolling-deploy", "nats-restart", "postgres-restart", "provider-failing")
+BOUNDED = (
+    "kill-any",
+    "rolling-deploy",
+    "nats-restart",
+    "postgres-restart",
+    "postgres-away-60s",
+    "provider-failing",
+)
 SEED = int(os.environ.get("CHAOS_SEED", "1"))
 
 
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_nothing_is_lost_or_done_twice_whatever_fails() -> None:
     # The issue asks for readiness within 10 s of a fault's end; a loaded two-core machine
     # restarting a Python process may need longer, so the bound here is generous and `make chaos`
