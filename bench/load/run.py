@@ -19,6 +19,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,12 +29,20 @@ import yaml
 
 from bench.fake_provider import running_fake_provider
 from bench.harness import machine, running_stack
-from bench.load.report import load_average, percentile, provider_env
+from bench.load.report import (
+    command_cpu_seconds,
+    load_average,
+    machine_busy_seconds,
+    percentile,
+    provider_env,
+)
 from bench.test_runs import cpu_text, cpu_used, pid_of
 from tests.support import infra
 from tests.support.fixtures import Stack
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+# Shared by every service, so counted by process name: PostgreSQL's backends and the broker.
+SHARED = ("postgres", "nats-server")
 SPEC: dict[str, Any] = {
     "persona": {"role": "support agent for {{company}}"},
     "mission": {"problem": "answer questions about orders"},
@@ -120,12 +129,21 @@ def main() -> None:
         env_locust = {"LOAD_SEED": str(seed_path), "LOAD_SAMPLES": str(samples_path)}
         pids = {name: pid_of(process) for name, process in stack.processes.items()}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        shared_before = {name: command_cpu_seconds(name) for name in SHARED}
+        busy_before, wall_before = machine_busy_seconds(), time.monotonic()
         with cpu_used(pids) as cpu:
             subprocess.run(command, env={**os.environ, **env_locust}, check=False)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu["locust"] = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        for name, seconds in shared_before.items():
+            cpu[name] = command_cpu_seconds(name) - seconds
+        busy, wall = machine_busy_seconds() - busy_before, time.monotonic() - wall_before
+        # Whatever else ran on the machine meanwhile (other work; PostgreSQL backends that exited).
+        cpu["rest of the machine"] = max(0.0, busy - sum(cpu.values()))
         print(f"after: {load_average()}")
-        print(f"{cpu_text(cpu)} (over about {args.seconds + 10} s on 2 cores)")
+        print(
+            f"{cpu_text(cpu)} (over {wall:.0f} s on {os.cpu_count()} cores: {busy / wall:.2f} cores busy)"
+        )
         measured = json.loads(samples_path.read_text())
     report(measured, args.users, args.seconds)
 
