@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime import migrations
 from runtime.settings import CommonSettings, SettingsError, exit_on_settings_error, load_settings
 
 
@@ -16,6 +15,9 @@ def migrate_command(
         settings = load_settings(settings_cls, service)
     except SettingsError as exc:
         exit_on_settings_error(exc)
+    # Alembic (and Mako under it) is for this command only: a service that serves never loads it.
+    from runtime import migrations
+
     try:
         migrations.ensure_database(settings.database_url)
         migrations.upgrade(migrations_dir, settings.database_url, schema)

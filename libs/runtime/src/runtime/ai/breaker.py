@@ -11,8 +11,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
-
-import pybreaker
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from runtime.ai.base import ProviderUnavailable
 from runtime.ai.metrics import (
@@ -20,6 +20,9 @@ from runtime.ai.metrics import (
     circuit_breaker_state,
     circuit_breaker_transitions,
 )
+
+if TYPE_CHECKING:
+    import pybreaker
 
 STATES = ("closed", "open", "half-open")
 
@@ -41,28 +44,53 @@ class Breaker:
     ) -> None:
         self.name = name
         self.reset_timeout = reset_timeout
+        self._fail_max = fail_max
+        self._is_failure = is_failure
         self._opened_at: float | None = None
         self._probe = asyncio.Lock()
+        self._publish_state("closed")
+
+    @cached_property
+    def _cb(self) -> pybreaker.CircuitBreaker:
+        """Built at the first guarded call: importing pybreaker imports redis (installed for the
+        gateway's rate limits), most of a second of CPU that a service's start need not pay."""
+        import pybreaker
+
+        breaker = self
+
+        class Listener(pybreaker.CircuitBreakerListener):
+            def state_change(
+                self,
+                cb: pybreaker.CircuitBreaker,  # noqa: ARG002 - pybreaker's listener signature
+                old_state: pybreaker.CircuitBreakerState | None,  # noqa: ARG002
+                new_state: pybreaker.CircuitBreakerState,
+            ) -> None:
+                breaker._on_state_change(new_state.name)
+
         # pybreaker treats an excluded error as a success; cancellation is the caller's choice,
         # not a sign of the provider's health, so it must never open the breaker.
         neutral = (asyncio.CancelledError, GeneratorExit)
-        self._cb = pybreaker.CircuitBreaker(
-            fail_max=fail_max,
-            reset_timeout=reset_timeout,
+        is_failure = self._is_failure
+        return pybreaker.CircuitBreaker(
+            fail_max=self._fail_max,
+            reset_timeout=self.reset_timeout,
             exclude=[lambda exc: isinstance(exc, neutral) or not is_failure(exc)],
-            listeners=[_Listener(self)],
-            name=name,
+            listeners=[Listener()],
+            name=self.name,
             throw_new_error_on_trip=False,  # the call that trips reports the provider's own error
         )
-        self._publish_state("closed")
 
     @property
     def state(self) -> str:
         """`closed`, `open` or `half-open` (an open breaker becomes half-open at its next call)."""
+        if "_cb" not in self.__dict__:
+            return "closed"  # no call yet
         return str(self._cb.current_state)
 
     @property
     def fail_counter(self) -> int:
+        if "_cb" not in self.__dict__:
+            return 0
         return int(self._cb.fail_counter)
 
     def seconds_until_half_open(self) -> float:
@@ -92,6 +120,8 @@ class Breaker:
                 yield
 
     def _calling(self) -> ExitStack:
+        import pybreaker  # once loaded, a dictionary lookup
+
         stack = ExitStack()
         try:
             stack.enter_context(self._cb.calling())
@@ -115,16 +145,3 @@ class Breaker:
     def _publish_state(self, current: str) -> None:
         for state in STATES:
             circuit_breaker_state.labels(self.name, state).set(1 if state == current else 0)
-
-
-class _Listener(pybreaker.CircuitBreakerListener):
-    def __init__(self, breaker: Breaker) -> None:
-        self._breaker = breaker
-
-    def state_change(
-        self,
-        cb: pybreaker.CircuitBreaker,  # noqa: ARG002 - pybreaker's listener signature
-        old_state: pybreaker.CircuitBreakerState | None,  # noqa: ARG002
-        new_state: pybreaker.CircuitBreakerState,
-    ) -> None:
-        self._breaker._on_state_change(new_state.name)

@@ -2,6 +2,10 @@
 
 One logical call is `breaker.guard()` around `RetryPolicy.run()` around single SDK requests
 (`max_retries=0`, a timeout on each): the breaker samples whole calls, never attempts.
+
+The SDK is imported at the first call, not at import: it is a second of CPU that every service's
+start would otherwise pay before it is ready (an SDK error implies the SDK is loaded, so the
+`import openai` in the error paths costs nothing).
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, cast
 
-import openai
-from openai import AsyncOpenAI, DefaultAioHttpClient, omit
-from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span, use_span
 
 from runtime.ai.base import (
@@ -38,6 +40,11 @@ from runtime.ai.retry import (
 from runtime.ai.schema import schema_errors
 from runtime.observability import tracer
 from runtime.pricing import DEFAULT_PRICES, ModelPrice, estimated_cost
+
+if TYPE_CHECKING:
+    import openai
+    from openai import AsyncOpenAI
+    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 
 class OpenAIProvider:
@@ -66,15 +73,8 @@ class OpenAIProvider:
         self.prices = prices
         self.embedding_model = embedding_model
         self.timeout = timeout
-        self._client = AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            max_retries=0,
-            timeout=timeout,
-            # aiohttp under the SDK: half the CPU per call of its default transport (measured:
-            # 0.85 vs 1.8 ms), which bounds how many test cases a replica runs per second.
-            http_client=DefaultAioHttpClient(timeout=timeout),
-        )
+        self._api_key = api_key
+        self._base_url = base_url
         self.retry = RetryPolicy(
             max_attempts=max_attempts,
             deadline=retry_deadline,
@@ -86,6 +86,20 @@ class OpenAIProvider:
             fail_max=breaker_fail_max,
             reset_timeout=breaker_reset,
             is_failure=counts_against_breaker,
+        )
+
+    @cached_property
+    def _client(self) -> AsyncOpenAI:
+        from openai import AsyncOpenAI, DefaultAioHttpClient
+
+        return AsyncOpenAI(
+            api_key=self._api_key,
+            base_url=self._base_url,
+            max_retries=0,
+            timeout=self.timeout,
+            # aiohttp under the SDK: half the CPU per call of its default transport (measured:
+            # 0.85 vs 1.8 ms), which bounds how many test cases a replica runs per second.
+            http_client=DefaultAioHttpClient(timeout=self.timeout),
         )
 
     @property
@@ -105,6 +119,8 @@ class OpenAIProvider:
         json_schema: dict[str, Any] | None = None,
     ) -> Completion:
         """One reply. With `json_schema`, a strict structured output checked against the schema."""
+        from openai.types.chat import ChatCompletion
+
         model = model or self.model
         started = time.monotonic()
         body: dict[str, Any] = {"model": model, "messages": messages}
@@ -150,6 +166,8 @@ class OpenAIProvider:
         max_tokens: int | None = None,
     ) -> AsyncGenerator[str, None]:
         """The reply's text deltas. Only opening the stream is retried; a break mid-way is raised."""
+        from openai import omit
+
         model = model or self.model
         async with self._observed(model):
             chunks = await self.retry.run(
@@ -188,7 +206,8 @@ class OpenAIProvider:
         return [list(item.embedding) for item in ordered]
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if "_client" in self.__dict__:  # never built: nothing was called
+            await self._client.close()
 
     def _count_tokens(self, model: str, prompt: int, completion: int) -> None:
         span = get_current_span()
@@ -204,6 +223,8 @@ class OpenAIProvider:
     async def _observed(self, model: str) -> AsyncIterator[None]:
         """One logical call: a client span, guarded by the breaker, counted, and its failures
         made typed."""
+        import openai
+
         started = time.monotonic()
         outcome = "unavailable"
         span = tracer().start_span(
@@ -275,6 +296,8 @@ def _reply_text(response: ChatCompletion, json_schema: dict[str, Any] | None) ->
 
 
 def _message(exc: openai.OpenAIError) -> str:
+    import openai
+
     if isinstance(exc, openai.APIError) and isinstance(exc.body, dict):
         message = exc.body.get("message")
         if isinstance(message, str) and message:

@@ -3,6 +3,9 @@
 The openai SDK is built with `max_retries=0`; tenacity retries 429, 408, 409, 5xx, timeouts and
 connection errors with full-jitter backoff, waiting what `retry-after-ms` / `Retry-After` asks
 (clamped). Other 4xx are never retried.
+
+The SDK (and its httpx2) is imported where an error is examined: an SDK error means the SDK is
+loaded already, and a service that never calls the provider never loads it (provider.py).
 """
 
 from __future__ import annotations
@@ -13,8 +16,6 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-import httpx2
-import openai
 import structlog
 from tenacity import (
     AsyncRetrying,
@@ -36,6 +37,9 @@ log = structlog.get_logger()
 
 def retry_reason(exc: BaseException | None) -> str | None:
     """The `ai_retries_total` reason for a failure worth retrying, or None when it is not."""
+    import httpx2
+    import openai
+
     if isinstance(exc, openai.APITimeoutError):
         # The aiohttp transport reports a refused connection as a connect timeout.
         return "connection" if isinstance(exc.__cause__, httpx2.ConnectTimeout) else "timeout"
@@ -48,6 +52,8 @@ def retry_reason(exc: BaseException | None) -> str | None:
 
 def is_client_error(exc: BaseException) -> bool:
     """A 4xx that no retry can fix (400, 401, 403, 404, 422…): not the provider's ill health."""
+    import openai
+
     return (
         isinstance(exc, openai.APIStatusError)
         and exc.status_code < 500
@@ -61,6 +67,8 @@ def counts_against_breaker(exc: BaseException) -> bool:
 
 def retry_after_seconds(exc: BaseException | None) -> float | None:
     """What the provider asked to wait (`retry-after-ms`, then `Retry-After` seconds or date)."""
+    import openai
+
     if not isinstance(exc, openai.APIStatusError):
         return None
     headers = exc.response.headers

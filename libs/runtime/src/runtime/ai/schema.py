@@ -11,8 +11,6 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 Schema = dict[str, Any]
 _FORMATS = {
     "date-time": "2000-01-01T00:00:00Z",
@@ -64,6 +62,9 @@ def schema_errors(value: Any, schema: Schema) -> list[str]:
     The check is jsonschema's (draft 2020-12, the dialect of structured outputs): every keyword,
     `oneOf` meaning exactly one.
     """
+    # Loaded at the first structured reply, not at every service's start.
+    from jsonschema import Draft202012Validator
+
     validator = Draft202012Validator(schema)
     return [
         f"{_path(error.absolute_path)}: {error.message}" for error in validator.iter_errors(value)

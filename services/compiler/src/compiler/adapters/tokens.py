@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
-import bpe_openai
+from functools import cache
 
 from compiler.domain import TokenCount
 
@@ -18,6 +17,19 @@ ESTIMATE = "estimate: characters / 4"
 
 
 def token_counter(model: str) -> Callable[[str], TokenCount]:
+    """Counts for `model`; its BPE table (a second of CPU to load) is read at the first count, so
+    the compiler is ready without it."""
+
+    def count(text: str) -> TokenCount:
+        return _counter(model)(text)
+
+    return count
+
+
+@cache
+def _counter(model: str) -> Callable[[str], TokenCount]:
+    import bpe_openai
+
     try:
         name = bpe_openai.encoding_name_for_model(model)
         encoding = bpe_openai.get_encoding(name)
