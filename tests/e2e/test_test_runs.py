@@ -517,6 +517,40 @@ def test_a_test_runner_killed_mid_run_loses_nothing_and_applies_nothing_twice(
     assert sum(completed.values()) == 1  # completed exactly once
 
 
+def test_a_test_runner_killed_mid_fan_out_emits_each_execution_once(
+    isolated_stack: Callable[..., Stack], fake_openai: FakeOpenAI
+) -> None:
+    stack = isolated_stack(
+        **provider_env(fake_openai, TEST_RUNNER_FAN_OUT_CHUNK="40", ACK_WAIT_SECONDS="2")
+    )
+    for service in ("compiler", "gateway"):
+        stack.start(service)
+    # Killed (SIGKILL) with the second chunk claimed and not committed: the first is committed,
+    # its executions perhaps not yet published by the relay.
+    stack.start("test-runner", STUDIO_FAILPOINTS="test-runner.mid_fan_out")
+    fake_openai.reply_with(Replies())
+    with stack.new_user() as client:
+        agent_id, compilation_id = compiled_agent(client)
+        import_cases(client, agent_id, numbered_cases(100, text="Answer"))
+        run_id = start_run(client, agent_id, compilation_id, repeat=2)
+        process = stack.processes["test-runner"].proc
+        assert process is not None
+        assert process.wait(30) == -9
+        stack.start("test-runner")
+        run = wait_for_run(client, agent_id, run_id, timeout=120)
+
+    assert run["status"] == "completed"
+    assert (run["executed"], run["passed"], run["failed"], run["errored"]) == (200, 100, 0, 0)
+    executions_done(stack)
+    # One message per case x repeat in the stream: no chunk was lost or emitted twice.
+    executions = infra.stream_subject_counts(
+        stack.nats_url,
+        f"{stack.root.upper()}_TEST_RUNNER",
+        f"{stack.root}.test_runner.cmd.execute_case.v1",
+    )
+    assert sum(executions.values()) == 200
+
+
 def executions_by(process: ServiceProcess) -> float:
     text = httpx.get(f"{process.url}/metrics", timeout=5).text
     return sum(

@@ -51,6 +51,7 @@ from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
     ExecuteCaseV1,
+    FanOutRunV1,
     GetTestRunV1,
     RunCase,
     RunSummary,
@@ -179,6 +180,7 @@ EXAMPLES: dict[type[BaseModel], BaseModel] = {
     ),
     AddRunCasesV1: AddRunCasesV1(run_id=RUN_ID, cases=[CASE]),
     ExecuteCaseV1: ExecuteCaseV1(run_id=RUN_ID, repeat_index=2, case=CASE),
+    FanOutRunV1: FanOutRunV1(run_id=RUN_ID, offset=500),
     CancelTestRunV1: CancelTestRunV1(run_id=RUN_ID, reason="cancelled by its owner"),
     TestRunStartedV1: TestRunStartedV1(run_id=RUN_ID, agent_id=AGENT_ID, executions=3),
     TestRunCompletedV1: TestRunCompletedV1(

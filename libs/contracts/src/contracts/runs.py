@@ -106,6 +106,16 @@ class ExecuteCaseV1(BaseModel):
     case: RunCase
 
 
+class FanOutRunV1(BaseModel):
+    """Command (the test-runner's own): emit the run's next chunk of `ExecuteCaseV1`, the
+    executions from `offset` on; the chunk's transaction sends the next one of these."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: UUID
+    offset: int = Field(ge=1, description="Executions already emitted (case x repeat order).")
+
+
 class CancelTestRunV1(BaseModel):
     """Command: stop a run; executions not yet recorded are dropped."""
 

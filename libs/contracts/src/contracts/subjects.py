@@ -111,6 +111,7 @@ LIST_COMPILATIONS = Subject("compiler", Kind.QUERY, "list_compilations", 1)
 START_TEST_RUN = Subject("test_runner", Kind.COMMAND, "start_test_run", 1)
 ADD_RUN_CASES = Subject("test_runner", Kind.COMMAND, "add_run_cases", 1)
 EXECUTE_CASE = Subject("test_runner", Kind.COMMAND, "execute_case", 1)
+FAN_OUT_RUN = Subject("test_runner", Kind.COMMAND, "fan_out_run", 1)
 CANCEL_TEST_RUN = Subject("test_runner", Kind.COMMAND, "cancel_test_run", 1)
 TEST_RUN_STARTED = Subject("test_runner", Kind.EVENT, "test_run_started", 1)
 TEST_RUN_COMPLETED = Subject("test_runner", Kind.EVENT, "test_run_completed", 1)
@@ -145,6 +146,7 @@ ALL_SUBJECTS: tuple[Subject, ...] = (
     START_TEST_RUN,
     ADD_RUN_CASES,
     EXECUTE_CASE,
+    FAN_OUT_RUN,
     CANCEL_TEST_RUN,
     TEST_RUN_STARTED,
     TEST_RUN_COMPLETED,
@@ -243,6 +245,9 @@ TEST_RUNNER_ADD_RUN_CASES = Durable(
 TEST_RUNNER_EXECUTE_CASE = Durable(
     "test_runner", TEST_RUNNER_STREAM, "execute_case", EXECUTE_CASE.relative
 )
+TEST_RUNNER_FAN_OUT_RUN = Durable(
+    "test_runner", TEST_RUNNER_STREAM, "fan_out_run", FAN_OUT_RUN.relative
+)
 TEST_RUNNER_CANCEL_TEST_RUN = Durable(
     "test_runner", TEST_RUNNER_STREAM, "cancel_test_run", CANCEL_TEST_RUN.relative
 )
@@ -296,6 +301,7 @@ ALL_DURABLES: tuple[Durable, ...] = (
     TEST_RUNNER_START_TEST_RUN,
     TEST_RUNNER_ADD_RUN_CASES,
     TEST_RUNNER_EXECUTE_CASE,
+    TEST_RUNNER_FAN_OUT_RUN,
     TEST_RUNNER_CANCEL_TEST_RUN,
     TEST_RUNNER_ERASE_TEST_RUNS,
     GATEWAY_TEST_RUNNER_EVENTS,

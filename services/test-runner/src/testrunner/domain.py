@@ -45,6 +45,20 @@ def count(outcomes: list[CaseOutcome]) -> Counts:
     )
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """A run's next executions to emit, `(repeat, case)` in fan-out order, and whether more follow."""
+
+    executions: list[tuple[int, RunCase]]
+    more: bool
+
+
+def executions_between(total_cases: int, start: int, end: int) -> list[tuple[int, int]]:
+    """The `(repeat, case index)` of a run's executions `start` up to `end`, in fan-out order:
+    every case's first execution before any second, so early results cover the whole suite."""
+    return [divmod(i, total_cases) for i in range(start, end)]
+
+
 def messages(system: str, case: RunCase) -> list[dict[str, Any]]:
     """The system message is the rendered instructions; the user message is the case's input."""
     return [{"role": "system", "content": system}, {"role": "user", "content": case.input}]

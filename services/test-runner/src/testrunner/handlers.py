@@ -1,10 +1,12 @@
 """Handlers of the test-runner's messages (docs/decisions/0006).
 
 Building a run: `StartTestRunV1` and the `AddRunCasesV1` chunks may arrive in any order; whichever
-completes the snapshot fans the run out (an advisory lock per run serialises them). Executing: one
-`ExecuteCaseV1` per case x repeat, staged outside any transaction by `executor.Executor` (the AI
-call, the verdict) and recorded here in batches; the batch that records a run's last execution
-completes it, exactly once.
+completes the snapshot starts the run (an advisory lock per run serialises them). Fanning out: one
+`ExecuteCaseV1` per case x repeat, emitted a chunk per transaction, each chunk sending the
+`FanOutRunV1` for the next, so memory and transactions stay the size of a chunk whatever the
+run's. Executing: staged outside any transaction by `executor.Executor` (the AI call, the verdict)
+and recorded here in batches; the batch that records a run's last execution completes it, exactly
+once.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from contracts.runs import (
     CaseOutcome,
     CaseResult,
     ExecuteCaseV1,
+    FanOutRunV1,
     GetTestRunV1,
     ResultNotice,
     RunCase,
@@ -40,8 +43,9 @@ from contracts.runs import (
 )
 from runtime.dead_letter_consumer import DeadLetter, readable_reason
 from runtime.errors import TransientError
+from runtime.faults import failpoint
 from testrunner import domain, metrics
-from testrunner.domain import Counts, Execution, Run
+from testrunner.domain import Chunk, Counts, Execution, Run
 
 log = structlog.get_logger()
 
@@ -54,7 +58,11 @@ class Runs(Protocol):
     async def lock(self, run_id: UUID) -> None: ...
     async def add(self, cmd: StartTestRunV1, owner_id: UUID | None) -> None: ...
     async def add_cases(self, run_id: UUID, cases: Sequence[RunCase]) -> None: ...
-    async def start_if_complete(self, run_id: UUID) -> tuple[Run, list[RunCase]] | None: ...
+    async def start_if_complete(self, run_id: UUID) -> Run | None: ...
+    async def next_chunk(self, run_id: UUID, start: int, size: int) -> Chunk | None:
+        """Claim the run's executions `start` up to `start + size` if its cursor stands at
+        `start`; None when it does not or the run is no longer active."""
+
     async def get(self, run_id: UUID) -> Run | None: ...
     async def record(self, run_id: UUID, executions: list[Execution]) -> tuple[Run, bool] | None:
         """Store the new results and count them; the run, and whether this resumed it from a
@@ -75,42 +83,61 @@ class Runs(Protocol):
 
 
 async def handle_start_test_run(
-    cmd: StartTestRunV1, *, owner_id: UUID | None, runs: Runs
+    cmd: StartTestRunV1, *, owner_id: UUID | None, runs: Runs, chunk_size: int
 ) -> list[BaseModel]:
-    """Consumes `StartTestRunV1`; emits the executions and `TestRunStartedV1` once all cases are in.
+    """Consumes `StartTestRunV1`; emits `TestRunStartedV1` and the first chunk of executions once
+    all cases are in.
 
-    Idempotency key: `run_id` (the run row is inserted once; only a queued run fans out).
+    Idempotency key: `run_id` (the run row is inserted once; only a queued run starts).
     """
     await runs.lock(cmd.run_id)
     await runs.add(cmd, owner_id)
-    return await _fan_out_if_complete(runs, cmd.run_id)
+    return await _start_if_complete(runs, cmd.run_id, chunk_size)
 
 
-async def handle_add_run_cases(cmd: AddRunCasesV1, *, runs: Runs) -> list[BaseModel]:
+async def handle_add_run_cases(
+    cmd: AddRunCasesV1, *, runs: Runs, chunk_size: int
+) -> list[BaseModel]:
     """Consumes `AddRunCasesV1`; emits what `handle_start_test_run` does if this was the last chunk.
 
     Idempotency key: `(run_id, case index)` per case.
     """
     await runs.lock(cmd.run_id)
     await runs.add_cases(cmd.run_id, cmd.cases)
-    return await _fan_out_if_complete(runs, cmd.run_id)
+    return await _start_if_complete(runs, cmd.run_id, chunk_size)
 
 
-async def _fan_out_if_complete(runs: Runs, run_id: UUID) -> list[BaseModel]:
-    started = await runs.start_if_complete(run_id)
-    if started is None:
+async def handle_fan_out_run(cmd: FanOutRunV1, *, runs: Runs, chunk_size: int) -> list[BaseModel]:
+    """Consumes `FanOutRunV1`; emits the run's next chunk of executions and, unless it was the
+    last, the `FanOutRunV1` for the one after. A cancelled run fans out no further.
+
+    Idempotency key: `(run_id, offset)`: the run's cursor moves past an offset once.
+    """
+    await runs.lock(cmd.run_id)  # the same lock as a cancel: a chunk is emitted before it or not
+    emitted = await _fan_out(runs, cmd.run_id, cmd.offset, chunk_size)
+    failpoint("test-runner.mid_fan_out")  # tests: a crash with a chunk claimed, not committed
+    return emitted
+
+
+async def _start_if_complete(runs: Runs, run_id: UUID, chunk_size: int) -> list[BaseModel]:
+    run = await runs.start_if_complete(run_id)
+    if run is None:
         return []
-    run, cases = started
-    # Every case's first execution before any second: early results cover the whole suite.
-    executions: list[BaseModel] = [
-        ExecuteCaseV1(run_id=run_id, repeat_index=r, case=case)
-        for r in range(run.repeat)
-        for case in cases
+    started = TestRunStartedV1(run_id=run_id, agent_id=run.agent_id, executions=run.executions)
+    return [started, *await _fan_out(runs, run_id, 0, chunk_size)]
+
+
+async def _fan_out(runs: Runs, run_id: UUID, start: int, chunk_size: int) -> list[BaseModel]:
+    chunk = await runs.next_chunk(run_id, start, chunk_size)
+    if chunk is None:
+        return []
+    emitted: list[BaseModel] = [
+        ExecuteCaseV1(run_id=run_id, repeat_index=repeat, case=case)
+        for repeat, case in chunk.executions
     ]
-    return [
-        TestRunStartedV1(run_id=run_id, agent_id=run.agent_id, executions=len(executions)),
-        *executions,
-    ]
+    if chunk.more:
+        emitted.append(FanOutRunV1(run_id=run_id, offset=start + len(chunk.executions)))
+    return emitted
 
 
 async def handle_cancel_test_run(cmd: CancelTestRunV1, *, runs: Runs) -> list[BaseModel]:

@@ -36,6 +36,8 @@ runs = sa.Table(
     sa.Column("total_cases", sa.Integer, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("reason", sa.Text),
+    # Executions emitted so far: the run fans out in chunks, each one transaction (FanOutRunV1).
+    sa.Column("fanned_out", sa.Integer, nullable=False, server_default="0"),
     sa.Column("executed", sa.Integer, nullable=False, server_default="0"),
     # Executions by verdict: with repeat 1 these are the cases' live counts.
     sa.Column("executions_passed", sa.Integer, nullable=False, server_default="0"),

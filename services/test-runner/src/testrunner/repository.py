@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.runs import CaseOutcome, CaseResult, RunCase, StartTestRunV1
 from runtime.erasure import mark_erased
 from testrunner import domain
-from testrunner.domain import CachedResponse, Counts, Execution, Run
+from testrunner.domain import CachedResponse, Chunk, Counts, Execution, Run
 from testrunner.models import erased_owners, response_cache, results, run_cases, runs
 
 ACTIVE = ("running", "paused")
@@ -66,9 +66,9 @@ class RunRepository:
             .on_conflict_do_nothing()
         )
 
-    async def start_if_complete(self, run_id: UUID) -> tuple[Run, list[RunCase]] | None:
-        """When the run is queued and all its cases are stored: mark it running, return it and
-        them; otherwise None."""
+    async def start_if_complete(self, run_id: UUID) -> Run | None:
+        """When the run is queued and all its cases are stored: mark it running and return it;
+        otherwise None. Its executions are emitted afterwards, a chunk at a time (`next_chunk`)."""
         row = (
             await self._session.execute(
                 sa.select(runs).where(runs.c.id == run_id).with_for_update()
@@ -81,17 +81,46 @@ class RunRepository:
         )
         if stored != row.total_cases:
             return None
-        cases = await self._session.scalars(
-            sa.select(run_cases.c.case)
-            .where(run_cases.c.run_id == run_id)
-            .order_by(run_cases.c.case_index)
-        )
         await self._session.execute(
             sa.update(runs)
             .where(runs.c.id == run_id)
             .values(status="running", started_at=sa.func.now())
         )
-        return Run.model_validate(row._mapping), [RunCase.model_validate(c) for c in cases]
+        return Run.model_validate(row._mapping)
+
+    async def next_chunk(self, run_id: UUID, start: int, size: int) -> Chunk | None:
+        """Claim the executions `start` up to `start + size` of an active run whose cursor stands
+        at `start`, moving it past them; None when it does not (the chunk was emitted already,
+        or the run was cancelled, completed or erased). A compare-and-set on `fanned_out`: a
+        chunk is claimed by one transaction only, whatever redelivers its command."""
+        end = sa.func.least(start + size, runs.c.total_cases * runs.c.repeat)
+        claimed = (
+            await self._session.execute(
+                sa.update(runs)
+                .where(
+                    runs.c.id == run_id,
+                    runs.c.status.in_(ACTIVE),
+                    runs.c.fanned_out == start,
+                    runs.c.fanned_out < runs.c.total_cases * runs.c.repeat,
+                )
+                .values(fanned_out=end)
+                .returning(runs.c.fanned_out, runs.c.total_cases, runs.c.repeat)
+            )
+        ).first()
+        if claimed is None:
+            return None
+        positions = domain.executions_between(claimed.total_cases, start, claimed.fanned_out)
+        rows = await self._session.execute(
+            sa.select(run_cases.c.case_index, run_cases.c.case).where(
+                run_cases.c.run_id == run_id,
+                run_cases.c.case_index.in_(sorted({index for _, index in positions})),
+            )
+        )
+        cases = {row.case_index: RunCase.model_validate(row.case) for row in rows}
+        return Chunk(
+            executions=[(repeat, cases[index]) for repeat, index in positions],
+            more=claimed.fanned_out < claimed.total_cases * claimed.repeat,
+        )
 
     async def get(self, run_id: UUID) -> Run | None:
         row = (await self._session.execute(sa.select(runs).where(runs.c.id == run_id))).first()

@@ -15,6 +15,12 @@ class TestRunnerSettings(CommonSettings):
         le=1024,
         description="Executions (calls to the AI provider) in flight at once per replica.",
     )
+    fan_out_chunk: int = Field(
+        default=500,
+        ge=1,
+        le=10_000,
+        description="Executions a run emits per transaction (its memory bound while it starts).",
+    )
     grader_model: str | None = Field(
         default=None, description="Model that grades llm-rubric assertions (None: AI_MODEL)."
     )

@@ -19,6 +19,7 @@ from contracts.subjects import (
     TEST_RUNNER_DEAD_EXECUTIONS,
     TEST_RUNNER_ERASE_TEST_RUNS,
     TEST_RUNNER_EXECUTE_CASE,
+    TEST_RUNNER_FAN_OUT_RUN,
     TEST_RUNNER_START_TEST_RUN,
 )
 from runtime import outbox
@@ -77,13 +78,25 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
         provider_attempts=settings.provider_attempts,
     )
 
+    chunk_size = settings.fan_out_chunk
+
     async def on_start(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_start_test_run(
-            envelope.data, owner_id=envelope.owner_id, runs=RunRepository(session)
+            envelope.data,
+            owner_id=envelope.owner_id,
+            runs=RunRepository(session),
+            chunk_size=chunk_size,
         )
 
     async def on_add_cases(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-        return await handlers.handle_add_run_cases(envelope.data, runs=RunRepository(session))
+        return await handlers.handle_add_run_cases(
+            envelope.data, runs=RunRepository(session), chunk_size=chunk_size
+        )
+
+    async def on_fan_out(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+        return await handlers.handle_fan_out_run(
+            envelope.data, runs=RunRepository(session), chunk_size=chunk_size
+        )
 
     async def on_cancel(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_cancel_test_run(envelope.data, runs=RunRepository(session))
@@ -121,6 +134,7 @@ def bindings(service: Service) -> tuple[AnyBinding, ...]:
     return (
         Binding(TEST_RUNNER_START_TEST_RUN, unless_erased(erased_owners, on_start)),
         Binding(TEST_RUNNER_ADD_RUN_CASES, unless_erased(erased_owners, on_add_cases)),
+        Binding(TEST_RUNNER_FAN_OUT_RUN, unless_erased(erased_owners, on_fan_out)),
         Binding(TEST_RUNNER_CANCEL_TEST_RUN, unless_erased(erased_owners, on_cancel)),
         Binding(TEST_RUNNER_ERASE_TEST_RUNS, on_erase),
         StagedBinding(TEST_RUNNER_EXECUTE_CASE, executor.stage, on_executed),

@@ -1,8 +1,11 @@
 """The test-runner's consumers, handlers and repository against real PostgreSQL and NATS
-JetStream, in this process (the offline AI provider answers at once)."""
+JetStream, in this process (the offline AI provider answers at once): a run's snapshot, its
+fan-out in chunks (one execution per case x repeat whatever is redelivered, none after a cancel),
+its executions and their dead letters."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
 from contracts.envelope import Envelope
@@ -19,6 +23,7 @@ from contracts.runs import (
     AddRunCasesV1,
     CancelTestRunV1,
     ExecuteCaseV1,
+    FanOutRunV1,
     GetTestRunV1,
     RunCase,
     StartTestRunV1,
@@ -28,7 +33,7 @@ from contracts.runs import (
     TestRunV1,
 )
 from runtime.retention import DAY, Pruner
-from runtime.service import AnyBinding, Service
+from runtime.service import AnyBinding, Binding, Service
 from runtime.settings import CommonSettings
 from runtime.staged import StagedBinding
 from testrunner.models import metadata, response_cache, results, runs
@@ -43,7 +48,11 @@ NEVER = "zz-not-in-any-answer"
 
 
 def runner_of(
-    postgres_url: str, nats_url: str, bindings_of: Any = bindings, max_deliver: int = 3
+    postgres_url: str,
+    nats_url: str,
+    bindings_of: Any = bindings,
+    max_deliver: int = 3,
+    fan_out_chunk: int = 500,
 ) -> AbstractAsyncContextManager[RunningService]:
     """The test-runner on a database and subject root of its own."""
 
@@ -55,6 +64,7 @@ def runner_of(
             ai_provider="offline",
             ack_wait_seconds=2,
             max_deliver=max_deliver,
+            fan_out_chunk=fan_out_chunk,
         )
 
     return running_service(
@@ -244,3 +254,106 @@ async def test_a_dead_lettered_execution_becomes_an_error_result_and_the_run_com
     assert isinstance(done, TestRunCompletedV1)
     assert done.errored_cases == [cases[broken].test_case_id]
     assert (done.summary.executed, done.summary.errored) == (3, 1)
+
+
+# Fanning out in chunks -------------------------------------------------------------------------
+
+processed = metadata.tables["test_runner.processed_messages"]
+
+
+async def executions_sent(runner: RunningService) -> list[tuple[int, int]]:
+    """The `(repeat, case index)` of every `ExecuteCaseV1` in the stream, sorted."""
+    sent = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.EXECUTE_CASE)
+    return sorted((e.repeat_index, e.case.index) for e in sent if isinstance(e, ExecuteCaseV1))
+
+
+async def status_of(runner: RunningService, run_id: Any) -> str:
+    return str(await runner.scalar(sa.select(runs.c.status).where(runs.c.id == run_id)))
+
+
+async def test_a_run_fans_out_in_chunks_with_one_execution_per_case_and_repeat(
+    postgres_url: str, nats_url: str
+) -> None:
+    cmd = start(7, repeat=3)  # 21 executions: chunks of 4 make 6 transactions
+    async with runner_of(postgres_url, nats_url, fan_out_chunk=4) as runner:
+        await runner.send(
+            subjects.ADD_RUN_CASES,
+            AddRunCasesV1(run_id=cmd.run_id, cases=[case(i, "not-contains") for i in range(7)]),
+        )
+        await runner.send(subjects.START_TEST_RUN, cmd)
+
+        async def completed() -> bool:
+            return await status_of(runner, cmd.run_id) == "completed"
+
+        assert await eventually(completed, timeout=60) is True
+        chunks = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.FAN_OUT_RUN)
+        assert [c.offset for c in chunks] == [4, 8, 12, 16, 20]
+        # Redelivered past the inbox (a new message id), a chunk command finds the cursor moved on.
+        applied = await runner.count(processed)
+        await runner.send(subjects.FAN_OUT_RUN, FanOutRunV1(run_id=cmd.run_id, offset=8))
+
+        async def redelivery_applied() -> bool:
+            return await runner.count(processed) > applied
+
+        assert await eventually(redelivery_applied) is True
+        sent = await executions_sent(runner)
+        stored = await runner.count(results, results.c.run_id == cmd.run_id)
+    assert sent == [(r, i) for r in range(3) for i in range(7)]  # each exactly once
+    assert stored == 21
+
+
+def with_fan_out_held(gate: asyncio.Event) -> Any:
+    """The real bindings, with every `FanOutRunV1` waiting for `gate` before it is applied."""
+
+    def held_bindings(service: Service) -> Sequence[AnyBinding]:
+        resolved = list(bindings(service))
+        for i, binding in enumerate(resolved):
+            if isinstance(binding, Binding) and binding.durable == subjects.TEST_RUNNER_FAN_OUT_RUN:
+
+                async def held(
+                    envelope: Envelope[Any], session: AsyncSession, apply: Any = binding.handler
+                ) -> Any:
+                    await gate.wait()
+                    return await apply(envelope, session)
+
+                resolved[i] = dataclasses.replace(binding, handler=held)
+        return resolved
+
+    return held_bindings
+
+
+async def test_a_run_cancelled_mid_fan_out_emits_no_further_executions(
+    postgres_url: str, nats_url: str
+) -> None:
+    cmd = start(6)
+    gate = asyncio.Event()
+    async with runner_of(
+        postgres_url, nats_url, with_fan_out_held(gate), fan_out_chunk=2
+    ) as runner:
+        await runner.send(
+            subjects.ADD_RUN_CASES,
+            AddRunCasesV1(run_id=cmd.run_id, cases=[case(i, "not-contains") for i in range(6)]),
+        )
+        await runner.send(subjects.START_TEST_RUN, cmd)
+
+        async def first_chunk_recorded() -> bool:
+            return await runner.count(results, results.c.run_id == cmd.run_id) == 2
+
+        assert await eventually(first_chunk_recorded, timeout=30) is True
+        await runner.send(subjects.CANCEL_TEST_RUN, CancelTestRunV1(run_id=cmd.run_id))
+
+        async def cancelled() -> bool:
+            return await status_of(runner, cmd.run_id) == "cancelled"
+
+        assert await eventually(cancelled) is True
+        applied = await runner.count(processed)
+        gate.set()  # the second chunk's command, held meanwhile, now finds the run cancelled
+
+        async def fan_out_applied() -> bool:
+            return await runner.count(processed) > applied
+
+        assert await eventually(fan_out_applied) is True
+        sent = await executions_sent(runner)
+        chunks = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.FAN_OUT_RUN)
+    assert sent == [(0, 0), (0, 1)]
+    assert [c.offset for c in chunks] == [2]

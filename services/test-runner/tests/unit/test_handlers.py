@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.registry import envelope_for
@@ -17,6 +18,7 @@ from contracts.runs import (
     CaseOutcome,
     CaseResult,
     ExecuteCaseV1,
+    FanOutRunV1,
     GetTestRunV1,
     RunCase,
     StartTestRunV1,
@@ -30,6 +32,7 @@ from testrunner import domain, handlers
 from testrunner.domain import Counts, Execution, Run
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
+WHOLE = 1000  # a fan-out chunk larger than these tests' runs
 OWNER = uuid4()
 
 
@@ -41,6 +44,7 @@ class FakeRuns:
         self.runs: dict[UUID, Run] = {}
         self.cases: dict[UUID, dict[int, RunCase]] = {}
         self.results: dict[tuple[UUID, int, int], Execution] = {}
+        self.fanned_out: dict[UUID, int] = {}
         self.locked: list[UUID] = []
 
     async def lock(self, run_id: UUID) -> None:
@@ -81,13 +85,24 @@ class FakeRuns:
         for case in cases:
             stored.setdefault(case.index, case)
 
-    async def start_if_complete(self, run_id: UUID) -> tuple[Run, list[RunCase]] | None:
+    async def start_if_complete(self, run_id: UUID) -> Run | None:
         run = self.runs.get(run_id)
         cases = self.cases.get(run_id, {})
         if run is None or run.status != "queued" or len(cases) != run.total_cases:
             return None
-        self._update(run_id, status="running", started_at=NOW)
-        return run, [cases[i] for i in sorted(cases)]
+        return self._update(run_id, status="running", started_at=NOW)
+
+    async def next_chunk(self, run_id: UUID, start: int, size: int) -> domain.Chunk | None:
+        run = self.runs.get(run_id)
+        if run is None or run.status not in ("running", "paused"):
+            return None
+        if self.fanned_out.get(run_id, 0) != start or start >= run.executions:
+            return None
+        end = min(start + size, run.executions)
+        self.fanned_out[run_id] = end
+        positions = domain.executions_between(run.total_cases, start, end)
+        cases = self.cases[run_id]
+        return domain.Chunk([(r, cases[i]) for r, i in positions], more=end < run.executions)
 
     async def get(self, run_id: UUID) -> Run | None:
         return self.runs.get(run_id)
@@ -180,9 +195,9 @@ def start(total: int, repeat: int = 1) -> StartTestRunV1:
 
 async def started_run(runs: FakeRuns, total: int, repeat: int = 1) -> list[ExecuteCaseV1]:
     cmd = start(total, repeat)
-    await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs)
+    await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs, chunk_size=WHOLE)
     emitted = await handlers.handle_add_run_cases(
-        AddRunCasesV1(run_id=cmd.run_id, cases=cases(total)), runs=runs
+        AddRunCasesV1(run_id=cmd.run_id, cases=cases(total)), runs=runs, chunk_size=WHOLE
     )
     return [e for e in emitted if isinstance(e, ExecuteCaseV1)]
 
@@ -203,18 +218,63 @@ async def test_the_chunk_that_completes_the_snapshot_fans_the_run_out_once() -> 
         AddRunCasesV1(run_id=cmd.run_id, cases=chunk[1:]),
     )
     # Cases may come before the run's start: nothing fans out until the snapshot is whole.
-    assert await handlers.handle_add_run_cases(first, runs=runs) == []
-    assert await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs) == []
-    emitted = await handlers.handle_add_run_cases(rest, runs=runs)
+    assert await handlers.handle_add_run_cases(first, runs=runs, chunk_size=WHOLE) == []
+    assert (
+        await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs, chunk_size=WHOLE) == []
+    )
+    emitted = await handlers.handle_add_run_cases(rest, runs=runs, chunk_size=WHOLE)
     started, *executions = emitted
     assert isinstance(started, TestRunStartedV1)
     assert started.executions == 6
     # Every case's first execution before any second.
     order = [(e.repeat_index, e.case.index) for e in executions if isinstance(e, ExecuteCaseV1)]
     assert order == [(r, i) for r in range(2) for i in range(3)]
-    assert await handlers.handle_add_run_cases(rest, runs=runs) == []
-    assert await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs) == []
+    assert await handlers.handle_add_run_cases(rest, runs=runs, chunk_size=WHOLE) == []
+    assert (
+        await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs, chunk_size=WHOLE) == []
+    )
     assert set(runs.locked) == {cmd.run_id}
+
+
+def split(emitted: list[BaseModel]) -> tuple[list[tuple[int, int]], list[FanOutRunV1]]:
+    """The `(repeat, case index)` of the executions emitted, and the fan-out commands."""
+    executions = [(e.repeat_index, e.case.index) for e in emitted if isinstance(e, ExecuteCaseV1)]
+    return executions, [e for e in emitted if isinstance(e, FanOutRunV1)]
+
+
+async def test_a_run_fans_out_a_chunk_at_a_time_each_chunk_once() -> None:
+    runs = FakeRuns()
+    cmd = start(3, repeat=3)
+    await handlers.handle_add_run_cases(
+        AddRunCasesV1(run_id=cmd.run_id, cases=cases(3)), runs=runs, chunk_size=4
+    )
+    started, *first = await handlers.handle_start_test_run(
+        cmd, owner_id=OWNER, runs=runs, chunk_size=4
+    )
+    assert isinstance(started, TestRunStartedV1)
+    assert started.executions == 9
+    executions, (follow,) = split(first)
+    assert (executions, follow.offset) == ([(0, 0), (0, 1), (0, 2), (1, 0)], 4)
+
+    second = await handlers.handle_fan_out_run(follow, runs=runs, chunk_size=4)
+    # Redelivered (past the inbox): the cursor has moved on, so nothing is emitted twice.
+    assert await handlers.handle_fan_out_run(follow, runs=runs, chunk_size=4) == []
+    more, (last_follow,) = split(second)
+    last, none = split(await handlers.handle_fan_out_run(last_follow, runs=runs, chunk_size=4))
+    assert none == []
+    assert executions + more + last == [(r, i) for r in range(3) for i in range(3)]
+
+
+async def test_a_run_cancelled_mid_fan_out_emits_no_further_chunk() -> None:
+    runs = FakeRuns()
+    cmd = start(3)
+    await handlers.handle_start_test_run(cmd, owner_id=OWNER, runs=runs, chunk_size=2)
+    first = await handlers.handle_add_run_cases(
+        AddRunCasesV1(run_id=cmd.run_id, cases=cases(3)), runs=runs, chunk_size=2
+    )
+    _, (follow,) = split(first)
+    await handlers.handle_cancel_test_run(CancelTestRunV1(run_id=cmd.run_id), runs=runs)
+    assert await handlers.handle_fan_out_run(follow, runs=runs, chunk_size=2) == []
 
 
 async def test_executions_are_counted_and_the_last_one_completes_the_run_exactly_once() -> None:
