@@ -10,6 +10,8 @@ import functools
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import structlog
@@ -193,18 +195,7 @@ def trace_database(engine: AsyncEngine) -> None:
     def start(
         _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
     ) -> None:
-        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
-        context._studio_span = tracer().start_span(
-            f"{operation} {database}",
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system": "postgresql",
-                "db.system.name": "postgresql",
-                "db.namespace": database,
-                "db.operation.name": operation,
-                "db.query.text": statement[:2000],
-            },
-        )
+        context._studio_span = _start_statement_span(statement, database)
 
     @event.listens_for(sync_engine, "after_cursor_execute")
     def end(
@@ -220,6 +211,38 @@ def trace_database(engine: AsyncEngine) -> None:
         if span is not None:
             span.set_status(Status(StatusCode.ERROR, type(error.original_exception).__name__))
             span.end()
+
+
+@contextmanager
+def statement_span(statement: str, database: str) -> Iterator[None]:
+    """`trace_database`'s span for a statement a hot path runs through psycopg itself, past
+    SQLAlchemy's events; nothing when spans are not exported."""
+    if not exporting_traces():
+        yield
+        return
+    span = _start_statement_span(statement, database)
+    try:
+        yield
+    except Exception as exc:
+        span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+        raise
+    finally:
+        span.end()
+
+
+def _start_statement_span(statement: str, database: str) -> trace.Span:
+    operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "SQL"
+    return tracer().start_span(
+        f"{operation} {database}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "db.system": "postgresql",
+            "db.system.name": "postgresql",
+            "db.namespace": database,
+            "db.operation.name": operation,
+            "db.query.text": statement[:2000],
+        },
+    )
 
 
 def _setup_tracing(service: str) -> TracerProvider:

@@ -1,4 +1,4 @@
-"""Unit tests of the HTTP request models for agents: trimming, limits and unknown fields."""
+"""Unit tests of the HTTP models for agents: trimming, limits, unknown fields, the listed shape."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from gateway.agents.schemas import AgentCreate, AgentUpdate
+from gateway.agents.repository import AgentItem
+from gateway.agents.schemas import AgentCreate, AgentPublic, AgentUpdate
 
 
 def error_types(exc: pytest.ExceptionInfo[ValidationError]) -> list[tuple[tuple[Any, ...], str]]:
@@ -98,3 +99,8 @@ class TestAgentUpdate:
             AgentUpdate.model_validate({"revision": 2})
 
         assert error_types(exc) == [(("revision",), "extra_forbidden")]
+
+
+def test_a_listed_agent_has_the_fields_of_agent_public_in_its_order() -> None:
+    # The list sends its rows as read (agents/repository.py), documented as `AgentPublic`.
+    assert list(AgentItem.__annotations__) == list(AgentPublic.model_fields)

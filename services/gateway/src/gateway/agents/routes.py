@@ -28,10 +28,12 @@ async def list_agents(
         str | None,
         Query(max_length=100, description="Only agents whose name or description contains this."),
     ] = None,
-) -> AgentsPublic:
+) -> Response:
     """The caller's agents, newest first; `q` searches names and descriptions (case-insensitive);
     keep the same `q` when following `next_cursor`."""
-    return await service.list_agents(tx.session, tx.user_id, limit, cursor, q)
+    # Already `AgentsPublic`'s JSON: a Response is sent as it is, not validated and serialised again.
+    page = await service.list_agents(tx.session, tx.user_id, limit, cursor, q)
+    return Response(page, media_type="application/json")
 
 
 @router.get("/{agent_id}", response_model=AgentPublic)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
+from pydantic_core import to_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import AgentDeletedV1
 from gateway.agents.repository import Agent, AgentRepository
-from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
+from gateway.agents.schemas import AgentCreate, AgentPublic, AgentUpdate
 from gateway.errors import agent_not_found
 from gateway.messages import send
 from gateway.pagination import cut, decode_cursor
@@ -29,15 +30,13 @@ async def create_agent(
 
 async def list_agents(
     session: AsyncSession, user_id: UUID, limit: int, cursor: str | None, q: str | None = None
-) -> AgentsPublic:
+) -> bytes:
+    """The page as `AgentsPublic`'s JSON, serialised once from the rows as read."""
     after = decode_cursor(cursor, datetime, UUID) if cursor else None
     containing = q.strip() if q else None
     rows = await AgentRepository(session).list_page(user_id, limit + 1, after, containing or None)
-    page, next_cursor = cut(rows, limit, lambda r: (r.created_at, r.id))
-    # One validation for the whole page (pydantic's core), not one call per agent.
-    return AgentsPublic.model_validate(
-        {"items": page, "next_cursor": next_cursor}, from_attributes=True
-    )
+    page, next_cursor = cut(rows, limit, lambda r: (r["created_at"], r["id"]))
+    return to_json({"items": page, "next_cursor": next_cursor})
 
 
 def agent_public(agent: Agent) -> AgentPublic:
