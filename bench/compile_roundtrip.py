@@ -19,7 +19,9 @@ import statistics
 import time
 
 import httpx
+from sqlalchemy.engine import make_url
 
+from bench.cpu import CpuMeter, load_average, per_unit
 from bench.harness import machine, running_stack
 
 SPEC = {
@@ -68,6 +70,7 @@ async def measure(
     per_client: int,
     rate: float,
     open_seconds: float,
+    cpu: CpuMeter,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=clients + 4, max_keepalive_connections=clients + 4)
@@ -78,23 +81,28 @@ async def measure(
         for _ in range(50):  # warm-up: connections, pools, code paths
             await round_trip(client, agent_id)
 
+        cpu.start()
         started = time.perf_counter()
         samples = [await round_trip(client, agent_id) for _ in range(sequential)]
         print(summary("sequential (1 client)", samples, time.perf_counter() - started))
+        print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
 
         agents = [await new_agent(client) for _ in range(clients)]
 
         async def one_client(agent: str) -> list[float]:
             return [await round_trip(client, agent) for _ in range(per_client)]
 
+        cpu.start()
         started = time.perf_counter()
         results = await asyncio.gather(*(one_client(a) for a in agents))
         wall = time.perf_counter() - started
         print(summary(f"{clients} clients, closed loop", [s for r in results for s in r], wall))
+        print(f"{per_unit(cpu.stop(), clients * per_client)}  {load_average()}")
 
         # Open loop: requests arrive at a fixed rate whatever the answers, spread over the agents;
         # latency is counted from each request's scheduled start, so queueing shows up in it.
         samples = []
+        cpu.start()
         started = time.perf_counter()
 
         async def scheduled(i: int) -> None:
@@ -105,6 +113,7 @@ async def measure(
 
         await asyncio.gather(*(scheduled(i) for i in range(int(rate * open_seconds))))
         print(summary(f"open loop at {rate:g}/s", samples, time.perf_counter() - started))
+        print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
 
 
 def main() -> None:
@@ -118,6 +127,8 @@ def main() -> None:
 
     with running_stack() as stack:
         print(f"machine: {machine()}")
+        pids = {name: p.proc.pid for name, p in stack.processes.items() if p.proc is not None}
+        cpu = CpuMeter(pids, make_url(stack.database_url).database or "")
         print(
             "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
             "client in a third process on the same machine"
@@ -131,6 +142,7 @@ def main() -> None:
                 args.per_client,
                 args.rate,
                 args.open_seconds,
+                cpu,
             )
         )
         print("goal: p50 <= 15 ms, p99 <= 50 ms")

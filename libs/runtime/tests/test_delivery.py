@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
@@ -181,6 +182,51 @@ async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) ->
         await asyncio.gather(*tasks)
     assert len(calls) == 2
     assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
+
+
+async def test_a_lost_acknowledgement_brings_a_redelivery_that_the_inbox_drops(
+    bed: Bed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The consumer acks without waiting for the server's reply: when that ack never arrives, the
+    message comes back after its ack wait, and is acknowledged without being applied again."""
+    calls: list[uuid.UUID] = []
+
+    async def compile_once(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        calls.append(env.id)
+        return [compiled_event(env.data)]
+
+    lost: list[int] = []
+    deliver = Msg.ack
+
+    async def first_ack_lost(msg: Msg) -> None:
+        if not lost:  # as if the connection dropped the first ack on its way to the server
+            lost.append(msg.metadata.sequence.stream)
+            return
+        await deliver(msg)
+
+    monkeypatch.setattr(Msg, "ack", first_ack_lost)
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(bed.consumer(compile_once).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    envelope = compile_envelope()
+    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
+    stream = subjects.COMPILER_STREAM.full_name(bed.root)
+
+    async def redelivered_and_acked() -> bool:
+        info = await bed.js.consumer_info(stream, DURABLE.name)
+        return (info.delivered.consumer_seq, info.num_ack_pending) == (2, 0)
+
+    try:
+        await eventually_async(redelivered_and_acked, what="the redelivery, acknowledged")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert lost == [1]
+    assert calls == [envelope.id]  # applied once, though delivered twice
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
+    assert await bed.stream_count(subjects.AGENT_COMPILED.full(bed.root)) == 1
 
 
 async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason(bed: Bed) -> None:

@@ -179,7 +179,7 @@ class Consumer:
             )
         if not registry.is_registered(relative) and self._durable.filter.endswith(".>"):
             # An event newer than this build (a tolerant reader skips it; its producer deployed first).
-            await msg.ack_sync(timeout=2.0)
+            await msg.ack()
             log.info("consumer.unknown_event_skipped", subject=relative)
             return "skipped"
         try:
@@ -229,8 +229,10 @@ class Consumer:
         if emitted:
             self._relay.nudge()  # committed: what the handler emitted goes out now
         try:
-            # Acked only once committed; if this ack is lost the redelivery finds the inbox row.
-            await msg.ack_sync(timeout=2.0)
+            # Acked only once committed. A plain ack, not a double one (`ack_sync`): waiting for
+            # the server's reply would only tell us what the inbox already makes safe. If this ack
+            # is lost, the redelivery finds the inbox row and is acked as a duplicate, unapplied.
+            await msg.ack()
         except Exception as exc:  # applied all the same: never treat it as a failed handler
             log.warning("consumer.ack_failed", error=repr(exc))
         if not first_time:

@@ -11,6 +11,7 @@ deleted too) or runs after it and sees the owner erased.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -52,10 +53,24 @@ async def mark_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) ->
     await session.execute(insert(table).values(owner_id=owner_id).on_conflict_do_nothing())
 
 
+# Two statements, not one: the read must see an erasure that committed while the lock was awaited,
+# and a statement sees only what was committed when it began. Built once (they run per message).
+_LOCK_SHARED = sa.select(
+    sa.func.pg_advisory_xact_lock_shared(
+        sa.func.hashtextextended(sa.bindparam("owner", type_=sa.Text), _LOCK_SPACE)
+    )
+)
+
+
+@cache
+def _erased(table: sa.Table) -> sa.Select[tuple[UUID]]:
+    return sa.select(table.c.owner_id).where(table.c.owner_id == sa.bindparam("owner"))
+
+
 async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> bool:
     """Whether the owner is erased; holds the owner's lock shared until the transaction ends."""
-    await session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(_lock_key(owner_id))))
-    found = await session.scalar(sa.select(table.c.owner_id).where(table.c.owner_id == owner_id))
+    await session.execute(_LOCK_SHARED, {"owner": str(owner_id)})
+    found = await session.scalar(_erased(table), {"owner": owner_id})
     return found is not None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -9,13 +10,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
+@cache
+def _claim_statement(inbox: sa.Table) -> sa.Insert:
+    # Built once per table: SQLAlchemy then skips rebuilding and re-keying it on every message.
+    return (
+        insert(inbox)
+        .values(message_id=sa.bindparam("message_id"), consumer=sa.bindparam("consumer"))
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+
+
 async def claim(session: AsyncSession, inbox: sa.Table, message_id: UUID, consumer: str) -> bool:
     """True the first time `consumer` sees `message_id`; False for a redelivery or a duplicate."""
     result = await session.execute(
-        insert(inbox)
-        .values(message_id=message_id, consumer=consumer)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
+        _claim_statement(inbox), {"message_id": message_id, "consumer": consumer}
     )
     return result.first() is not None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -43,8 +44,14 @@ async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envel
         for env in envelopes
     ]
     if rows:
-        await session.execute(sa.insert(outbox), rows)
+        # One row (the usual case) as a single statement; executemany would add a pipeline.
+        await session.execute(_insert(outbox), rows[0] if len(rows) == 1 else rows)
     return len(rows)
+
+
+@cache
+def _insert(outbox: sa.Table) -> sa.Insert:
+    return sa.insert(outbox)
 
 
 async def add_caused(
@@ -95,6 +102,16 @@ class Relay:
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
         self._last_gauge_update = 0.0
+        t = outbox
+        oldest = (
+            sa.select(t.c.id)
+            .order_by(t.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)  # several relays (replicas) share the table
+            .scalar_subquery()
+        )
+        # Built once: the relay runs it after every commit that emitted something.
+        self._claim = sa.delete(t).where(t.c.id.in_(oldest)).returning(*t.c)
 
     def nudge(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""
@@ -125,17 +142,8 @@ class Relay:
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
         t = self._outbox
-        claim = (
-            sa.select(t.c.id)
-            .order_by(t.c.id)
-            .limit(self._batch_size)
-            .with_for_update(skip_locked=True)  # several relays (replicas) share the table
-            .scalar_subquery()
-        )
         async with self._sessionmaker.begin() as session:
-            rows = (
-                await session.execute(sa.delete(t).where(t.c.id.in_(claim)).returning(*t.c))
-            ).all()
+            rows = (await session.execute(self._claim)).all()
             if not rows:
                 return 0
             results = await asyncio.gather(

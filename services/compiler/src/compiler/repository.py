@@ -36,12 +36,7 @@ class CompilationRepository:
             "error": outcome.error,
             "reused_from": outcome.reused_from,
         }
-        result = await self._session.execute(
-            insert(compilations)
-            .values(values)
-            .on_conflict_do_nothing()
-            .returning(compilations.c.id)
-        )
+        result = await self._session.execute(_ADD, values)
         return result.first() is not None
 
     async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
@@ -65,31 +60,39 @@ class CompilationRepository:
         ]
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
-        c = compilations
         row = (
             await self._session.execute(
-                # What a reuse carries over, named as `Outcome` reads it (not the stored error
-                # or reused_from: `Outcome.reused_for` sets its own).
-                sa.select(
-                    c.c.id.label("compilation_id"),
-                    c.c.agent_id,
-                    c.c.spec_revision,
-                    c.c.spec_hash,
-                    c.c.status,
-                    c.c.compiler_version,
-                    c.c.instructions,
-                    c.c.sections,
-                    c.c.variables,
-                    c.c.token_count,
-                    c.c.token_count_method,
-                )
-                .where(
-                    c.c.spec_hash == spec_hash,
-                    c.c.compiler_version == compiler_version,
-                    c.c.status == "succeeded",
-                )
-                .order_by(c.c.created_at.desc())
-                .limit(1)
+                _REUSABLE, {"spec_hash": spec_hash, "compiler_version": compiler_version}
             )
         ).one_or_none()
         return None if row is None else Outcome.model_validate(row._mapping)
+
+
+# The statements run for every compile command, built once (SQLAlchemy skips rebuilding and
+# re-keying them for its compiled cache each time).
+_ADD = insert(compilations).on_conflict_do_nothing().returning(compilations.c.id)
+_c = compilations.c
+_REUSABLE = (
+    # What a reuse carries over, named as `Outcome` reads it (not the stored error or
+    # reused_from: `Outcome.reused_for` sets its own).
+    sa.select(
+        _c.id.label("compilation_id"),
+        _c.agent_id,
+        _c.spec_revision,
+        _c.spec_hash,
+        _c.status,
+        _c.compiler_version,
+        _c.instructions,
+        _c.sections,
+        _c.variables,
+        _c.token_count,
+        _c.token_count_method,
+    )
+    .where(
+        _c.spec_hash == sa.bindparam("spec_hash"),
+        _c.compiler_version == sa.bindparam("compiler_version"),
+        _c.status == "succeeded",
+    )
+    .order_by(_c.created_at.desc())
+    .limit(1)
+)

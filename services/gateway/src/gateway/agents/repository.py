@@ -54,17 +54,31 @@ async def complete_pending(
     """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing);
     False when the row was in none of them. The same statement notifies the replicas' waiters;
     PostgreSQL delivers it on commit."""
+    statement = _completion(table, notice, from_statuses, tuple(sorted(values)))
+    notified = await session.execute(
+        statement, {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
+    )
+    return notified.first() is not None
+
+
+@functools.cache
+def _completion(
+    table: sa.Table, notice: str, from_statuses: tuple[str, ...], columns: tuple[str, ...]
+) -> sa.Select[Any]:
+    # Built once per kind of outcome: every completion (one per compile, per publish) reuses it.
     done = (
         sa.update(table)
-        .where(table.c.id == row_id, table.c.status.in_(from_statuses))
-        .values(**values, completed_at=sa.func.now())
+        .where(table.c.id == sa.bindparam("row_id"), table.c.status.in_(from_statuses))
+        .values(
+            {
+                **{name: sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in columns},
+                "completed_at": sa.func.now(),
+            }
+        )
         .returning(table.c.id)
         .cte("done")
     )
-    notified = await session.execute(
-        sa.select(sa.func.pg_notify(notice, sa.cast(done.c.id, sa.Text)))
-    )
-    return notified.first() is not None
+    return sa.select(sa.func.pg_notify(notice, sa.cast(done.c.id, sa.Text)))
 
 
 async def owned_row(
@@ -77,16 +91,23 @@ async def owned_row(
 ) -> Record | None:
     """The row `row_id` of `table`, as a `record`, if it belongs to agent `agent_id` of owner
     `owner_id`: another owner's row is simply not found."""
-    row = (
-        await session.execute(
-            sa.select(table)
-            .join(agents, agents.c.id == table.c.agent_id)
-            .where(
-                table.c.id == row_id, table.c.agent_id == agent_id, agents.c.owner_id == owner_id
-            )
-        )
-    ).one_or_none()
+    params = {"row_id": row_id, "agent_id": agent_id, "owner_id": owner_id}
+    row = (await session.execute(_owned(table), params)).one_or_none()
     return None if row is None else record.model_validate(row._mapping)
+
+
+@functools.cache
+def _owned(table: sa.Table) -> sa.Select[Any]:
+    # Built once per table: it is read on every `wait=` answer and every status poll.
+    return (
+        sa.select(table)
+        .join(agents, agents.c.id == table.c.agent_id)
+        .where(
+            table.c.id == sa.bindparam("row_id"),
+            table.c.agent_id == sa.bindparam("agent_id"),
+            agents.c.owner_id == sa.bindparam("owner_id"),
+        )
+    )
 
 
 class AgentRepository:
