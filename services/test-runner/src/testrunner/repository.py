@@ -3,7 +3,9 @@ results and counts) and `ResponseCacheRepository` (models' answers kept for iden
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -141,8 +143,8 @@ class RunRepository:
 
         Returns the run after the update and whether this resumed it from a pause, or None when
         nothing new was recorded or the run is no longer active (cancelled: its late results are
-        kept but not counted). The hot path: one prebuilt statement per table, executed with a
-        list of parameters.
+        kept but not counted). The hot path: after the lock, one prebuilt statement inserts the
+        batch (an array per column) and counts it on the run.
         """
         # FOR NO KEY UPDATE, the lock the counters' UPDATE below needs anyway: taken first, so two
         # replicas' batches for one run queue here rather than both holding FOR SHARE and deadlocking
@@ -156,26 +158,10 @@ class RunRepository:
         ]
         if cache_rows:
             await self._session.execute(_INSERT_CACHE, cache_rows)
-        inserted = (
-            await self._session.execute(_INSERT_RESULTS, [e.row() for e in executions])
-        ).all()
-        if not inserted:
-            return None
-        errored = [error for error, _ in inserted if error is not None]
-        passed = sum(1 for error, pass_ in inserted if error is None and pass_)
-        provider_ok = len(errored) < len(inserted) or any(
-            not error.startswith(domain.PROVIDER_ERROR_PREFIX) for error in errored
-        )
-        params = {
-            "b_run": run_id,
-            "b_executed": len(inserted),
-            "b_passed": passed,
-            "b_failed": len(inserted) - passed - len(errored),
-            "b_errored": len(errored),
-            "b_provider_ok": provider_ok,
-        }
-        row = (await self._session.execute(_COUNT_RESULTS, params)).first()
-        if row is None:
+        params = _result_arrays(executions)
+        params.update(b_run=run_id, b_provider_error=f"{domain.PROVIDER_ERROR_PREFIX}%")
+        row = (await self._session.execute(_RECORD_RESULTS, params)).first()
+        if row is None:  # none was new, or the run is no longer active
             return None
         run = Run.model_validate(row._mapping)
         return run, row.was_paused and run.status == "running"
@@ -303,28 +289,80 @@ class ResponseCacheRepository:
 # Built once: the hot path's statements skip construction and cache-key generation per call.
 # A list of parameters (not one multi-row VALUES) compiles once whatever the batch's size.
 _INSERT_CACHE = insert(response_cache).on_conflict_do_nothing()
-_INSERT_RESULTS = (
-    insert(results).on_conflict_do_nothing().returning(results.c.error, results.c["pass"])
-)
 _LOCK_RUN = (  # FOR NO KEY UPDATE
     sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run")).with_for_update(key_share=True)
 )
-_RESUME = sa.and_(runs.c.status == "paused", sa.bindparam("b_provider_ok", type_=sa.Boolean))
-_STATUS_BEFORE = (
-    sa.select(runs.c.status).where(runs.c.id == sa.bindparam("b_run")).scalar_subquery()
-)
-_COUNT_RESULTS = (
-    sa.update(runs)
-    .where(runs.c.id == sa.bindparam("b_run"), runs.c.status.in_(ACTIVE))
-    .values(
-        executed=runs.c.executed + sa.bindparam("b_executed", type_=sa.Integer),
-        executions_passed=runs.c.executions_passed + sa.bindparam("b_passed", type_=sa.Integer),
-        executions_failed=runs.c.executions_failed + sa.bindparam("b_failed", type_=sa.Integer),
-        executions_errored=runs.c.executions_errored + sa.bindparam("b_errored", type_=sa.Integer),
-        # A result that reached the provider ends a pause.
-        status=sa.case((_RESUME, "running"), else_=runs.c.status),
-        reason=sa.case((_RESUME, sa.null()), else_=runs.c.reason),
+# The results of a batch go in as one array per column (one short statement, parsed and planned
+# once, whatever the batch's size) and are counted on the run by the same statement.
+_RESULT_ARRAYS = {
+    "case_index": "integer[]",
+    "repeat_index": "integer[]",
+    "test_case_id": "uuid[]",
+    "description": "text[]",
+    "pass": "boolean[]",
+    "error": "text[]",
+    "score": "float8[]",
+    "reason": "text[]",
+    "output": "text[]",
+    "latency_ms": "float8[]",
+    "cached": "boolean[]",
+    "offline": "boolean[]",
+    "prompt_tokens": "integer[]",
+    "completion_tokens": "integer[]",
+    "assertions": "text[]",  # JSON, cast to jsonb per row (below)
+    "named_scores": "text[]",
+}
+_JSON_COLUMNS = ("assertions", "named_scores")
+
+
+def _result_arrays(executions: list[Execution]) -> dict[str, Any]:
+    rows = [e.row() for e in executions]
+    arrays: dict[str, Any] = {f"r_{name}": [r[name] for r in rows] for name in _RESULT_ARRAYS}
+    for name in _JSON_COLUMNS:
+        arrays[f"r_{name}"] = [json.dumps(value) for value in arrays[f"r_{name}"]]
+    return arrays
+
+
+def _record_results_sql() -> sa.TextClause:
+    columns = ", ".join(f'"{name}"' for name in _RESULT_ARRAYS)
+    values = ", ".join(
+        f'CAST("{name}" AS jsonb)' if name in _JSON_COLUMNS else f'"{name}"'
+        for name in _RESULT_ARRAYS
     )
-    # A subquery in RETURNING reads the statement's snapshot: the status before this update.
-    .returning(*runs.c, (_STATUS_BEFORE == "paused").label("was_paused"))
-)
+    arrays = ", ".join(f"CAST(:r_{name} AS {kind})" for name, kind in _RESULT_ARRAYS.items())
+    return sa.text(
+        f"""
+        WITH inserted AS (
+            INSERT INTO {results.fullname} (run_id, {columns})
+            SELECT :b_run, {values} FROM unnest({arrays}) AS r({columns})
+            ON CONFLICT DO NOTHING
+            RETURNING error, "pass"
+        ), counted AS (
+            SELECT count(*) AS executed,
+                count(*) FILTER (WHERE error IS NULL AND "pass") AS passed,
+                count(*) FILTER (WHERE error IS NULL AND NOT "pass") AS failed,
+                count(*) FILTER (WHERE error IS NOT NULL) AS errored,
+                -- A result that reached the provider ends a pause.
+                coalesce(bool_or(error IS NULL OR error NOT LIKE :b_provider_error), false)
+                    AS provider_ok
+            FROM inserted
+        )
+        UPDATE {runs.fullname} AS run SET
+            executed = run.executed + counted.executed,
+            executions_passed = run.executions_passed + counted.passed,
+            executions_failed = run.executions_failed + counted.failed,
+            executions_errored = run.executions_errored + counted.errored,
+            status = CASE WHEN run.status = 'paused' AND counted.provider_ok
+                THEN 'running' ELSE run.status END,
+            reason = CASE WHEN run.status = 'paused' AND counted.provider_ok
+                THEN NULL ELSE run.reason END
+        FROM counted
+        WHERE run.id = :b_run AND run.status IN {ACTIVE!r} AND counted.executed > 0
+        -- A subquery in RETURNING reads the statement's snapshot: the status before this update.
+        RETURNING run.*,
+            (SELECT status FROM {runs.fullname} WHERE id = :b_run) = 'paused' AS was_paused
+        """
+    )
+
+
+_RECORD_RESULTS = _record_results_sql()
