@@ -4,9 +4,10 @@ transaction (deps.py) commits."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from pydantic_core import to_json
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import AgentDeletedV1
@@ -16,6 +17,9 @@ from gateway.errors import agent_not_found
 from gateway.messages import send
 from gateway.pagination import cut, decode_cursor
 from gateway.quotas.service import Quotas
+
+# The rows are already the public fields, typed by the database: serialised as they are.
+_AS_JSON: TypeAdapter[Any] = TypeAdapter(Any)
 
 
 async def create_agent(
@@ -36,7 +40,7 @@ async def list_agents(
     containing = q.strip() if q else None
     rows = await AgentRepository(session).list_page(user_id, limit + 1, after, containing or None)
     page, next_cursor = cut(rows, limit, lambda r: (r["created_at"], r["id"]))
-    return to_json({"items": page, "next_cursor": next_cursor})
+    return _AS_JSON.dump_json({"items": page, "next_cursor": next_cursor})
 
 
 def agent_public(agent: Agent) -> AgentPublic:
