@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from contracts.compiler import CompileAgentV1
 from contracts.publishing import ImportAgentVersionsV1, MoveChannelV1, PublishVersionV1
-from contracts.runs import AddRunCasesV1, StartTestRunV1
+from contracts.runs import AddRunCasesV1, FanOutRunV1, StartTestRunV1
 from gateway.agents.repository import PENDING
 from gateway.privacy.handlers import Erasures, handle_erase_dead_lettered
 from gateway.publishing.repository import PublishRepository
@@ -41,8 +41,9 @@ async def handle_dead_letter(
     nothing.
 
     Idempotency key: the request id; only a request still pending (a run not yet finished) changes,
-    and only an erasure's part not yet erased. Dead letters of other messages (events, the
-    workers' own commands) name no request here.
+    and only an erasure's part not yet erased. A test-runner's own fan-out chunk fails its run.
+    Dead letters of other messages (events; executions, which the test-runner records as `error`
+    results) name no request here.
     """
     command = letter.envelope.data
     log.warning("dead_letter.received", subject=letter.subject, reason=letter.reason[:300])
@@ -57,7 +58,10 @@ async def handle_dead_letter(
             status="failed",
             error=readable_reason(letter, "compilation"),
         )
-    elif isinstance(command, StartTestRunV1 | AddRunCasesV1):
+    elif isinstance(command, StartTestRunV1 | AddRunCasesV1 | FanOutRunV1):
+        # A dead-lettered fan-out chunk leaves its run's later executions unsent: the run could
+        # never complete, so it fails here; replayed after a fix, the chunk goes on and the run's
+        # completion takes over from `failed`.
         await runs.update_from_event(
             command.run_id,
             ("queued", "running", "paused"),

@@ -13,14 +13,19 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from contracts.publishing import PublishRefusedV1
-from contracts.runs import TestRunStartedV1
+from contracts.registry import envelope_for
+from contracts.runs import FanOutRunV1, RunSummary, TestRunCompletedV1, TestRunStartedV1
 from gateway.agents.repository import PENDING
+from gateway.dead_letters import handle_dead_letter
 from gateway.models import agents, publishes, test_runs, users
+from gateway.privacy.repository import ErasureRepository
 from gateway.publishing.handlers import handle_publisher_event
 from gateway.publishing.repository import PublishRepository
+from gateway.specs.repository import CompilationRepository
 from gateway.testing import repository as testing
 from gateway.testing.handlers import handle_test_runner_event
 from runtime import db
+from runtime.dead_letter_consumer import DeadLetter
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +97,57 @@ async def test_a_run_failed_by_its_dead_letter_starts_when_replayed_but_a_finish
     started = await row(engine, test_runs, dead_lettered)
     assert (started["status"], started["reason"], started["finished_at"]) == ("running", None, None)
     assert (await row(engine, test_runs, finished))["status"] == "completed"
+
+
+async def test_a_run_whose_fan_out_is_dead_lettered_fails_then_completes_once_replayed(
+    engine: AsyncEngine,
+) -> None:
+    """Without its next chunk a run could never complete: the dead letter fails it with a reason,
+    and the chunk replayed after a fix lets the run's completion take over."""
+    agent_id, run_id, compilation_id = await new_agent(engine), uuid.uuid4(), uuid.uuid4()
+    sessions = db.create_sessionmaker(engine)
+    async with sessions.begin() as session:
+        runs = testing.TestRunRepository(session)
+        await runs.add(
+            id=run_id, agent_id=agent_id, compilation_id=compilation_id, total=600, repeat=1,
+            cache=False,
+        )  # fmt: skip
+        await runs.update_from_event(run_id, ("queued",), status="running")
+    chunk = FanOutRunV1(run_id=run_id, offset=500)
+    letter = DeadLetter(
+        subject="test_runner.cmd.fan_out_run.v1",
+        envelope=envelope_for(chunk, source="test-runner", correlation_id=run_id, owner_id=None),
+        reason="failed 5 deliveries, last: OperationalError('the store refused')",
+        consumer="test_runner--fan_out_run",
+        deliveries=5,
+    )
+
+    async with sessions.begin() as session:
+        await handle_dead_letter(
+            letter,
+            compilations=CompilationRepository(session),
+            runs=testing.TestRunRepository(session),
+            requests=PublishRepository(session),
+            erasures=ErasureRepository(session),
+        )
+
+    failed = await row(engine, test_runs, run_id)
+    assert failed["status"] == "failed"
+    assert failed["reason"].startswith("this test run could not be carried out: the test-runner")
+    assert failed["finished_at"] is not None
+    now = datetime.now(UTC)
+    summary = RunSummary(
+        run_id=run_id, agent_id=agent_id, compilation_id=compilation_id, status="completed",
+        total=600, repeat=1, executions=600, executed=600, passed=600, failed=0, errored=0,
+        flaky=0, pass_rate=1.0, created_at=now, finished_at=now,
+    )  # fmt: skip
+    async with sessions.begin() as session:
+        await handle_test_runner_event(
+            TestRunCompletedV1(summary=summary), runs=testing.TestRunRepository(session)
+        )
+    completed = await row(engine, test_runs, run_id)
+    assert (completed["status"], completed["reason"], completed["passed"]) == (
+        "completed",
+        None,
+        600,
+    )
