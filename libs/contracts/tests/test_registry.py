@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import re
 import typing
+import weakref
 
 import pytest
 from pydantic import BaseModel
@@ -310,3 +312,14 @@ class TestRootsAndDeadLetters:
     def test_dead_letter_stream_name_carries_the_root(self) -> None:
         assert s.DEAD_LETTER.full_name() == "STUDIO_DEAD_LETTER"
         assert s.DEAD_LETTER.full_name(CUSTOM_ROOT) == "T0A1B2C3D4E_DEAD_LETTER"
+
+
+def test_an_envelope_type_outlives_a_garbage_collection() -> None:
+    """Rebuilding `Envelope[model]` costs milliseconds; pydantic alone keeps it only weakly."""
+    model = next(iter(registry.MODELS.values()))
+    built = weakref.ref(registry.envelope_type(model))
+
+    gc.collect()
+
+    assert built() is not None
+    assert registry.envelope_type(model) is built()
