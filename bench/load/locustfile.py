@@ -20,6 +20,7 @@ from locust import FastHttpUser, between, events, task
 SEED: dict[str, Any] = (
     json.loads(Path(os.environ["LOAD_SEED"]).read_text()) if "LOAD_SEED" in os.environ else {}
 )
+GATEWAYS = [url for url in os.environ.get("LOAD_GATEWAYS", "").split(",") if url]
 SAMPLES: dict[str, list[float]] = {}
 ERRORS: dict[str, int] = {}
 MEASURING: list[bool] = []  # filled once every user has started: the ramp-up is not measured
@@ -56,6 +57,12 @@ class Person(FastHttpUser):
     # then ~900 ms of silence), which measures a burst's queue rather than the product (healthz at
     # 200 users: p50 22 ms in step, 1 ms at random).
     wait_time = between(0.5, 1.5)
+
+    def __init__(self, environment: Any) -> None:
+        # Several gateway replicas: each person keeps to one, as a Service's connection would.
+        if GATEWAYS:
+            self.host = random.choice(GATEWAYS)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         owner = random.choice(SEED["owners"])

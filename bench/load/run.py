@@ -38,7 +38,8 @@ from bench.load.report import (
 )
 from bench.test_runs import cpu_text, cpu_used, pid_of
 from tests.support import infra
-from tests.support.fixtures import Stack
+from tests.support.fixtures import PACKAGES, Stack
+from tests.support.processes import ServiceProcess
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 # Shared by every service, so counted by process name: PostgreSQL's backends and the broker.
@@ -101,6 +102,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--owners", type=int, default=20, help="seeded people the users act as")
+    parser.add_argument(
+        "--gateways", type=int, default=1, help="gateway replicas; each person keeps to one"
+    )
     args = parser.parse_args()
     port = infra.free_port()
     env = {
@@ -115,6 +119,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="bench-load-") as work,
     ):
         owners = [seed_owner(stack) for _ in range(args.owners)]
+        replicas = [start_gateway_replica(stack, n) for n in range(2, args.gateways + 1)]
         seed_path, samples_path = Path(work, "seed.json"), Path(work, "samples.json")
         seed_path.write_text(json.dumps({"owners": owners, "spec": SPEC}))
         print(f"machine: {machine()}")
@@ -126,7 +131,11 @@ def main() -> None:
             "--run-time", f"{args.seconds}s", "--host", stack.gateway_url,
             "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "10",
         ]  # fmt: skip
-        env_locust = {"LOAD_SEED": str(seed_path), "LOAD_SAMPLES": str(samples_path)}
+        env_locust = {
+            "LOAD_SEED": str(seed_path),
+            "LOAD_SAMPLES": str(samples_path),
+            "LOAD_GATEWAYS": ",".join([stack.gateway_url] + [r.url for r in replicas]),
+        }
         pids = {name: pid_of(process) for name, process in stack.processes.items()}
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         shared_before = {name: command_cpu_seconds(name) for name in SHARED}
@@ -145,14 +154,27 @@ def main() -> None:
             f"{cpu_text(cpu)} (over {wall:.0f} s on {os.cpu_count()} cores: {busy / wall:.2f} cores busy)"
         )
         measured = json.loads(samples_path.read_text())
-    report(measured, args.users, args.seconds)
+    report(measured, args.users, args.seconds, args.gateways)
 
 
-def report(measured: dict[str, Any], users: int, seconds: int) -> None:
+def start_gateway_replica(stack: Stack, number: int) -> ServiceProcess:
+    """Another gateway on the stack's database and subject root, on a port of its own (the
+    deployment runs at least two; the stack stops it with the rest)."""
+    port = infra.free_port()
+    env = stack.env("gateway", GATEWAY_HTTP_PORT=str(port))
+    replica = ServiceProcess(PACKAGES["gateway"], env, port, stack.log_dir)
+    stack.processes[f"gateway {number}"] = replica
+    return replica.start()
+
+
+def report(measured: dict[str, Any], users: int, seconds: int, gateways: int) -> None:
     samples: dict[str, list[float]] = measured["samples"]
     errors: dict[str, int] = measured["errors"]
     total = sum(len(v) for v in samples.values())
-    print(f"\n{users} users, {seconds} s (ramp-up excluded): {total} requests measured")
+    processes = "one gateway process" if gateways == 1 else f"{gateways} gateway processes"
+    print(
+        f"\n{users} users, {seconds} s, {processes} (ramp-up excluded): {total} requests measured"
+    )
     print(f"{'class':<10} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'errors':>6}")
     for kind in sorted(samples):
         values = samples[kind]
