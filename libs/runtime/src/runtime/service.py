@@ -9,7 +9,6 @@ SIGTERM, then stops taking work, finishes what is in flight, flushes the outbox 
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import contextmanager, suppress
@@ -27,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from contracts.subjects import Durable
-from runtime import broker, db, observability
+from runtime import broker, db, heap, observability
 from runtime.broker import BrokerUnavailableError, ConsumerPolicy
 from runtime.consumer import Consumer, Handler
 from runtime.db import DatabaseUnavailableError
@@ -268,11 +267,13 @@ async def run_service(
     pruner_task = asyncio.create_task(
         Pruner(service.sessionmaker, [inbox, *service.retention]).run(stop)
     )
+    settle_task = asyncio.create_task(heap.settle(lambda: server.started))
     log.info(f"{name}.ready", http=f"{settings.http_host}:{settings.http_port}")
 
     stopped_by = await _first(stop.wait(), server_task)
     log.info(f"{name}.stopping", reason=stopped_by)
     stop.set()
+    settle_task.cancel()
     server.should_exit = True
     try:
         async with asyncio.timeout(settings.shutdown_grace_seconds):
@@ -309,10 +310,7 @@ def serve(
     except SettingsError as exc:
         exit_on_settings_error(exc)
     provider = observability.setup(name, log_level=settings.log_level)
-    # What is loaded by now lives as long as the process: keep it out of the collector's full
-    # scans, whose pauses otherwise show in every request's tail latency.
-    gc.collect()
-    gc.freeze()
+    heap.freeze()  # what is loaded by now lives as long as the process
     try:
         uvloop.run(run_service(name, settings, metadata, bindings, app_factory))
     except (DatabaseUnavailableError, BrokerUnavailableError) as exc:
