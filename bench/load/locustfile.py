@@ -2,8 +2,10 @@
 
 Driven by `bench/load/run.py`, which starts the product, seeds it (users, agents, published
 versions, a finished run) and hands the seed over in the file named by `LOAD_SEED`. Every request
-is named `<class>: <what>`; the classes are the goals' (read, write, published) plus the two that
-have no goal of their own (openai: the endpoint calls the AI provider; stream: an SSE follow).
+is named `<class>: <what>`; the classes are the goals' (read, write, published) plus three that
+have no goal of their own (openai: the endpoint calls the AI provider; stream: an SSE follow;
+floor: `/healthz`, which does no work, so its latency is what the load generator and the busy
+machine add to every request).
 The latencies of each class are written to `LOAD_SAMPLES` when the test stops.
 """
 
@@ -131,6 +133,10 @@ class Person(FastHttpUser):
             headers=self.headers,
             name="openai: chat completion",
         )
+
+    @task(1)
+    def floor(self) -> None:
+        self.client.get("/healthz", name="floor: healthz")
 
     @task(1)
     def follow_run(self) -> None:
