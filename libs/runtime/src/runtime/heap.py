@@ -1,7 +1,7 @@
 """The long-lived heap, kept out of the garbage collector's full scans.
 
 A full collection scans every tracked object not frozen, and stops the event loop while it does:
-about 35-65 ms in a serving gateway whose SDK modules were loaded after the freeze at start
+about 30-67 ms in a serving gateway whose SDK modules were loaded after the freeze at start
 (100,000 objects), which every request in flight waits for. So what lives as long as the process
 is frozen: what is loaded at start (`freeze`, before serving), and the modules a service loads
 only after it is ready, so as not to pay for them before readiness (`load_after_ready`, then
