@@ -278,6 +278,27 @@ def test_a_deleted_agent_is_no_longer_served(stack: Stack) -> None:
     assert after.status_code == 404
 
 
+def test_a_provider_reply_that_is_not_a_chat_completion_is_a_502_naming_it(
+    shared: tuple[Stack, FakeOpenAI],
+) -> None:
+    stack, fake = shared
+    token = stack.new_token()
+    with stack.client(token) as client:
+        agent_id, compilation_id = compiled_agent(client, spec=SPEC_V1)
+        publish(client, agent_id, compilation_id=compilation_id, force=True, reason="r",
+                channel="production")  # fmt: skip
+    fake.respond_raw(b"<html>502 Bad Gateway</html>", content_type="text/html")
+    with pytest.raises(openai.APIStatusError) as caught:
+        sdk(stack, token).chat.completions.create(
+            model=f"agent:{agent_id}",
+            messages=[{"role": "user", "content": "x"}],
+            extra_body={"variables": {"company": "Acme"}},
+        )
+    assert caught.value.status_code == 502
+    assert caught.value.code == "provider_invalid_output"
+    assert "the provider's reply is not a chat completion" in caught.value.message
+
+
 def test_ten_concurrent_publishes_are_numbered_one_to_ten(stack: Stack) -> None:
     token = stack.new_token()
     with stack.client(token) as client:

@@ -69,6 +69,7 @@ class _Step:
     headers: dict[str, str] = field(default_factory=dict)
     usage: tuple[int, int] | None = None
     latency: float | None = None
+    raw: bytes | None = None  # a body sent as it is (a provider answering 200 with something else)
 
 
 class FakeOpenAI:
@@ -115,6 +116,10 @@ class FakeOpenAI:
         """Answer the next `times` requests successfully, with `reply` (text, or text of the body)."""
         self._add(_Step(200, times, reply, None, headers or {}, usage, latency))
 
+    def respond_raw(self, body: bytes, *, content_type: str = "application/json") -> None:
+        """Answer the next request 200 with `body` as it is, whatever it holds."""
+        self._add(_Step(200, 1, headers={"content-type": content_type}, raw=body))
+
     def reply_with(self, reply: Reply) -> None:
         """The reply once the script is used up: fixed text, or a function of the request body."""
         self._reply = reply
@@ -157,6 +162,8 @@ class FakeOpenAI:
         body, step = await self._receive(request)
         if step.status >= 300:
             return _error(step)
+        if step.raw is not None:
+            return Response(step.raw, headers=step.headers)
         text = self._text(step.reply, body)
         prompt, completion = step.usage or self.usage or _usage(body, text)
         model = str(body.get("model", "fake-model"))

@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span, use_span
+from pydantic import BaseModel, ValidationError
 
 from runtime import heap
 from runtime.ai.base import (
@@ -45,7 +46,7 @@ from runtime.pricing import DEFAULT_PRICES, ModelPrice, estimated_cost
 if TYPE_CHECKING:
     import openai
     from openai import AsyncOpenAI
-    from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
+    from openai.types.chat import ChatCompletionMessageParam
 
 
 class OpenAIProvider:
@@ -123,8 +124,6 @@ class OpenAIProvider:
         json_schema: dict[str, Any] | None = None,
     ) -> Completion:
         """One reply. With `json_schema`, a strict structured output checked against the schema."""
-        from openai.types.chat import ChatCompletion
-
         model = model or self.model
         started = time.monotonic()
         body: dict[str, Any] = {"model": model, "messages": messages}
@@ -138,14 +137,18 @@ class OpenAIProvider:
             # The SDK's generic `post` (its documented way to send a body as is): the typed
             # `chat.completions.create` walks every message through its TypedDict transform,
             # which cost a third of the test-runner's CPU per case, for a body that is plain JSON.
-            response: ChatCompletion = await self.retry.run(
+            # The reply comes back as bytes and is read by `ChatReply` alone: the SDK's own
+            # `ChatCompletion` is built field by field in Python (a sixth of a call's CPU), and
+            # without checking the types, so a malformed reply would surface later as a bad text.
+            raw: bytes = await self.retry.run(
                 lambda: self._client.post(
                     "/chat/completions",
                     body=body,
-                    cast_to=ChatCompletion,
+                    cast_to=bytes,
                     options={"timeout": self.timeout},
                 )
             )
+            response = _chat_reply(raw)
             usage = response.usage
             prompt_tokens = usage.prompt_tokens if usage else 0
             completion_tokens = usage.completion_tokens if usage else 0
@@ -280,7 +283,41 @@ def response_format_for(json_schema: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _reply_text(response: ChatCompletion, json_schema: dict[str, Any] | None) -> str:
+class ReplyMessage(BaseModel):
+    content: str | None = None
+    refusal: str | None = None
+
+
+class ReplyChoice(BaseModel):
+    message: ReplyMessage | None = None
+
+
+class ReplyUsage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ChatReply(BaseModel):
+    """What Agent Studio reads of a chat completion; every other field is ignored."""
+
+    model: str | None = None
+    choices: list[ReplyChoice] = []
+    usage: ReplyUsage | None = None
+
+
+def _chat_reply(raw: bytes) -> ChatReply:
+    try:
+        return ChatReply.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the body"
+        raise ProviderInvalidOutput(
+            f"the provider's reply is not a chat completion: {where}: {first['msg']}",
+            raw[:2000].decode(errors="replace"),
+        ) from None
+
+
+def _reply_text(response: ChatReply, json_schema: dict[str, Any] | None) -> str:
     message = response.choices[0].message if response.choices else None
     text = (message.content if message else None) or ""
     if json_schema is None:

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from contracts.instructions import RenderError, render
 from gateway.deps import CurrentUser, ProviderDep, PublishedDep
 from gateway.errors import error_responses
-from runtime.ai import ProviderRejected, ProviderUnavailable
+from runtime.ai import ProviderInvalidOutput, ProviderRejected, ProviderUnavailable
 
 router = APIRouter(tags=["openai-compatible"])
 MODEL = re.compile(
@@ -126,6 +126,8 @@ async def chat_completions(
         response = openai_error(503, str(exc), "server_error", "provider_unavailable")
         response.headers.update(headers or {})
         return response
+    except ProviderInvalidOutput as exc:  # the provider answered, but not with a chat completion
+        return openai_error(502, str(exc), "server_error", "provider_invalid_output")
     return JSONResponse(
         {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
