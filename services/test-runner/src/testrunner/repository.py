@@ -54,18 +54,12 @@ class RunRepository:
 
     async def add_cases(self, run_id: UUID, cases: Sequence[RunCase]) -> None:
         await self._session.execute(
-            insert(run_cases)
-            .values(
-                [
-                    {
-                        "run_id": run_id,
-                        "case_index": c.index,
-                        "case": c.model_dump(mode="json", by_alias=True),
-                    }
-                    for c in cases
-                ]
-            )
-            .on_conflict_do_nothing()
+            _ADD_CASES,
+            {
+                "b_run": run_id,
+                "c_index": [c.index for c in cases],
+                "c_case": [c.model_dump_json(by_alias=True) for c in cases],
+            },
         )
 
     async def start_if_complete(self, run_id: UUID) -> Run | None:
@@ -289,6 +283,16 @@ class ResponseCacheRepository:
 # Built once: the hot path's statements skip construction and cache-key generation per call.
 # A list of parameters (not one multi-row VALUES) compiles once whatever the batch's size.
 _INSERT_CACHE = insert(response_cache).on_conflict_do_nothing()
+# A chunk of cases as two arrays, like the results below: one statement whatever the chunk's size
+# (a multi-row VALUES is compiled anew for each size and costs a bind per row and column).
+_ADD_CASES = sa.text(
+    f"""
+    INSERT INTO {run_cases.fullname} (run_id, case_index, "case")
+    SELECT :b_run, i, CAST(c AS jsonb)
+    FROM unnest(CAST(:c_index AS integer[]), CAST(:c_case AS text[])) AS a(i, c)
+    ON CONFLICT DO NOTHING
+    """
+)
 _LOCK_RUN = (  # FOR NO KEY UPDATE
     sa.select(runs.c.id).where(runs.c.id == sa.bindparam("b_run")).with_for_update(key_share=True)
 )
