@@ -10,7 +10,7 @@ run on its pinned Node) is timed as the wall time of its `promptfoo eval` proces
 printed for a run that graded every case.
 
 Scenarios (default: all, in this order):
-  latency     200 cases, 100 ms provider latency, concurrency 64: time vs ⌈N/C⌉·latency (goal ≤ 2x)
+  latency     200 cases, 100 ms provider latency, concurrency 64: time vs ⌈N/C⌉·latency (goal ≤ 2x, median of 5 runs)
   throughput  zero latency, 2,000 cases (promptfoo 1,000), concurrency 64: cases/s (goal ≥ 600/s)
   memory      10,000 cases, zero latency, one test-runner: its peak RSS (goal < 300 MB), cases/s
   replicas    1,000 cases, 100 ms latency, concurrency 16 per replica: two replicas vs one (≤ 0.6)
@@ -54,6 +54,7 @@ MODEL = "gpt-4o-mini"
 COMPANY = "Acme"
 IMPORT_CHUNK = 1000  # the gateway imports at most 1,000 cases per request
 WARM_UP_CASES = 40
+LATENCY_RUNS = 5  # the latency scenario's goal is on the median run
 THROUGHPUT_GOAL = 600  # cases/s on one replica at zero provider latency
 SPEC: dict[str, Any] = {
     "persona": {"role": "support agent for {{company}}", "voice": "warm"},
@@ -519,14 +520,19 @@ class Bench:
                     cpu_used(self.pids(fake)) as cpu,
                     stage_time([self.stack.processes["test-runner"]]) as staged,
                 ):
-                    ours = studio.run(agent_id, compilation_id, n)
+                    runs = sorted(
+                        (studio.run(agent_id, compilation_id, n) for _ in range(LATENCY_RUNS)),
+                        key=lambda outcome: outcome.seconds,
+                    )
+                ours = runs[len(runs) // 2]
                 row(
                     "latency",
                     "Agent Studio (1 replica)",
                     ours,
-                    f"{ours.seconds / ideal:.2f}x ideal",
+                    f"{ours.seconds / ideal:.2f}x ideal, the median of {LATENCY_RUNS} runs "
+                    f"({runs[0].seconds:.2f}-{runs[-1].seconds:.2f} s)",
                 )
-                note(f"Agent Studio: {'; '.join([*staged, cpu_text(cpu)])}")
+                note(f"Agent Studio, {LATENCY_RUNS} runs: {'; '.join([*staged, cpu_text(cpu)])}")
                 two, detail = self.two_replicas(studio, fake, n, concurrency)
                 row(
                     "latency",
@@ -562,7 +568,7 @@ class Bench:
                 ):
                     ours = studio.run(agent_id, compilation_id, ours_n)
                 row("throughput", "Agent Studio (1 replica)", ours)
-                note(f"Agent Studio: {'; '.join([*staged, cpu_text(cpu)])}")
+                note(f"Agent Studio, {LATENCY_RUNS} runs: {'; '.join([*staged, cpu_text(cpu)])}")
                 two, detail = self.two_replicas(studio, fake, ours_n, concurrency)
                 row("throughput", f"Agent Studio (2 x {concurrency // 2})", two)
                 note(f"Agent Studio, 2 replicas: {'; '.join(detail)}")
