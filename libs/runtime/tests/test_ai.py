@@ -392,11 +392,18 @@ async def test_a_reply_that_is_not_a_chat_completion_is_reported_naming_what_is_
     assert provider.breaker.fail_counter == 0
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"id": "x", "object": "chat.completion", "choices": []}',
+        b'{"choices": [], "usage": {"prompt_tokens": null, "completion_tokens": null}}',
+    ],
+)
 async def test_a_reply_without_usage_or_choices_is_an_empty_text_with_no_tokens(
-    fake_openai: FakeOpenAI, make_provider: MakeProvider
+    fake_openai: FakeOpenAI, make_provider: MakeProvider, body: bytes
 ) -> None:
     provider = make_provider()
-    fake_openai.respond_raw(b'{"id": "x", "object": "chat.completion", "choices": []}')
+    fake_openai.respond_raw(body)
 
     completion = await provider.complete(MESSAGES)
 

@@ -150,8 +150,8 @@ class OpenAIProvider:
             )
             response = _chat_reply(raw)
             usage = response.usage
-            prompt_tokens = usage.prompt_tokens if usage else 0
-            completion_tokens = usage.completion_tokens if usage else 0
+            prompt_tokens = (usage.prompt_tokens or 0) if usage else 0
+            completion_tokens = (usage.completion_tokens or 0) if usage else 0
             self._count_tokens(model, prompt_tokens, completion_tokens)  # spent even if bad JSON
             text = _reply_text(response, json_schema)
         return Completion(
@@ -293,8 +293,9 @@ class ReplyChoice(BaseModel):
 
 
 class ReplyUsage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    # Some OpenAI-compatible servers send null counts: counted as 0 rather than failing a reply.
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
 
 
 class ChatReply(BaseModel):
