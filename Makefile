@@ -53,22 +53,31 @@ test-e2e: install ## the services as real processes
 test-browser: install ## the web UI in Debian's headless chromium (apt-get install chromium); screenshots in test-artifacts/
 	$(UV) run pytest -m "browser"
 
-bench: install ## benchmarks under bench/ (printed numbers)
-	$(UV) run python -m bench.compile_roundtrip
-	$(UV) run python -m bench.compile_spec
-	$(UV) run python -m bench.test_runs
-	$(UV) run python -m bench.published
-	$(UV) run python -m bench.web_ui
-	$(UV) run python -m bench.gateway_list
-	$(UV) run python -m bench.startup
+# What `make bench`, `make load` and `make chaos` print is kept whole in docs/results/<target>.txt:
+# the latest run behind docs/benchmarks.md, with its machine, date and load. A failure still fails.
+bench load chaos: SHELL := /bin/bash
+bench load chaos: .SHELLFLAGS := -o pipefail -c
+bench load chaos: export PYTHONUNBUFFERED := 1
 
-load: install ## load and scale: 200 users of the realistic mix (locust), a 100,000-execution run, 1 vs 2 test-runners
-	$(UV) run python -m bench.load.run
-	$(UV) run python -m bench.load.scale
-	$(UV) run python -m bench.test_runs replicas
+bench: install ## benchmarks under bench/ (printed, and kept in docs/results/bench.txt)
+	@mkdir -p docs/results
+	{ $(UV) run python -m bench.compile_roundtrip && \
+	  $(UV) run python -m bench.compile_spec && \
+	  $(UV) run python -m bench.test_runs && \
+	  $(UV) run python -m bench.published && \
+	  $(UV) run python -m bench.web_ui && \
+	  $(UV) run python -m bench.gateway_list && \
+	  $(UV) run python -m bench.startup; } 2>&1 | tee docs/results/bench.txt
 
-chaos: install ## every fault scenario with a 500-case run; prints the seed and the table of violations
-	$(UV) run python -m tests.chaos.runner
+load: install ## load and scale: 200 users of the realistic mix (locust), a 100,000-execution run, 1 vs 2 test-runners (kept in docs/results/load.txt)
+	@mkdir -p docs/results
+	{ $(UV) run python -m bench.load.run && \
+	  $(UV) run python -m bench.load.scale && \
+	  $(UV) run python -m bench.test_runs replicas; } 2>&1 | tee docs/results/load.txt
+
+chaos: install ## every fault scenario with a 500-case run; prints the seed and the table of violations (kept in docs/results/chaos.txt)
+	@mkdir -p docs/results
+	$(UV) run python -m tests.chaos.runner 2>&1 | tee docs/results/chaos.txt
 
 lint: install ## ruff lint and format check
 	$(UV) run ruff check .
