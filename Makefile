@@ -67,6 +67,7 @@ bench: install ## benchmarks under bench/ (printed, and kept in docs/results/ben
 	  $(UV) run python -m bench.published && \
 	  $(UV) run python -m bench.web_ui && \
 	  $(UV) run python -m bench.gateway_list && \
+	  $(UV) run python -m bench.gateway_parts && \
 	  $(UV) run python -m bench.startup; } 2>&1 | tee docs/results/bench.txt
 
 load: install ## load and scale: 200 users of the realistic mix (locust), a 100,000-execution run, 1 vs 2 test-runners (kept in docs/results/load.txt)
