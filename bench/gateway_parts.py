@@ -6,11 +6,13 @@ benchmarks) and called as an ASGI app with no HTTP server in between. The reques
 parts it is made of, each timed alone in CPU microseconds per call (`time.process_time` over
 `--calls` calls, one after another; each round's figure, `--rounds` rounds):
 
-  request    the whole request through the app
-  healthz    `/healthz` through the same app: its middlewares and routing, no dependency
-  session    a read session taking its database connection and giving it back
-  page       `session`, and in it the page read (prepared, by psycopg) and serialised
-  select 1   a prepared `SELECT 1` on a bare psycopg connection: a round trip's floor
+  request                 the whole request through the app
+  healthz                 `/healthz` through the same app: middlewares and routing, no dependency
+  session                 a read session taking its database connection and giving it back
+  session, no autocommit  the same for a writing session: what the reads' autocommit costs a
+                          checkout (set on the connection, reset when it goes back to the pool)
+  page                    `session`, and in it the page read (prepared, by psycopg) and serialised
+  select 1                a prepared `SELECT 1` on a bare psycopg connection: a round trip's floor
 
 What the request costs past `healthz` and `page` is FastAPI's route machinery: solving its
 dependencies (the admission slot, the read session, the token from the cache), reading its query
@@ -108,6 +110,10 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
                 async with service.reader() as session:
                     await session.connection()
 
+            async def writing_session_only() -> None:
+                async with service.sessionmaker() as session:
+                    await session.connection()
+
             async def page() -> None:
                 async with service.reader() as session:
                     await agents.list_agents(session, user_id, 20, None)
@@ -121,13 +127,14 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
                 "request": request(app, "/api/v1/agents", "limit=20", token),
                 "healthz": request(app, "/healthz", "", token),
                 "session": session_only,
+                "session, no autocommit": writing_session_only,
                 "page": page,
                 "select 1": select_1,
             }
             print(f"CPU µs per call, {calls} calls one after another, {rounds} rounds:")
             for name, call in parts.items():
                 figures = [await cpu_per_call(call, calls) for _ in range(rounds)]
-                print(f"  {name:<9} " + "  ".join(f"{f:6.0f}" for f in figures))
+                print(f"  {name:<22} " + "  ".join(f"{f:6.0f}" for f in figures))
     finally:
         await bare.close()
         await service.close()
