@@ -99,8 +99,9 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
     )
     try:
         async with app.router.lifespan_context(app):
-            while not app.state.notifications.listening:  # the token cache is used only then
-                await asyncio.sleep(0.05)
+            async with asyncio.timeout(10):  # the token cache is used only while listening
+                while not app.state.notifications.listening:
+                    await asyncio.sleep(0.05)
             async with service.reader() as session:
                 found = await UserRepository(session).get_live_token(auth.hash_token(token))
             assert found is not None
