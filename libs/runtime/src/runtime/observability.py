@@ -19,6 +19,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import event
@@ -246,13 +247,27 @@ def _start_statement_span(statement: str, database: str) -> trace.Span:
 
 
 def _setup_tracing(service: str) -> TracerProvider:
-    """Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else kept local."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if exporting_traces():
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    provider = tracer_provider(service)
     trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(service: str) -> TracerProvider:
+    """Spans are exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, sampled as the
+    standard `OTEL_TRACES_SAMPLER` says (every trace by default).
+
+    Otherwise no span leaves the process, so none is recorded: each request and message still gets
+    a span's ids, which carry the caller's trace on to the commands and events it causes, without
+    the recording nobody reads (about 20 µs of a listed page's 560 in the gateway). A caller's
+    trace that is sampled is still recorded, so that services downstream which export keep it
+    whole."""
+    resource = Resource.create({"service.name": service})
+    if not exporting_traces():
+        return TracerProvider(resource=resource, sampler=ParentBased(ALWAYS_OFF))
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     return provider
 
 
