@@ -8,6 +8,10 @@ round `--connections` back-to-back connections for `--seconds`: wrk (`apt-get in
 or, without it, an aiohttp closed loop in a process of its own. Requests over 2 s count as
 timeouts. Then the list again, paced: 50 users at one request a second each.
 
+After the two, in each round, the floor's own route served by a second gateway process behind
+the gateway's middlewares (`bench/floor_in_gateway.py`, "floor in gw"): its distance from the
+floor is what any route of the gateway pays, the rest is the list's own work.
+
 Goal: gateway ≥ 1.0x the floor's req/s in the same round, p99 ≤ 250 ms, no request over 2 s, no
 error. The gateway runs with `RATE_LIMIT_ENABLED=false` (one user would meet their allowance at
 once); `--rate-limits` runs it with the limiter on in memory, allowances out of reach, to show its
@@ -39,6 +43,7 @@ import httpx
 from bench.harness import machine, running_stack
 from bench.published import get, paced, percentiles
 from tests.support import infra
+from tests.support.fixtures import Stack
 
 LIST_PATH = "/api/v1/agents?limit=20"
 AGENTS = 50
@@ -57,7 +62,7 @@ class Result:
 
     def line(self, label: str) -> str:
         return (
-            f"  {label:<9} {self.rate:7.0f} req/s  p50 {self.p50_ms:7.1f} ms  "
+            f"  {label:<11} {self.rate:7.0f} req/s  p50 {self.p50_ms:7.1f} ms  "
             f"p99 {self.p99_ms:7.1f} ms  max {self.max_ms:7.1f} ms  errors {self.errors}  "
             f"timeouts {self.timeouts}"
         )
@@ -135,13 +140,31 @@ def running_floor(database_url: str, agent_id: str) -> Iterator[tuple[str, int]]
     env = {**os.environ, "FLOOR_DATABASE_URL": database_url, "FLOOR_AGENT_ID": agent_id}
     command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
+    with _serving(command, env, port, "the floor app") as served:
+        yield served
+
+
+@contextmanager
+def running_floor_in_gateway(stack: Stack, agent_id: str) -> Iterator[tuple[str, int]]:
+    port = infra.free_port()
+    env = stack.env("gateway", GATEWAY_HTTP_PORT=str(port))
+    env |= {"FLOOR_DATABASE_URL": stack.database_url, "FLOOR_AGENT_ID": agent_id}
+    command = [sys.executable, "-m", "bench.floor_in_gateway"]
+    with _serving(command, {**os.environ, **env}, port, "the gateway with the floor") as served:
+        yield served
+
+
+@contextmanager
+def _serving(
+    command: list[str], env: dict[str, str], port: int, what: str
+) -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(command, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
         while not infra.listening(url):
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the floor app did not start")
+                raise RuntimeError(f"{what} did not start")
             time.sleep(0.1)
         yield url, proc.pid
     finally:
@@ -214,8 +237,9 @@ def main() -> None:
     generator = "wrk -t1" if wrk else "aiohttp in its own process (wrk: apt-get install -y wrk)"
     print(
         f"conditions: one gateway process ({', '.join(f'{k}={v}' for k, v in limits.items())}, "
-        f"LOG_LEVEL=WARNING) and one floor process (bench/floor_app.py), local PostgreSQL and "
-        f"NATS; {args.connections} connections back to back for {args.seconds:g} s, timeout "
+        f"LOG_LEVEL=WARNING), one floor process (bench/floor_app.py) and one gateway process "
+        f"serving the floor's route too (bench/floor_in_gateway.py), local PostgreSQL and NATS; "
+        f"{args.connections} connections back to back for {args.seconds:g} s, timeout "
         f"{TIMEOUT_S:g} s, load from {generator}, all on this machine"
     )
     with running_stack(("gateway",), limits) as stack:
@@ -232,27 +256,41 @@ def main() -> None:
         gateway_url = stack.gateway_url + LIST_PATH
         gateway_process = stack.processes["gateway"].proc
         assert gateway_process is not None
-        with running_floor(stack.database_url, ids[0]) as (floor, floor_pid):
-            floor_url = floor + "/row"
-            if httpx.get(floor_url).status_code != 200:
-                raise RuntimeError("the floor app cannot read the agent")
-            for url in (floor_url, gateway_url):  # warm-up: pools, caches
+        with (
+            running_floor(stack.database_url, ids[0]) as (floor, floor_pid),
+            running_floor_in_gateway(stack, ids[0]) as (inside, inside_pid),
+        ):
+            floor_url, inside_url = floor + "/row", inside + "/row"
+            for url in (floor_url, inside_url):
+                if httpx.get(url).status_code != 200:
+                    raise RuntimeError(f"{url} cannot read the agent")
+            for url in (floor_url, inside_url, gateway_url):  # warm-up: pools, caches
                 drive(url, headers, args.connections, 2)
             print(f"\nsaturated: GET {LIST_PATH} against the one-SELECT floor (goal ≥ 1.0x)")
             ratios: list[float] = []
             worst: list[Result] = []
+            cpu_ms: dict[str, list[float]] = {"floor": [], "floor in gw": [], "gateway": []}
             for n in range(1, args.rounds + 1):
                 print(f" round {n} (load average {load_average()})")
                 used = cpu_seconds(floor_pid)
                 f = drive(floor_url, headers, args.connections, args.seconds)
-                print(f.line("floor") + cpu_per_request(cpu_seconds(floor_pid) - used, f, args))
+                f_cpu = cpu_seconds(floor_pid) - used
+                print(f.line("floor") + cpu_per_request(f_cpu, f, args))
                 used = cpu_seconds(gateway_process.pid)
                 g = drive(gateway_url, headers, args.connections, args.seconds)
                 g_cpu = cpu_seconds(gateway_process.pid) - used
                 print(g.line("gateway") + cpu_per_request(g_cpu, g, args))
                 ratios.append(g.rate / f.rate)
                 worst.append(g)
-                print(f"  ratio     {g.rate / f.rate:.2f}x")
+                print(f"  ratio       {g.rate / f.rate:.2f}x")
+                # After the two the ratio compares, next to each other as in earlier runs.
+                used = cpu_seconds(inside_pid)
+                i = drive(inside_url, headers, args.connections, args.seconds)
+                i_cpu = cpu_seconds(inside_pid) - used
+                print(i.line("floor in gw") + cpu_per_request(i_cpu, i, args))
+                for name, spent, result in (("floor", f_cpu, f), ("floor in gw", i_cpu, i)):
+                    cpu_ms[name].append(1000 * spent / (result.rate * args.seconds))
+                cpu_ms["gateway"].append(1000 * g_cpu / (g.rate * args.seconds))
             p99 = max(r.p99_ms for r in worst)
             top = max(r.max_ms for r in worst)
             failed = sum(r.errors + r.timeouts for r in worst)
@@ -260,6 +298,13 @@ def main() -> None:
                 f" ratio {min(ratios):.2f}-{max(ratios):.2f}x (median "
                 f"{statistics.median(ratios):.2f}x); gateway p99 ≤ {p99:.0f} ms, max {top:.0f} ms,"
                 f" errors + timeouts {failed}"
+            )
+            floor_ms, inside_ms, gateway_ms = (statistics.median(v) for v in cpu_ms.values())
+            print(
+                f" CPU per request, medians: floor {floor_ms:.2f}, floor in gw {inside_ms:.2f}, "
+                f"gateway {gateway_ms:.2f} ms; what every gateway route pays past the floor "
+                f"{inside_ms - floor_ms:+.2f} ms, the list's own work past the floor's "
+                f"{gateway_ms - inside_ms:+.2f} ms"
             )
             met = min(ratios) >= 1.0 and p99 <= 250 and top < TIMEOUT_S * 1000 and not failed
             print(
