@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerInfo
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,94 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.registry import envelope_for
-from runtime import broker, db, outbox
+from runtime import broker, outbox
 from runtime.broker import ConsumerPolicy
-from runtime.consumer import Consumer
 from runtime.errors import TransientError
-from runtime.outbox import Relay
-from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
-from tests.support import infra
+from tests.support.delivery import DURABLE, POLICY, Bed
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
-
-DURABLE = subjects.Durable(
-    "test", subjects.COMPILER_STREAM, "compile_agent", subjects.COMPILE_AGENT.relative
-)
-POLICY = ConsumerPolicy(ack_wait=2, max_deliver=3, max_ack_pending=64)
-
-
-@dataclass
-class Bed:
-    root: str
-    js: JetStreamContext
-    metadata: sa.MetaData
-    sessionmaker: Any
-    relay: Relay
-
-    @property
-    def outbox(self) -> sa.Table:
-        return self.metadata.tables[f"{self.metadata.schema}.outbox"]
-
-    async def count(self, table: str) -> int:
-        async with self.sessionmaker() as session:
-            return int(
-                await session.scalar(
-                    sa.select(sa.func.count()).select_from(self.metadata.tables[table])
-                )
-            )
-
-    async def stream_count(self, subject: str) -> int:
-        info = await self.js.stream_info(
-            subjects.COMPILER_STREAM.full_name(self.root), subjects_filter=subject
-        )
-        return sum((info.state.subjects or {}).values())
-
-    def consumer(
-        self,
-        handler: Any,
-        *,
-        durable: subjects.Durable = DURABLE,
-        policy: ConsumerPolicy = POLICY,
-    ) -> Consumer:
-        return Consumer(
-            self.js,
-            durable,
-            handler,
-            service="test",
-            root=self.root,
-            sessionmaker=self.sessionmaker,
-            tables=self.metadata,
-            relay=self.relay,
-            policy=policy,
-            concurrency=4,
-            fetch_timeout=0.2,
-        )
-
-
-@pytest.fixture
-async def bed(database_url: str, nats_url: str, js: JetStreamContext) -> AsyncIterator[Bed]:
-    """An outbox and inbox in a schema of their own, and the topology under a root of its own."""
-    schema = f"rt_{uuid.uuid4().hex[:8]}"
-    root = infra.new_root()
-    metadata = db.service_metadata(schema)
-    engine = db.create_engine(database_url, pool_size=4)
-    async with engine.begin() as conn:
-        await conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        await conn.run_sync(metadata.create_all)
-    await broker.ensure_topology(js, root, (DURABLE,), POLICY)
-    sessionmaker = db.create_sessionmaker(engine)
-    relay = Relay(
-        js, sessionmaker, metadata.tables[f"{schema}.outbox"], root=root, poll_interval=0.1
-    )
-    try:
-        yield Bed(root, js, metadata, sessionmaker, relay)
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await engine.dispose()
-        await asyncio.to_thread(infra.delete_streams, nats_url, root)
 
 
 async def test_relay_publishes_pending_rows_once_and_deletes_them(bed: Bed) -> None:
@@ -176,7 +94,7 @@ async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) ->
     await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
     try:
         await eventually_async(
-            lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 1), what="the event"
+            lambda: bed.holds(subjects.AGENT_COMPILED.full(bed.root), 1), what="the event"
         )
     finally:
         stop.set()
@@ -252,20 +170,6 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason
     assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 0
 
 
-async def acks_applied(bed: Bed) -> ConsumerInfo:
-    """The durable's state once no ack is pending. A consumer's acks are sent before its `run`
-    returns, but the server applies them a moment later: read until it has, well within the
-    ack wait (2 s), after which an ack never sent would still count as pending."""
-    stream = subjects.COMPILER_STREAM.full_name(bed.root)
-    return await eventually_async(
-        lambda: bed.js.consumer_info(stream, DURABLE.name),
-        lambda info: info.num_ack_pending == 0,
-        timeout=1.5,
-        interval=0.02,
-        what="every ack applied by the server",
-    )
-
-
 async def test_stopping_finishes_the_message_in_flight_before_returning(bed: Bed) -> None:
     started = asyncio.Event()
 
@@ -283,14 +187,10 @@ async def test_stopping_finishes_the_message_in_flight_before_returning(bed: Bed
     stop.set()
     await task
 
-    info = await acks_applied(bed)
+    info = await bed.acks_applied()
     assert info.num_redelivered == 0
     assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
     assert await bed.count(bed.outbox.fullname) == 1  # committed, waiting for the relay
-
-
-async def _has(bed: Bed, subject: str, n: int) -> bool:
-    return await bed.stream_count(subject) == n
 
 
 async def test_a_message_never_acknowledged_is_rescued_into_the_dead_letters(bed: Bed) -> None:
@@ -384,94 +284,3 @@ async def test_an_event_newer_than_this_build_is_skipped_not_dead_lettered(bed: 
         await task
     assert seen == [subjects.AGENT_COMPILED.type]
     assert (await bed.js.stream_info(subjects.DEAD_LETTER.full_name(bed.root))).state.messages == 0
-
-
-def staged_consumer(bed: Bed, binding: StagedBinding, concurrency: int = 8) -> StagedConsumer:
-    return StagedConsumer(
-        bed.js,
-        binding,
-        service="test",
-        root=bed.root,
-        sessionmaker=bed.sessionmaker,
-        tables=bed.metadata,
-        relay=bed.relay,
-        policy=POLICY,
-        concurrency=concurrency,
-        fetch_timeout=0.2,
-    )
-
-
-async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None:
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(staged_consumer(bed, binding).run(stop)),
-        asyncio.create_task(bed.relay.run(stop)),
-    ]
-    try:
-        await eventually_async(until_check, timeout=15, what="the staged work")
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
-
-
-async def test_a_staged_consumer_records_a_burst_in_batches_each_message_once(bed: Bed) -> None:
-    batches: list[int] = []
-
-    async def stage(env: Envelope[Any]) -> str:
-        await asyncio.sleep(0.05)  # the slow part (an AI call), outside any transaction
-        return f"staged {env.id}"
-
-    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
-        batches.append(len(staged))
-        assert all(s.value == f"staged {s.envelope.id}" for s in staged)
-        return Recorded([(s.envelope, compiled_event(s.envelope.data)) for s in staged])
-
-    envelopes = [compile_envelope() for _ in range(40)]
-    subject = subjects.COMPILE_AGENT.full(bed.root)
-    for envelope in envelopes:
-        await bed.js.publish(subject, envelope.model_dump_json().encode())
-    # The same message again (as after a crash between commit and ack): recorded once.
-    await bed.js.publish(subject, envelopes[0].model_dump_json().encode())
-
-    await run_staged(
-        bed,
-        StagedBinding(DURABLE, stage, apply),
-        lambda: _has(bed, subjects.AGENT_COMPILED.full(bed.root), 40),
-    )
-    assert sum(batches) == 40
-    assert max(batches) > 1  # concurrent results share a transaction
-    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 40
-    assert (await acks_applied(bed)).num_pending == 0
-
-
-async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
-    envelopes = [compile_envelope() for _ in range(6)]
-    poison = envelopes[2].id
-    recorded: list[uuid.UUID] = []
-
-    async def stage(env: Envelope[Any]) -> None:
-        await asyncio.sleep(0.05)
-
-    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
-        if any(s.envelope.id == poison for s in staged):
-            raise RuntimeError("cannot record this one")
-        recorded.extend(s.envelope.id for s in staged)
-        return Recorded()
-
-    subject = subjects.COMPILE_AGENT.full(bed.root)
-    for envelope in envelopes:
-        await bed.js.publish(subject, envelope.model_dump_json().encode())
-
-    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
-
-    async def settled() -> bool:
-        dead = (await bed.js.stream_info(dead_letters)).state.messages
-        return len(recorded) == 5 and dead == 1
-
-    await run_staged(bed, StagedBinding(DURABLE, stage, apply), settled)
-    assert sorted(recorded) == sorted(e.id for e in envelopes if e.id != poison)
-    subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
-    dead = await bed.js.get_last_msg(dead_letters, subject)
-    assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
-        "failed 3 deliveries, last: RuntimeError('cannot record this one')"
-    )

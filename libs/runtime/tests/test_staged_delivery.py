@@ -1,0 +1,111 @@
+"""The staged consumer against real PostgreSQL and NATS JetStream: the slow part of each message
+outside any transaction, the results of many recorded in one, each message once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from contracts import subjects
+from contracts.envelope import Envelope
+from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
+from tests.support.delivery import DURABLE, POLICY, Bed
+from tests.support.messages import compile_envelope, compiled_event
+from tests.support.waiting import eventually_async
+
+pytestmark = pytest.mark.integration
+
+
+def staged_consumer(bed: Bed, binding: StagedBinding, concurrency: int = 8) -> StagedConsumer:
+    return StagedConsumer(
+        bed.js,
+        binding,
+        service="test",
+        root=bed.root,
+        sessionmaker=bed.sessionmaker,
+        tables=bed.metadata,
+        relay=bed.relay,
+        policy=POLICY,
+        concurrency=concurrency,
+        fetch_timeout=0.2,
+    )
+
+
+async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None:
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(staged_consumer(bed, binding).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    try:
+        await eventually_async(until_check, timeout=15, what="the staged work")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def test_a_staged_consumer_records_a_burst_in_batches_each_message_once(bed: Bed) -> None:
+    batches: list[int] = []
+
+    async def stage(env: Envelope[Any]) -> str:
+        await asyncio.sleep(0.05)  # the slow part (an AI call), outside any transaction
+        return f"staged {env.id}"
+
+    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        batches.append(len(staged))
+        assert all(s.value == f"staged {s.envelope.id}" for s in staged)
+        return Recorded([(s.envelope, compiled_event(s.envelope.data)) for s in staged])
+
+    envelopes = [compile_envelope() for _ in range(40)]
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        await bed.js.publish(subject, envelope.model_dump_json().encode())
+    # The same message again (as after a crash between commit and ack): recorded once.
+    await bed.js.publish(subject, envelopes[0].model_dump_json().encode())
+
+    await run_staged(
+        bed,
+        StagedBinding(DURABLE, stage, apply),
+        lambda: bed.holds(subjects.AGENT_COMPILED.full(bed.root), 40),
+    )
+    assert sum(batches) == 40
+    assert max(batches) > 1  # concurrent results share a transaction
+    assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 40
+    assert (await bed.acks_applied()).num_pending == 0
+
+
+async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
+    envelopes = [compile_envelope() for _ in range(6)]
+    poison = envelopes[2].id
+    recorded: list[uuid.UUID] = []
+
+    async def stage(env: Envelope[Any]) -> None:
+        await asyncio.sleep(0.05)
+
+    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        if any(s.envelope.id == poison for s in staged):
+            raise RuntimeError("cannot record this one")
+        recorded.extend(s.envelope.id for s in staged)
+        return Recorded()
+
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        await bed.js.publish(subject, envelope.model_dump_json().encode())
+
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def settled() -> bool:
+        dead = (await bed.js.stream_info(dead_letters)).state.messages
+        return len(recorded) == 5 and dead == 1
+
+    await run_staged(bed, StagedBinding(DURABLE, stage, apply), settled)
+    assert sorted(recorded) == sorted(e.id for e in envelopes if e.id != poison)
+    subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
+    dead = await bed.js.get_last_msg(dead_letters, subject)
+    assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
+        "failed 3 deliveries, last: RuntimeError('cannot record this one')"
+    )
