@@ -1,6 +1,6 @@
 """A gateway process that also serves the floor's route (`bench/floor_app.py`'s `GET /row`) as its
 first route: what the one-SELECT floor costs behind the gateway's middlewares (request id, trace
-span, metrics, security headers, FastAPI's error layers) in a process running everything the
+span, metrics, security headers, its error handlers) in a process running everything the
 gateway runs (its consumers, relay, notifications). It splits the list's distance from the floor
 in two: the gateway's per-request machinery, which any route of it pays, and the list's own work.
 
