@@ -8,15 +8,17 @@ parts it is made of, each timed alone in CPU microseconds per call (`time.proces
 
   request                 the whole request through the app
   healthz                 `/healthz` through the same app: middlewares and routing, no dependency
-  session                 a read session taking its database connection and giving it back
+  session                 a read session (`ReadTx`'s) taking its database connection and giving
+                          it back, through SQLAlchemy's session and pool
   session, no autocommit  the same for a writing session: what the reads' autocommit costs a
                           checkout (set on the connection, reset when it goes back to the pool)
-  page                    `session`, and in it the page read (prepared, by psycopg) and serialised
+  pooled                  a connection of the read pool (gateway/read_pool.py) taken and given back
+  page                    `pooled`, and on it the page read (prepared) and serialised
   select 1                a prepared `SELECT 1` on a bare psycopg connection: a round trip's floor
 
 What the request costs past `healthz` and `page` is FastAPI's route machinery: solving its
-dependencies (the admission slot, the read session, the token from the cache), reading its query
-parameters and sending the response. The HTTP server's own share (uvicorn parsing and writing)
+dependencies (the admission slot, the token from the cache), reading its query parameters and
+sending the response. The HTTP server's own share (uvicorn parsing and writing)
 is not here: `bench.gateway_list` measures the whole over HTTP.
 
 Run: `uv run python -m bench.gateway_parts [--calls 4000] [--rounds 3]`.
@@ -40,6 +42,7 @@ from gateway import auth
 from gateway.agents import service as agents
 from gateway.app import create_app
 from gateway.models import metadata
+from gateway.read_pool import ReadPool
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime import observability
@@ -115,9 +118,15 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
                 async with service.sessionmaker() as session:
                     await session.connection()
 
+            pool: ReadPool = app.state.read_pool
+
+            async def pooled_only() -> None:
+                async with pool.connection():
+                    pass
+
             async def page() -> None:
-                async with service.reader() as session:
-                    await agents.list_agents(session, user_id, 20, None)
+                async with pool.connection() as connection:
+                    await agents.list_agents(connection, user_id, 20, None)
 
             async def select_1() -> None:
                 async with bare.cursor() as cursor:
@@ -129,6 +138,7 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
                 "healthz": request(app, "/healthz", "", token),
                 "session": session_only,
                 "session, no autocommit": writing_session_only,
+                "pooled": pooled_only,
                 "page": page,
                 "select 1": select_1,
             }

@@ -232,6 +232,9 @@ def test_signing_out_ends_the_session_and_clears_the_cookie(stack: Stack) -> Non
         after = client.get("/api/v1/me")
         assert after.status_code == 401
         assert after.json()["error"]["code"] == "session_ended"
+        listed = client.get("/api/v1/agents")  # on the read pool's path (deps.pooled_reading)
+        assert listed.status_code == 401
+        assert listed.json()["error"]["code"] == "session_ended"
 
 
 def test_signing_out_everywhere_ends_every_session_of_the_user_only(stack: Stack) -> None:

@@ -45,6 +45,7 @@ from gateway.publishing.read_model import PublishedCache
 from gateway.publishing.repository import PublishRepository
 from gateway.quotas.service import Quotas
 from gateway.ratelimit import Limiter, RateLimitedError, RateLimitMiddleware, too_many_requests
+from gateway.read_pool import create_read_pool
 from gateway.security import (
     CONTENT_SECURITY_POLICY,
     SecurityHeadersMiddleware,
@@ -134,9 +135,11 @@ def create_app(service: Service) -> FastAPI:
         else None
     )
     limiter = Limiter(settings)
+    read_pool = create_read_pool(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await read_pool.open()
         notifications.start()
         tasks = [asyncio.create_task(published.run())]
         if mail is not None:
@@ -145,6 +148,7 @@ def create_app(service: Service) -> FastAPI:
         for task in tasks:
             task.cancel()
         await notifications.stop()
+        await read_pool.close()
 
     app = FastAPI(
         title="Agent Studio API",
@@ -169,6 +173,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.mail = mail
     app.state.limiter = limiter
     app.state.admission = Admission(settings.database_pool_size)
+    app.state.read_pool = read_pool
     app.state.quotas = Quotas.from_settings(settings)
     include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

@@ -2,10 +2,12 @@
 app's shared clients and settings.
 
 A route gets its session one way: `Tx` when it writes (one transaction, committed when the route
-returns), `ReadTx` when it only reads (autocommit). `OwnedAgent` / `ReadOwnedAgent` load the agent
-of the path's `agent_id` through that same session, or answer the one 404 for an agent that is not
-the caller's. `CurrentUser` is for routes that touch no table at all (serving published agents).
-`AnonymousTx` is the transaction of the few routes that have no caller yet (signing in).
+returns), `ReadTx` when it only reads (autocommit); the agent list alone, the API's hottest read,
+takes a psycopg connection of the read pool instead (`PooledReadTx`, read_pool.py).
+`OwnedAgent` / `ReadOwnedAgent` load the agent of the path's `agent_id` through the route's
+session, or answer the one 404 for an agent that is not the caller's. `CurrentUser` is for routes
+that touch no table at all (serving published agents). `AnonymousTx` is the transaction of the few
+routes that have no caller yet (signing in).
 
 The caller is known by a bearer API token or by the session cookie; a state-changing request of a
 session must pass the CSRF check (identity/csrf.py).
@@ -14,13 +16,15 @@ session must pass the CSRF check (identity/csrf.py).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, ratelimit
@@ -35,6 +39,7 @@ from gateway.identity.repository import Session, SessionRepository
 from gateway.notifications import Notifications, TokenCache
 from gateway.publishing.read_model import PublishedCache
 from gateway.quotas.service import Quotas
+from gateway.read_pool import ReadPool
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime.ai import AIProvider
@@ -114,10 +119,11 @@ class Caller:
 
 
 async def _authenticate(
-    request: Request, session: AsyncSession, credentials: HTTPAuthorizationCredentials | None
+    request: Request, session: AsyncSession | None, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
     """The caller, by bearer token when one is sent, else by session cookie. Every refusal of bad
-    credentials (for a rate limit to count) is raised here."""
+    credentials (for a rate limit to count) is raised here. Without a `session`, a check that
+    needs the database (a token not in the cache, a session cookie) opens a read of its own."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
         return Caller(await _token_user(request, session, credentials.credentials))
     secret = request.cookies.get(SESSION_COOKIE)
@@ -130,7 +136,19 @@ async def _authenticate(
     )
 
 
-async def _token_user(request: Request, session: AsyncSession, token: str) -> UUID:
+@asynccontextmanager
+async def _session_or_read(
+    request: Request, session: AsyncSession | None
+) -> AsyncIterator[AsyncSession]:
+    if session is not None:
+        yield session
+        return
+    service: Service = request.app.state.service
+    async with service.reader() as own:
+        yield own
+
+
+async def _token_user(request: Request, session: AsyncSession | None, token: str) -> UUID:
     token_hash = auth.hash_token(token)
     notifications: Notifications = request.app.state.notifications
     tokens: TokenCache = request.app.state.tokens
@@ -139,7 +157,8 @@ async def _token_user(request: Request, session: AsyncSession, token: str) -> UU
         return cached
     # A flood of made-up tokens is refused here, before each would cost a database read.
     await ratelimit.check_bad_credentials(request)
-    found = await UserRepository(session).get_live_token(token_hash)
+    async with _session_or_read(request, session) as reading:
+        found = await UserRepository(reading).get_live_token(token_hash)
     if found is None:
         await ratelimit.record_bad_credentials(request)
         raise ApiError(
@@ -152,11 +171,12 @@ async def _token_user(request: Request, session: AsyncSession, token: str) -> UU
     return found.user_id
 
 
-async def _session_caller(request: Request, session: AsyncSession, secret: str) -> Caller:
+async def _session_caller(request: Request, session: AsyncSession | None, secret: str) -> Caller:
     settings: GatewaySettings = request.app.state.settings
     idle = timedelta(minutes=settings.session_idle_minutes)
     await ratelimit.check_bad_credentials(request)
-    found = await SessionRepository(session).get_live(auth.hash_token(secret), idle)
+    async with _session_or_read(request, session) as reading:
+        found = await SessionRepository(reading).get_live(auth.hash_token(secret), idle)
     if found is None:
         await ratelimit.record_bad_credentials(request)
         raise ApiError(
@@ -268,6 +288,28 @@ async def reading(request: Request, credentials: Credentials) -> AsyncIterator[R
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
+@dataclass(frozen=True)
+class PooledRead:
+    """A read on a connection of the read pool (read_pool.py), in autocommit, for the API's
+    hottest read: psycopg's connection itself, no SQLAlchemy session."""
+
+    connection: AsyncConnection[Any]
+    user_id: UUID
+
+
+async def pooled_reading(request: Request, credentials: Credentials) -> AsyncIterator[PooledRead]:
+    # The caller first: a token in the cache costs no query, and one that is not (or a session
+    # cookie) is looked up on a connection of the SQLAlchemy pool, before this one is taken.
+    pool: ReadPool = request.app.state.read_pool
+    async with _admission(request).slot():
+        caller = await _authenticate(request, None, credentials)
+        async with pool.connection() as connection:
+            yield PooledRead(connection, caller.user_id)
+
+
+PooledReadTx = Annotated[PooledRead, Depends(pooled_reading, scope="function")]
+
+
 async def unauthenticated_reading(
     request: Request, service: ServiceDep
 ) -> AsyncIterator[AsyncSession]:
@@ -279,10 +321,10 @@ async def unauthenticated_reading(
 PublicRead = Annotated[AsyncSession, Depends(unauthenticated_reading, scope="function")]
 
 
-async def current_user(request: Request, service: ServiceDep, credentials: Credentials) -> UUID:
+async def current_user(request: Request, credentials: Credentials) -> UUID:
     """The caller, for routes that use no table (the token is usually in the cache)."""
-    async with _admission(request).slot(), service.reader() as session:
-        return (await _authenticate(request, session, credentials)).user_id
+    async with _admission(request).slot():
+        return (await _authenticate(request, None, credentials)).user_id
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]

@@ -66,6 +66,7 @@ class RequestContextMiddleware:
             )(scope, receive, send)
             return
         correlation_id = _parse_uuid(headers.get(b"x-request-id", b"").decode("latin-1")) or uuid4()
+        request_id = str(correlation_id)
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         carrier = {k.decode(): headers[k].decode("latin-1") for k in _TRACE_HEADERS if k in headers}
         method = scope["method"]
@@ -88,9 +89,7 @@ class RequestContextMiddleware:
             nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status, started_response = message["status"], True
-                message.setdefault("headers", []).append(
-                    (b"x-request-id", str(correlation_id).encode())
-                )
+                message.setdefault("headers", []).append((b"x-request-id", request_id.encode()))
             await send(message)
 
         with (
@@ -100,7 +99,7 @@ class RequestContextMiddleware:
                 context=propagate.extract(carrier) if carrier else None,
                 kind=SpanKind.SERVER,
             ) as span,
-            structlog.contextvars.bound_contextvars(correlation_id=str(correlation_id)),
+            structlog.contextvars.bound_contextvars(correlation_id=request_id),
         ):
             try:
                 await self.app(scope, receive_within_limit, send_with_id)
@@ -117,7 +116,7 @@ class RequestContextMiddleware:
                         "http.request.method": method,
                         "http.route": route,
                         "http.response.status_code": status,
-                        "studio.correlation_id": str(correlation_id),
+                        "studio.correlation_id": request_id,
                     }
                 )
                 if status >= 500:

@@ -1,4 +1,4 @@
-"""How the routes get their session: through `Tx` or `ReadTx` (deps.py), never both."""
+"""How the routes get their session: through one of `Tx`, `ReadTx` or `PooledReadTx` (deps.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ ROUTERS = (
 )
 # The routes with no caller yet: asking for a sign-in link, and using it.
 SIGN_IN = {"/api/v1/auth/magic-link", "/auth/callback"}
+# Each authenticates the caller before the route runs.
+SESSIONS = {deps.transaction, deps.reading, deps.pooled_reading}
+AUTHENTICATING = SESSIONS | {deps.current_user}
 
 
 def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -50,28 +53,24 @@ def api_routes() -> list[APIRoute]:
     return routes
 
 
-def test_no_route_opens_both_a_transaction_and_a_reading_session() -> None:
-    both = [
-        r.path for r in api_routes() if {deps.transaction, deps.reading} <= set(calls(r.dependant))
-    ]
+def test_no_route_opens_more_than_one_session() -> None:
+    several = [r.path for r in api_routes() if len(SESSIONS & set(calls(r.dependant))) > 1]
 
-    assert both == []
+    assert several == []
 
 
 def test_every_route_of_an_agent_of_the_caller_authenticates() -> None:
-    sessions = {deps.transaction, deps.reading, deps.current_user}
     unauthenticated = [
         r.path
         for r in api_routes()
-        if r.path.startswith("/api/v1/agents") and not sessions & set(calls(r.dependant))
+        if r.path.startswith("/api/v1/agents") and not AUTHENTICATING & set(calls(r.dependant))
     ]
 
     assert unauthenticated == []
 
 
 def test_every_route_but_signing_in_authenticates_its_caller() -> None:
-    sessions = {deps.transaction, deps.reading, deps.current_user}
-    unauthenticated = {r.path for r in api_routes() if not sessions & set(calls(r.dependant))}
+    unauthenticated = {r.path for r in api_routes() if not AUTHENTICATING & set(calls(r.dependant))}
 
     assert unauthenticated == SIGN_IN
 

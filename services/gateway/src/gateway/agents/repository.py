@@ -142,34 +142,6 @@ class AgentRepository:
         ).one_or_none()
         return None if row is None else Agent.model_validate(row._mapping)
 
-    async def list_page(
-        self,
-        owner_id: UUID,
-        limit: int,
-        after: tuple[datetime, UUID] | None,
-        containing: str | None = None,
-    ) -> list[AgentItem]:
-        """A page of the owner's agents, newest first; with `containing`, only those whose name or
-        description holds that text (case-insensitive, taken literally: `%` and `_` match only
-        themselves). The hot read of the API, so it skips what costs per row and per call: the
-        statement is compiled once per shape and run as a prepared statement by psycopg itself
-        on the session's connection, and its rows come back as the dicts the response is made of
-        (PostgreSQL typed them; nothing validates them again)."""
-        params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
-        if containing:
-            literal = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            params["pattern"] = f"%{literal}%"
-        if after is not None:
-            params["after_at"], params["after_id"] = after
-        connection = await self._session.connection()
-        raw = await connection.get_raw_connection()
-        driver = cast(psycopg.AsyncConnection[Any], raw.driver_connection)
-        statement = _page_sql(after is not None, bool(containing))
-        async with driver.cursor(row_factory=dict_row) as cursor:
-            with statement_span(statement, driver.info.dbname):
-                await cursor.execute(statement, params, prepare=True)
-            return cast(list[AgentItem], await cursor.fetchall())
-
     async def update(self, owner_id: UUID, agent_id: UUID, values: dict[str, Any]) -> Agent | None:
         row = (
             await self._session.execute(
@@ -199,6 +171,32 @@ class AgentItem(TypedDict):
     min_pass_rate: float
     created_at: datetime
     updated_at: datetime
+
+
+async def list_page(
+    connection: psycopg.AsyncConnection[Any],
+    owner_id: UUID,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+    containing: str | None = None,
+) -> list[AgentItem]:
+    """A page of the owner's agents, newest first; with `containing`, only those whose name or
+    description holds that text (case-insensitive, taken literally: `%` and `_` match only
+    themselves). The hot read of the API, so it skips what costs per row and per call: it runs on
+    a connection of the read pool (read_pool.py), its statement is compiled once per shape and
+    prepared by psycopg, and its rows come back as the dicts the response is made of (PostgreSQL
+    typed them; nothing validates them again)."""
+    params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
+    if containing:
+        literal = containing.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["pattern"] = f"%{literal}%"
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    statement = _page_sql(after is not None, bool(containing))
+    async with connection.cursor(row_factory=dict_row) as cursor:
+        with statement_span(statement, connection.info.dbname):
+            await cursor.execute(statement, params, prepare=True)
+        return cast(list[AgentItem], await cursor.fetchall())
 
 
 _PSYCOPG = cast(sa.Dialect, cast(Any, postgresql_psycopg.dialect)())

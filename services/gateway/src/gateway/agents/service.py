@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.publishing import AgentDeletedV1
-from gateway.agents.repository import Agent, AgentRepository
+from gateway.agents.repository import Agent, AgentRepository, list_page
 from gateway.agents.schemas import AgentCreate, AgentPublic, AgentUpdate
 from gateway.errors import agent_not_found
 from gateway.messages import send
@@ -33,12 +34,16 @@ async def create_agent(
 
 
 async def list_agents(
-    session: AsyncSession, user_id: UUID, limit: int, cursor: str | None, q: str | None = None
+    connection: AsyncConnection[Any],
+    user_id: UUID,
+    limit: int,
+    cursor: str | None,
+    q: str | None = None,
 ) -> bytes:
     """The page as `AgentsPublic`'s JSON, serialised once from the rows as read."""
     after = decode_cursor(cursor, datetime, UUID) if cursor else None
     containing = q.strip() if q else None
-    rows = await AgentRepository(session).list_page(user_id, limit + 1, after, containing or None)
+    rows = await list_page(connection, user_id, limit + 1, after, containing or None)
     page, next_cursor = cut(rows, limit, lambda r: (r["created_at"], r["id"]))
     return _AS_JSON.dump_json({"items": page, "next_cursor": next_cursor})
 

@@ -1,0 +1,37 @@
+"""Connections for the API's hottest read, the agent list, straight from psycopg's own pool.
+
+Through SQLAlchemy's async layer a read's connection costs more than the read: an ORM session,
+a checkout and a return through its pool with autocommit set and reset on each, greenlet hops
+around every call. Under the saturated list that was a third of the gateway's CPU per request
+(bench/README.md). These connections are in autocommit from the start and the list's prepared
+statement runs on them with nothing in between; every other read and every write stays on
+SQLAlchemy (`Service.engine`).
+
+At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
+connections suffice. Each is opened when first needed and kept while in use (closed after ten
+idle minutes), so a load never connects and disconnects per request; a connection found broken
+when it comes back is replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from gateway.settings import SERVICE, GatewaySettings
+
+ReadPool = AsyncConnectionPool[AsyncConnection[Any]]
+
+
+def create_read_pool(settings: GatewaySettings) -> ReadPool:
+    """Not open yet: `await pool.open()` in the app's lifespan, `await pool.close()` after."""
+    return AsyncConnectionPool(
+        settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1),
+        min_size=0,
+        max_size=settings.database_pool_size,
+        kwargs={"autocommit": True, "application_name": f"{SERVICE}-reads", "connect_timeout": 5},
+        name="gateway-reads",
+        open=False,
+    )

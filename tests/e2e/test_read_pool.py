@@ -1,0 +1,68 @@
+"""The agent list's own connections (gateway/read_pool.py), seen from PostgreSQL: no more than
+`DATABASE_POOL_SIZE` under a burst, kept from one request to the next (no connecting per request),
+idle between requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from runtime import db
+from tests.support.fixtures import Stack
+
+pytestmark = pytest.mark.e2e
+
+POOL_SIZE = 3
+
+
+async def read_connections(database_url: str) -> dict[int, str]:
+    """The backend pid and state of each of the read pool's connections to this database."""
+    engine = db.create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                sa.text(
+                    "SELECT pid, state FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'gateway-reads'"
+                )
+            )
+            return {row.pid: row.state for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def list_at_once(url: str, token: str, requests: int) -> list[httpx.Response]:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
+        return await asyncio.gather(
+            *(client.get("/api/v1/agents", params={"limit": 5}) for _ in range(requests))
+        )
+
+
+def test_bursts_of_lists_share_a_few_connections_kept_from_one_to_the_next(
+    isolated_stack: Callable[..., Stack],
+) -> None:
+    stack = isolated_stack(DATABASE_POOL_SIZE=str(POOL_SIZE))
+    gateway = stack.start("gateway")
+    token = stack.new_token()
+    with stack.client(token) as client:
+        for n in range(8):
+            assert client.post("/api/v1/agents", json={"name": f"agent {n}"}).status_code == 201
+
+    first = asyncio.run(list_at_once(stack.gateway_url, token, 60))
+    after_first = asyncio.run(read_connections(stack.database_url))
+    second = asyncio.run(list_at_once(stack.gateway_url, token, 60))
+    after_second = asyncio.run(read_connections(stack.database_url))
+
+    answers = first + second
+    assert {a.status_code for a in answers} == {200}
+    pages = {tuple(agent["name"] for agent in a.json()["items"]) for a in answers}
+    assert pages == {("agent 7", "agent 6", "agent 5", "agent 4", "agent 3")}
+    assert 1 <= len(after_first) <= len(after_second) <= POOL_SIZE
+    assert set(after_first) <= set(after_second)  # the same backends: none closed and reopened
+    assert set(after_second.values()) == {"idle"}
+    assert gateway.stop() == 0  # the pool closes with the app
