@@ -1,6 +1,6 @@
 """The agent list's own connections (gateway/read_pool.py), seen from PostgreSQL: no more than
 `DATABASE_POOL_SIZE` under a burst, kept from one request to the next (no connecting per request),
-idle between requests."""
+idle between requests, and all replaced once the server is found to have dropped one."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from runtime import db
 from tests.support.fixtures import Stack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +32,22 @@ async def read_connections(database_url: str) -> dict[int, str]:
                 )
             )
             return {row.pid: row.state for row in rows}
+    finally:
+        await engine.dispose()
+
+
+async def drop_read_connections(database_url: str) -> int:
+    """What a restart of PostgreSQL does to the read pool's connections."""
+    engine = db.create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            dropped = await conn.scalar(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND application_name = 'gateway-reads'"
+                )
+            )
+            return int(dropped or 0)
     finally:
         await engine.dispose()
 
@@ -66,3 +83,29 @@ def test_bursts_of_lists_share_a_few_connections_kept_from_one_to_the_next(
     assert set(after_first) <= set(after_second)  # the same backends: none closed and reopened
     assert set(after_second.values()) == {"idle"}
     assert gateway.stop() == 0  # the pool closes with the app
+
+
+def test_after_the_server_drops_the_connections_one_list_fails_and_the_next_ones_work(
+    isolated_stack: Callable[..., Stack],
+) -> None:
+    stack = isolated_stack(DATABASE_POOL_SIZE=str(POOL_SIZE))
+    stack.start("gateway")
+    token = stack.new_token()
+
+    def opened() -> int:
+        asyncio.run(list_at_once(stack.gateway_url, token, 30))
+        return len(asyncio.run(read_connections(stack.database_url)))
+
+    eventually(opened, lambda n: n >= 2, what="the read pool opening several connections")
+    assert asyncio.run(drop_read_connections(stack.database_url)) >= 2
+    eventually(
+        lambda: asyncio.run(read_connections(stack.database_url)),
+        lambda left: left == {},
+        what="the dropped backends exiting",
+    )
+
+    with stack.client(token) as client:
+        statuses = [client.get("/api/v1/agents").status_code for _ in range(2 * POOL_SIZE)]
+
+    # The first request finds its connection dropped; the pool then replaces every other one.
+    assert statuses == [500] + [200] * (2 * POOL_SIZE - 1)

@@ -304,7 +304,14 @@ async def pooled_reading(request: Request, credentials: Credentials) -> AsyncIte
     async with _admission(request).slot():
         caller = await _authenticate(request, None, credentials)
         async with pool.connection() as connection:
-            yield PooledRead(connection, caller.user_id)
+            try:
+                yield PooledRead(connection, caller.user_id)
+            finally:
+                if connection.broken:
+                    # The server dropped it (a restart, a failover): the pool's other connections
+                    # are as old and most likely dropped too. Replace them all at once, as
+                    # SQLAlchemy's pool does, rather than fail a request on each in turn.
+                    await pool.drain()
 
 
 PooledReadTx = Annotated[PooledRead, Depends(pooled_reading, scope="function")]

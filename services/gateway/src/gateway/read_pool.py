@@ -8,9 +8,9 @@ statement runs on them with nothing in between; every other read and every write
 SQLAlchemy (`Service.engine`).
 
 At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
-connections suffice. Each is opened when first needed and kept while in use (closed after ten
-idle minutes), so a load never connects and disconnects per request; a connection found broken
-when it comes back is replaced.
+connections suffice. Each is opened when first needed and kept (closed after ten idle minutes),
+so a load never connects and disconnects per request. Once a request finds its connection
+dropped by the server, all of them are replaced (`deps.pooled_reading`).
 """
 
 from __future__ import annotations
