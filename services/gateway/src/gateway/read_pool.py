@@ -2,10 +2,10 @@
 
 Through SQLAlchemy's async layer a read's connection costs more than the read: an ORM session,
 a checkout and a return through its pool with autocommit set and reset on each, greenlet hops
-around every call. Under the saturated list that was a third of the gateway's CPU per request
-(bench/README.md). These connections are in autocommit from the start and the list's prepared
-statement runs on them with nothing in between; every other read and every write stays on
-SQLAlchemy (`Service.engine`).
+around every call. Under the saturated list that was about 0.3 ms of the 1.04 ms of CPU the
+gateway spent per request on the Intel VM (bench/README.md). These connections are in autocommit
+from the start and the list's prepared statement runs on them with nothing in between; every
+other read and every write stays on SQLAlchemy (`Service.engine`).
 
 At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
 connections suffice. Each is opened when first needed and kept (closed after ten idle minutes),
