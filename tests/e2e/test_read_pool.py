@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -20,36 +21,32 @@ pytestmark = pytest.mark.e2e
 POOL_SIZE = 3
 
 
-async def read_connections(database_url: str) -> dict[int, str]:
-    """The backend pid and state of each of the read pool's connections to this database."""
+async def for_each_read_connection(database_url: str, what: str) -> list[sa.Row[Any]]:
+    """`SELECT <what>` over the read pool's connections to this database, seen by PostgreSQL."""
     engine = db.create_engine(database_url, pool_size=1)
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.text(
-                    "SELECT pid, state FROM pg_stat_activity"
+                    f"SELECT {what} FROM pg_stat_activity"
                     " WHERE datname = current_database() AND application_name = 'gateway-reads'"
                 )
             )
-            return {row.pid: row.state for row in rows}
+            return list(rows)
     finally:
         await engine.dispose()
+
+
+async def read_connections(database_url: str) -> dict[int, str]:
+    """The backend pid and state of each of the read pool's connections."""
+    rows = await for_each_read_connection(database_url, "pid, state")
+    return {row.pid: row.state for row in rows}
 
 
 async def drop_read_connections(database_url: str) -> int:
     """What a restart of PostgreSQL does to the read pool's connections."""
-    engine = db.create_engine(database_url, pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            dropped = await conn.scalar(
-                sa.text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND application_name = 'gateway-reads'"
-                )
-            )
-            return int(dropped or 0)
-    finally:
-        await engine.dispose()
+    terminated = await for_each_read_connection(database_url, "pg_terminate_backend(pid)")
+    return sum(1 for row in terminated if row[0])
 
 
 async def list_at_once(url: str, token: str, requests: int) -> list[httpx.Response]:
