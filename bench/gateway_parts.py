@@ -46,6 +46,7 @@ from gateway.read_pool import ReadPool
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime import observability
+from runtime.db import libpq_url
 from runtime.service import Service
 from runtime.settings import load_settings
 
@@ -97,9 +98,7 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
     observability.setup("gateway", log_level="WARNING")
     service = await Service.start("gateway", settings, metadata)
     app = create_app(service)
-    bare = await psycopg.AsyncConnection.connect(
-        settings.database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
-    )
+    bare = await psycopg.AsyncConnection.connect(libpq_url(settings.database_url), autocommit=True)
     try:
         async with app.router.lifespan_context(app):
             async with asyncio.timeout(10):  # the token cache is used only while listening

@@ -88,6 +88,12 @@ def create_engine(
     )
 
 
+def libpq_url(url: str) -> str:
+    """A `postgresql+psycopg://` URL of the settings as psycopg itself takes it, for the
+    connections opened without SQLAlchemy (LISTEN, the gateway's read pool)."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 

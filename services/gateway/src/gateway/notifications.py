@@ -21,6 +21,8 @@ from uuid import UUID
 import psycopg
 import structlog
 
+from runtime.db import libpq_url
+
 log = structlog.get_logger()
 T = TypeVar("T")
 
@@ -63,7 +65,7 @@ class Notifications:
     """One `LISTEN` connection per replica, feeding the waiters and the token cache."""
 
     def __init__(self, database_url: str, tokens: TokenCache) -> None:
-        self._dsn = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._dsn = libpq_url(database_url)
         self._tokens = tokens
         self._waiters: dict[UUID, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None

@@ -21,6 +21,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from gateway.settings import SERVICE, GatewaySettings
+from runtime.db import libpq_url
 
 ReadPool = AsyncConnectionPool[AsyncConnection[Any]]
 
@@ -28,7 +29,7 @@ ReadPool = AsyncConnectionPool[AsyncConnection[Any]]
 def create_read_pool(settings: GatewaySettings) -> ReadPool:
     """Not open yet: `await pool.open()` in the app's lifespan, `await pool.close()` after."""
     return AsyncConnectionPool(
-        settings.database_url.replace("postgresql+psycopg://", "postgresql://", 1),
+        libpq_url(settings.database_url),
         min_size=0,
         max_size=settings.database_pool_size,
         kwargs={"autocommit": True, "application_name": f"{SERVICE}-reads", "connect_timeout": 5},
