@@ -17,9 +17,7 @@ import time
 import uuid
 from typing import Any
 
-import httpx
-
-from bench.compile_roundtrip import round_trip, summary
+from bench.compile_roundtrip import client_session, new_agent, round_trip, summary
 from bench.harness import machine, running_stack
 from compiler import domain
 from compiler.adapters.tokens import token_counter
@@ -112,16 +110,14 @@ def in_process(iterations: int) -> None:
 
 
 async def through_api(base_url: str, token: str, iterations: int) -> None:
-    async with httpx.AsyncClient(
-        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
-        agent_id = (await client.post("/api/v1/agents", json={"name": "bench"})).json()["id"]
+    async with client_session(base_url, token, 1) as client:
+        agent_id = await new_agent(client, large_spec(0))
         samples = []
         for i in range(iterations + 20):
-            put = await client.put(
+            async with client.put(
                 f"/api/v1/agents/{agent_id}/spec", json={"blocks": large_spec(i)}
-            )
-            put.raise_for_status()
+            ):
+                pass
             elapsed = await round_trip(client, agent_id)
             if i >= 20:  # the first ones warm up connections and code paths
                 samples.append(elapsed)
