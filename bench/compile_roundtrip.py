@@ -15,14 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
+import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import aiohttp
 from sqlalchemy.engine import make_url
 
+from bench import compile_floor
 from bench.cpu import CpuMeter, load_average, per_unit
-from bench.harness import machine, running_stack
+from bench.harness import machine, running_stack, serving
+from runtime.db import libpq_url
+from tests.support import infra
 
 SPEC = {
     "persona": {"role": "billing support agent", "voice": "warm"},
@@ -74,16 +84,15 @@ def summary(label: str, samples: list[float], wall: float) -> str:
     )
 
 
-async def measure(
-    base_url: str,
-    token: str,
-    sequential: int,
-    clients: int,
-    per_client: int,
-    rate: float,
-    open_seconds: float,
-    cpu: CpuMeter,
-) -> None:
+@dataclass(frozen=True)
+class Measured:
+    sequential_p50_ms: float
+    closed_loop_rate: float
+
+
+async def measure(base_url: str, token: str, args: argparse.Namespace, cpu: CpuMeter) -> Measured:
+    sequential, clients, per_client = args.sequential, args.clients, args.per_client
+    rate, open_seconds = args.rate, args.open_seconds
     async with client_session(base_url, token, clients + 4) as client:
         agent_id = await new_agent(client)
         for _ in range(50):  # warm-up: connections, pools, code paths
@@ -93,6 +102,7 @@ async def measure(
         started = time.perf_counter()
         samples = [await round_trip(client, agent_id) for _ in range(sequential)]
         print(summary("sequential (1 client)", samples, time.perf_counter() - started))
+        sequential_p50 = 1000 * statistics.median(samples)
         print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
 
         agents = [await new_agent(client) for _ in range(clients)]
@@ -105,6 +115,7 @@ async def measure(
         results = await asyncio.gather(*(one_client(a) for a in agents))
         wall = time.perf_counter() - started
         print(summary(f"{clients} clients, closed loop", [s for r in results for s in r], wall))
+        closed_loop_rate = clients * per_client / wall
         print(f"{per_unit(cpu.stop(), clients * per_client)}  {load_average()}")
 
         # Open loop: requests arrive at a fixed rate whatever the answers, spread over the agents;
@@ -122,6 +133,28 @@ async def measure(
         await asyncio.gather(*(scheduled(i) for i in range(int(rate * open_seconds))))
         print(summary(f"open loop at {rate:g}/s", samples, time.perf_counter() - started))
         print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
+    return Measured(sequential_p50, closed_loop_rate)
+
+
+@contextmanager
+def running_floor(database_url: str, nats_url: str) -> Iterator[tuple[str, dict[str, int]]]:
+    """`bench.compile_floor`'s HTTP service and worker on a schema of `database_url`'s database
+    and a subject root of their own: the HTTP service's URL and both pids."""
+    root = f"f{uuid.uuid4().hex[:10]}"
+    dsn = libpq_url(database_url)
+    asyncio.run(compile_floor.provision(dsn, nats_url, root))
+    env = {**os.environ, "FLOOR_DATABASE_URL": dsn, "FLOOR_NATS_URL": nats_url, "FLOOR_ROOT": root}
+    worker = subprocess.Popen([sys.executable, "-m", "bench.compile_floor"], env=env)
+    port = infra.free_port()
+    command = [sys.executable, "-m", "uvicorn", "bench.compile_floor:app", "--port", str(port)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    try:
+        with serving(command, env, port, "the compile floor") as (url, pid):
+            yield url, {"floor http": pid, "floor worker": worker.pid}
+    finally:
+        worker.terminate()
+        worker.wait(10)
+        infra.delete_streams(nats_url, root)
 
 
 def main() -> None:
@@ -131,29 +164,35 @@ def main() -> None:
     parser.add_argument("--per-client", type=int, default=30)
     parser.add_argument("--rate", type=float, default=40.0, help="open-loop arrivals per second")
     parser.add_argument("--open-seconds", type=float, default=20.0)
+    parser.add_argument("--no-floor", action="store_true", help="measure the product only")
     args = parser.parse_args()
 
     with running_stack() as stack:
         print(f"machine: {machine()}")
+        database = make_url(stack.database_url).database or ""
         pids = {name: p.proc.pid for name, p in stack.processes.items() if p.proc is not None}
-        cpu = CpuMeter(pids, make_url(stack.database_url).database or "")
         print(
             "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
             "client in a third process on the same machine"
         )
-        asyncio.run(
-            measure(
-                stack.gateway_url,
-                stack.new_token(),
-                args.sequential,
-                args.clients,
-                args.per_client,
-                args.rate,
-                args.open_seconds,
-                cpu,
-            )
+        product = asyncio.run(
+            measure(stack.gateway_url, stack.new_token(), args, CpuMeter(pids, database))
         )
-        print("goal: p50 <= 15 ms, p99 <= 50 ms")
+        print("goal: p50 <= 15 ms, p99 <= 50 ms sequential; >= 300/s at 32 clients")
+        if args.no_floor:
+            return
+        print(
+            "\nthe floor (bench/compile_floor.py): the same path with the least work per step, "
+            "its HTTP service and worker as one process each"
+        )
+        with running_floor(stack.database_url, stack.nats_url) as (url, floor_pids):
+            floor = asyncio.run(measure(url, "none", args, CpuMeter(floor_pids, database)))
+        print(
+            f"\nproduct against the floor: sequential p50 {product.sequential_p50_ms:.1f} vs "
+            f"{floor.sequential_p50_ms:.1f} ms; {args.clients} clients "
+            f"{product.closed_loop_rate:.0f} vs {floor.closed_loop_rate:.0f}/s: "
+            f"{product.closed_loop_rate / floor.closed_loop_rate:.2f}x"
+        )
 
 
 if __name__ == "__main__":

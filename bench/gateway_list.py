@@ -40,7 +40,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from bench.harness import machine, running_stack
+from bench.harness import machine, running_stack, serving
 from bench.published import get, paced, percentiles
 from tests.support import infra
 from tests.support.fixtures import Stack
@@ -140,7 +140,7 @@ def running_floor(database_url: str, agent_id: str) -> Iterator[tuple[str, int]]
     env = {**os.environ, "FLOOR_DATABASE_URL": database_url, "FLOOR_AGENT_ID": agent_id}
     command = [sys.executable, "-m", "uvicorn", "bench.floor_app:app", "--port", str(port)]
     command += ["--log-level", "warning", "--no-access-log"]
-    with _serving(command, env, port, "the floor app") as served:
+    with serving(command, env, port, "the floor app") as served:
         yield served
 
 
@@ -150,26 +150,8 @@ def running_floor_in_gateway(stack: Stack, agent_id: str) -> Iterator[tuple[str,
     env = stack.env("gateway", GATEWAY_HTTP_PORT=str(port))
     env |= {"FLOOR_DATABASE_URL": stack.database_url, "FLOOR_AGENT_ID": agent_id}
     command = [sys.executable, "-m", "bench.floor_in_gateway"]
-    with _serving(command, {**os.environ, **env}, port, "the gateway with the floor") as served:
+    with serving(command, {**os.environ, **env}, port, "the gateway with the floor") as served:
         yield served
-
-
-@contextmanager
-def _serving(
-    command: list[str], env: dict[str, str], port: int, what: str
-) -> Iterator[tuple[str, int]]:
-    proc = subprocess.Popen(command, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while not infra.listening(url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{what} did not start")
-            time.sleep(0.1)
-        yield url, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def cpu_seconds(pid: int) -> float:

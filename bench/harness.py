@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -46,3 +48,22 @@ def running_stack(
         finally:
             stack.stop_all()
             infra.delete_streams(nats_url, root)
+
+
+@contextmanager
+def serving(
+    command: list[str], env: dict[str, str], port: int, what: str
+) -> Iterator[tuple[str, int]]:
+    """`command` started as an HTTP server on `port`: its URL and pid once it listens."""
+    proc = subprocess.Popen(command, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while not infra.listening(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.1)
+        yield url, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(10)
