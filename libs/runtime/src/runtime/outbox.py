@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from typing import Any
+from uuid import UUID
 
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from opentelemetry import propagate
+from opentelemetry.context import Context
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,10 +32,20 @@ from runtime import observability as obs
 log = structlog.get_logger()
 
 
-async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envelope[Any]]) -> int:
-    """Write `envelopes` to the outbox inside the caller's transaction; returns how many."""
-    headers: dict[str, str] = {}
-    propagate.inject(headers)  # the current trace continues in whoever consumes these messages
+async def add(
+    session: AsyncSession,
+    outbox: sa.Table,
+    envelopes: Iterable[Envelope[Any]],
+    contexts: Sequence[Context | None] | None = None,
+) -> int:
+    """Write `envelopes` to the outbox inside the caller's transaction; returns how many. Each
+    carries the current trace, or its own from `contexts` (one per envelope) when given."""
+    envelopes = list(envelopes)
+    # The trace continues in whoever consumes these messages.
+    if contexts is None:
+        traces = [_traced(None)] * len(envelopes)
+    else:
+        traces = [_traced(context) for context in contexts]
     rows = [
         {
             "message_id": env.id,
@@ -41,12 +53,19 @@ async def add(session: AsyncSession, outbox: sa.Table, envelopes: Iterable[Envel
             "payload": env.model_dump_json().encode(),
             "headers": headers,
         }
-        for env in envelopes
+        for env, headers in zip(envelopes, traces, strict=True)
     ]
     if rows:
         # One row (the usual case) as a single statement; executemany would add a pipeline.
         await session.execute(_insert(outbox), rows[0] if len(rows) == 1 else rows)
     return len(rows)
+
+
+def _traced(context: Context | None) -> dict[str, str]:
+    """The headers that carry `context`'s trace (None: the current one)."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers, context=context)
+    return headers
 
 
 @cache
@@ -60,23 +79,25 @@ async def add_caused(
     *,
     source: str,
     caused: Iterable[tuple[Envelope[Any], BaseModel]],
+    contexts: Mapping[UUID, Context] | None = None,
 ) -> int:
     """Write each message in its envelope, carrying the correlation and owner of the message that
-    caused it (its causation); returns how many."""
-    return await add(
-        session,
-        outbox,
-        [
-            registry.envelope_for(
-                data,
-                source=source,
-                correlation_id=cause.correlation_id,
-                owner_id=cause.owner_id,
-                causation_id=cause.id,
-            )
-            for cause, data in caused
-        ],
-    )
+    caused it (its causation); returns how many. With `contexts` (by the causing message's id),
+    each carries its cause's trace rather than the current one: a group committed together."""
+    caused = list(caused)
+    envelopes = [
+        registry.envelope_for(
+            data,
+            source=source,
+            correlation_id=cause.correlation_id,
+            owner_id=cause.owner_id,
+            causation_id=cause.id,
+        )
+        for cause, data in caused
+    ]
+    if contexts is None:
+        return await add(session, outbox, envelopes)
+    return await add(session, outbox, envelopes, [contexts.get(cause.id) for cause, _ in caused])
 
 
 class Relay:

@@ -4,18 +4,25 @@
 the staged values of every message ready at that moment in one transaction (inbox + state + outbox),
 so a burst of results costs one commit, not one each. Delivery, retries and dead letters are those
 of `runtime.consumer.Consumer`.
+
+`group_commit` puts a plain handler on the same writer, with nothing to stage: the group commit of
+a hot path's messages.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +30,7 @@ from contracts.envelope import Envelope
 from contracts.subjects import Durable
 from runtime import inbox, outbox
 from runtime import observability as obs
-from runtime.consumer import Consumer
+from runtime.consumer import Consumer, Handler
 from runtime.faults import failpoint
 
 log = structlog.get_logger()
@@ -31,10 +38,12 @@ log = structlog.get_logger()
 
 @dataclass(frozen=True)
 class Staged:
-    """A message and what its `stage` step produced, waiting to be recorded."""
+    """A message and what its `stage` step produced, waiting to be recorded; `trace` is the
+    message's span (its context), which its recording and what it emits continue."""
 
     envelope: Envelope[Any]
     value: Any
+    trace: Context = field(default_factory=otel_context.get_current)
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,36 @@ class StagedBinding:
     apply: Callable[[AsyncSession, list[Staged]], Awaitable[Recorded]]
     max_batch: int = 200
     linger: float = 0.02  # seconds a batch waits for more results once it has one
+
+
+@contextmanager
+def traced(item: Staged) -> Iterator[None]:
+    """Within the block, `item`'s message's span is the current one."""
+    token = otel_context.attach(item.trace)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def group_commit(durable: Durable, handler: Handler, *, max_batch: int = 64) -> StagedBinding:
+    """`handler`'s messages applied one after another in one transaction with every other message
+    of `durable` ready at that moment: one inbox claim, one commit and one relay pass for the group,
+    where a message alone pays them all. Nothing lingers, so a lone message waits for no other;
+    under load the groups form by themselves while the previous one commits. A group that fails is
+    recorded again message by message (`StagedConsumer`), so one bad message fails alone."""
+
+    async def stage(_envelope: Envelope[Any]) -> None:
+        return None
+
+    async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
+        emitted: list[tuple[Envelope[Any], BaseModel]] = []
+        for item in staged:
+            with traced(item):  # its statements are in its message's span, as alone
+                emitted += [(item.envelope, data) for data in await handler(item.envelope, session)]
+        return Recorded(emitted)
+
+    return StagedBinding(durable, stage, apply, max_batch=max_batch, linger=0.0)
 
 
 class StagedConsumer(Consumer):
@@ -148,18 +187,9 @@ class StagedConsumer(Consumer):
 
     async def _record(self, batch: list[Staged]) -> list[bool]:
         """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
-        recorded = Recorded()
-        async with self._sessionmaker.begin() as session:
-            fresh_ids = await inbox.claim_many(
-                session, self._inbox, [s.envelope.id for s in batch], self._durable.name
-            )
-            fresh = [s for s in batch if s.envelope.id in fresh_ids]
-            if fresh:
-                recorded = await self._binding.apply(session, fresh)
-                await outbox.add_caused(
-                    session, self._outbox, source=self._service, caused=recorded.emitted
-                )
-            failpoint(f"{self._service}.before_commit")
+        # The group's own statements (its claim, its commit) join the first message's trace.
+        with traced(batch[0]):
+            fresh_ids, recorded = await self._commit_group(batch)
         if recorded.emitted:
             self._relay.nudge()
         if recorded.after_commit is not None:
@@ -174,6 +204,27 @@ class StagedConsumer(Consumer):
             results.append(s.envelope.id in fresh_ids and s.envelope.id not in seen)
             seen.add(s.envelope.id)
         return results
+
+    async def _commit_group(self, batch: list[Staged]) -> tuple[set[UUID], Recorded]:
+        """The transaction: the ids claimed for the first time, and what applying them did."""
+        recorded = Recorded()
+        async with self._sessionmaker.begin() as session:
+            fresh_ids = await inbox.claim_many(
+                session, self._inbox, [s.envelope.id for s in batch], self._durable.name
+            )
+            fresh = [s for s in batch if s.envelope.id in fresh_ids]
+            if fresh:
+                async with asyncio.timeout(self._policy.handler_timeout):
+                    recorded = await self._binding.apply(session, fresh)
+                await outbox.add_caused(
+                    session,
+                    self._outbox,
+                    source=self._service,
+                    caused=recorded.emitted,
+                    contexts={s.envelope.id: s.trace for s in fresh},  # each continues its cause's
+                )
+            failpoint(f"{self._service}.before_commit")
+        return fresh_ids, recorded
 
 
 async def _no_handler(_envelope: Envelope[Any], _session: AsyncSession) -> Sequence[BaseModel]:

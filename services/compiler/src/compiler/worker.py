@@ -91,7 +91,9 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
             )
 
     return (
-        Binding(COMPILER_COMPILE_AGENT, unless_erased(erased_owners, on_compile_agent)),
+        Binding(
+            COMPILER_COMPILE_AGENT, unless_erased(erased_owners, on_compile_agent), grouped=True
+        ),
         Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),
         QueryBinding(LIST_COMPILATIONS, on_list_compilations),

@@ -112,7 +112,7 @@ async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[Base
 
 
 BINDINGS = (
-    Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event),
+    Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event, grouped=True),
     Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
     Binding(GATEWAY_PUBLISHER_EVENTS, on_publisher_event),
     DeadLetterBinding(GATEWAY_DEAD_LETTERS, on_dead_letter),
