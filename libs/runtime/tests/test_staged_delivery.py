@@ -1,18 +1,22 @@
 """The staged consumer against real PostgreSQL and NATS JetStream: the slow part of each message
-outside any transaction, the results of many recorded in one, each message once."""
+outside any transaction, the results of many recorded in one, each message once; and the group
+commit of a plain handler's messages on the same writer."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
 from contracts.envelope import Envelope
-from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
+from runtime.errors import PermanentError
+from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer, group_commit
 from tests.support.delivery import DURABLE, POLICY, Bed
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.waiting import eventually_async
@@ -108,4 +112,71 @@ async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
     dead = await bed.js.get_last_msg(dead_letters, subject)
     assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
         "failed 3 deliveries, last: RuntimeError('cannot record this one')"
+    )
+
+
+async def test_a_group_commit_shares_transactions_and_each_message_keeps_its_trace(
+    bed: Bed,
+) -> None:
+    transactions: dict[uuid.UUID, int] = {}
+
+    async def handler(env: Envelope[Any], session: AsyncSession) -> list[Any]:
+        if not transactions:
+            await asyncio.sleep(0.2)  # the first group is slow: the next messages queue meanwhile
+        txid = await session.execute(sa.text("SELECT txid_current()"))
+        transactions[env.id] = txid.scalar_one()
+        return [compiled_event(env.data)]
+
+    envelopes = [compile_envelope() for _ in range(30)]
+    traces = {envelope.id: uuid.uuid4().hex for envelope in envelopes}
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        traceparent = f"00-{traces[envelope.id]}-00f067aa0ba902b7-01"
+        await bed.js.publish(
+            subject, envelope.model_dump_json().encode(), headers={"traceparent": traceparent}
+        )
+
+    compiled = subjects.AGENT_COMPILED.full(bed.root)
+    await run_staged(bed, group_commit(DURABLE, handler), lambda: bed.holds(compiled, 30))
+    assert len(transactions) == 30
+    assert len(set(transactions.values())) < 30  # messages ready together share a transaction
+    # Each event continues the trace of the command that caused it, not its group's first.
+    stream = subjects.COMPILER_STREAM.full_name(bed.root)
+    carried: dict[uuid.UUID, str] = {}
+    for sequence in range(1, (await bed.js.stream_info(stream)).state.last_seq + 1):
+        msg = await bed.js.get_msg(stream, sequence)
+        if msg.subject == compiled:
+            cause = uuid.UUID(json.loads(msg.data or b"{}")["causation_id"])
+            carried[cause] = (msg.headers or {})["traceparent"].split("-")[1]
+    assert carried == traces
+
+
+async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed) -> None:
+    envelopes = [compile_envelope() for _ in range(8)]
+    poison = envelopes[3].id
+    applied: list[uuid.UUID] = []
+
+    async def handler(env: Envelope[Any], session: AsyncSession) -> list[Any]:
+        if len(applied) == 0:
+            await asyncio.sleep(0.2)
+        if env.id == poison:
+            raise PermanentError("this spec cannot be stored")
+        applied.append(env.id)
+        return []
+
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    for envelope in envelopes:
+        await bed.js.publish(subject, envelope.model_dump_json().encode())
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def settled() -> bool:
+        committed = await bed.count(f"{bed.metadata.schema}.processed_messages")
+        return committed == 7 and (await bed.js.stream_info(dead_letters)).state.messages == 1
+
+    await run_staged(bed, group_commit(DURABLE, handler), settled)
+    assert poison not in applied
+    subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
+    dead = await bed.js.get_last_msg(dead_letters, subject)
+    assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
+        "permanent: this spec cannot be stored"
     )
