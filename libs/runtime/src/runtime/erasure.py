@@ -68,10 +68,37 @@ def _erased(table: sa.Table) -> sa.Select[tuple[UUID]]:
 
 
 async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> bool:
-    """Whether the owner is erased; holds the owner's lock shared until the transaction ends."""
+    """Whether the owner is erased; holds the owner's lock shared until the transaction ends.
+
+    Asked again in the same transaction (a group of messages committed together), the first
+    answer stands without a statement: the lock held since then keeps any erasure of the owner
+    from committing before this transaction ends."""
+    key = (table.fullname, owner_id)
+    checked = _checked_in(session)
+    if checked is not None and key in checked:
+        return checked[key]
     await session.execute(_LOCK_SHARED, {"owner": str(owner_id)})
-    found = await session.scalar(_erased(table), {"owner": owner_id})
-    return found is not None
+    erased = await session.scalar(_erased(table), {"owner": owner_id}) is not None
+    checked = _checked_in(session)  # the transaction the lock is now held in
+    if checked is not None:
+        checked[key] = erased
+    return erased
+
+
+_CHECKED = "runtime.erasure.checked"
+
+
+def _checked_in(session: AsyncSession) -> dict[tuple[str, UUID], bool] | None:
+    """The owners checked in the session's current transaction and their answers (None: no
+    transaction has begun)."""
+    transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return None
+    held = session.info.get(_CHECKED)
+    if held is None or held[0] is not transaction:  # holding it keeps its id from being reused
+        held = session.info[_CHECKED] = (transaction, {})
+    checked: dict[tuple[str, UUID], bool] = held[1]
+    return checked
 
 
 def unless_erased(table: sa.Table, handler: Handler) -> Handler:
