@@ -12,7 +12,7 @@ parts it is made of, each timed alone in CPU microseconds per call (`time.proces
                           it back, through SQLAlchemy's session and pool
   session, no autocommit  the same for a writing session: what the reads' autocommit costs a
                           checkout (set on the connection, reset when it goes back to the pool)
-  pooled                  a connection of the read pool (gateway/read_pool.py) taken and given back
+  pooled                  a connection of the direct pool (gateway/direct_pool.py) taken and given back
   page                    `pooled`, and on it the page read (prepared) and serialised
   select 1                a prepared `SELECT 1` on a bare psycopg connection: a round trip's floor
 
@@ -41,8 +41,8 @@ from bench.harness import machine, running_stack
 from gateway import auth
 from gateway.agents import service as agents
 from gateway.app import create_app
+from gateway.direct_pool import DirectPool
 from gateway.models import metadata
-from gateway.read_pool import ReadPool
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime import observability
@@ -117,7 +117,7 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
                 async with service.sessionmaker() as session:
                     await session.connection()
 
-            pool: ReadPool = app.state.read_pool
+            pool: DirectPool = app.state.direct_pool
 
             async def pooled_only() -> None:
                 async with pool.connection():

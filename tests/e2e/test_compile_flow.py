@@ -147,6 +147,11 @@ def test_another_users_agent_cannot_be_read_changed_or_compiled(stack: Stack) ->
         # Alice's agent is untouched.
         assert alice.get(base).json()["name"] == "Billing helper"
         assert alice.get(f"{base}/spec").json()["blocks"] == SPEC
+        # Bob's refused request, rolled back, left nothing behind on its connection either.
+        again = alice.post(f"{base}/compilations")
+        assert again.status_code == 202
+        done = alice.get(f"{base}/compilations/{again.json()['id']}?wait=10").json()
+        assert done["status"] == "succeeded"
 
 
 def test_health_readiness_metrics_and_openapi_are_served(stack: Stack) -> None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any, cast
+
+import psycopg
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from runtime.observability import statement_span
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -90,8 +98,40 @@ def create_engine(
 
 def libpq_url(url: str) -> str:
     """A `postgresql+psycopg://` URL of the settings as psycopg itself takes it, for the
-    connections opened without SQLAlchemy (LISTEN, the gateway's read pool)."""
+    connections opened without SQLAlchemy (LISTEN, the gateway's direct pool)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+_PSYCOPG = cast(sa.Dialect, cast(Any, postgresql_psycopg.dialect)())
+
+
+@functools.cache
+def psycopg_sql(statement: sa.ClauseElement) -> str:
+    """`statement` as psycopg's own SQL (`%(name)s` parameters), for a hot path that runs it on a
+    psycopg connection past SQLAlchemy: compiled once per statement, then prepared by psycopg."""
+    return str(statement.compile(dialect=_PSYCOPG))
+
+
+async def fetch_one(
+    connection: psycopg.AsyncConnection[Any], statement: sa.ClauseElement, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The one row `statement` gives (or None), as a dict, on a hot path's psycopg connection:
+    prepared, in its statement's span. In pipeline mode this is where the pipeline is synced."""
+    sql = psycopg_sql(statement)
+    async with connection.cursor(row_factory=dict_row) as cursor:
+        with statement_span(sql, connection.info.dbname):
+            await cursor.execute(sql, params, prepare=True)
+        return await cursor.fetchone()
+
+
+async def execute(
+    connection: psycopg.AsyncConnection[Any], statement: sa.ClauseElement, params: dict[str, Any]
+) -> None:
+    """`statement` run for its effect on a hot path's psycopg connection: prepared, in its span.
+    In pipeline mode nothing waits for it; it travels with what follows."""
+    sql = psycopg_sql(statement)
+    with statement_span(sql, connection.info.dbname):
+        await connection.execute(sql, params, prepare=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

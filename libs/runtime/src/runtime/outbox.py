@@ -16,17 +16,20 @@ from functools import cache
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import sqlalchemy as sa
 import structlog
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 from opentelemetry.context import Context
+from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import registry
 from contracts.envelope import Envelope
 from contracts.registry import subject_for_type
+from runtime import db
 from runtime import observability as obs
 
 log = structlog.get_logger()
@@ -40,13 +43,34 @@ async def add(
 ) -> int:
     """Write `envelopes` to the outbox inside the caller's transaction; returns how many. Each
     carries the current trace, or its own from `contexts` (one per envelope) when given."""
-    envelopes = list(envelopes)
+    rows = _rows(list(envelopes), contexts)
+    if rows:
+        # One row (the usual case) as a single statement; executemany would add a pipeline.
+        await session.execute(_insert(outbox), rows[0] if len(rows) == 1 else rows)
+    return len(rows)
+
+
+async def write(
+    connection: psycopg.AsyncConnection[Any], outbox: sa.Table, envelopes: Sequence[Envelope[Any]]
+) -> None:
+    """`add` for a hot path's transaction on a psycopg connection of its own (the gateway's
+    direct pool): the same rows, each carrying the current trace. In pipeline mode nothing waits
+    for them: they travel with the statements around them and the commit."""
+    for row in _rows(list(envelopes), None):
+        await db.execute(
+            connection, _insert_values(outbox), {**row, "headers": Jsonb(row["headers"])}
+        )
+
+
+def _rows(
+    envelopes: list[Envelope[Any]], contexts: Sequence[Context | None] | None
+) -> list[dict[str, Any]]:
     # The trace continues in whoever consumes these messages.
     if contexts is None:
         traces = [_traced(None)] * len(envelopes)
     else:
         traces = [_traced(context) for context in contexts]
-    rows = [
+    return [
         {
             "message_id": env.id,
             "subject": subject_for_type(env.type).relative,
@@ -55,10 +79,6 @@ async def add(
         }
         for env, headers in zip(envelopes, traces, strict=True)
     ]
-    if rows:
-        # One row (the usual case) as a single statement; executemany would add a pipeline.
-        await session.execute(_insert(outbox), rows[0] if len(rows) == 1 else rows)
-    return len(rows)
 
 
 def _traced(context: Context | None) -> dict[str, str]:
@@ -71,6 +91,16 @@ def _traced(context: Context | None) -> dict[str, str]:
 @cache
 def _insert(outbox: sa.Table) -> sa.Insert:
     return sa.insert(outbox)
+
+
+@cache
+def _insert_values(outbox: sa.Table) -> sa.Insert:
+    c = outbox.c
+    values = {column: sa.bindparam(column, type_=c[column].type) for column in _WRITTEN}
+    return sa.insert(outbox).values(values).inline()  # inline: no RETURNING of the new id
+
+
+_WRITTEN = ("message_id", "subject", "payload", "headers")
 
 
 async def add_caused(

@@ -29,6 +29,7 @@ from gateway import dead_letters
 from gateway.admission import Admission
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
+from gateway.direct_pool import create_direct_pool
 from gateway.errors import API_ERRORS, ApiError
 from gateway.identity import routes as identity
 from gateway.identity.mail import MailRelay, smtp_sender
@@ -45,7 +46,6 @@ from gateway.publishing.read_model import PublishedCache
 from gateway.publishing.repository import PublishRepository
 from gateway.quotas.service import Quotas
 from gateway.ratelimit import Limiter, RateLimitedError, RateLimitMiddleware, too_many_requests
-from gateway.read_pool import create_read_pool
 from gateway.security import (
     CONTENT_SECURITY_POLICY,
     SecurityHeadersMiddleware,
@@ -135,11 +135,11 @@ def create_app(service: Service) -> FastAPI:
         else None
     )
     limiter = Limiter(settings)
-    read_pool = create_read_pool(settings)
+    direct_pool = create_direct_pool(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await read_pool.open()
+        await direct_pool.open()
         notifications.start()
         tasks = [asyncio.create_task(published.run())]
         if mail is not None:
@@ -148,7 +148,7 @@ def create_app(service: Service) -> FastAPI:
         for task in tasks:
             task.cancel()
         await notifications.stop()
-        await read_pool.close()
+        await direct_pool.close()
 
     app = FastAPI(
         title="Agent Studio API",
@@ -173,7 +173,7 @@ def create_app(service: Service) -> FastAPI:
     app.state.mail = mail
     app.state.limiter = limiter
     app.state.admission = Admission(settings.database_pool_size)
-    app.state.read_pool = read_pool
+    app.state.direct_pool = direct_pool
     app.state.quotas = Quotas.from_settings(settings)
     include_routes(app)
     app.router.routes.extend(health_routes(lambda: (service.engine, service.nc)))

@@ -3,7 +3,8 @@ app's shared clients and settings.
 
 A route gets its session one way: `Tx` when it writes (one transaction, committed when the route
 returns), `ReadTx` when it only reads (autocommit); the agent list alone, the API's hottest read,
-takes a psycopg connection of the read pool instead (`PooledReadTx`, read_pool.py).
+and a compilation's request and answer take psycopg connections of the direct pool instead
+(`DirectTx`, direct_pool.py).
 `OwnedAgent` / `ReadOwnedAgent` load the agent of the path's `agent_id` through the route's
 session, or answer the one 404 for an agent that is not the caller's. `CurrentUser` is for routes
 that touch no table at all (serving published agents). `AnonymousTx` is the transaction of the few
@@ -31,6 +32,7 @@ from gateway import auth, ratelimit
 from gateway.admission import Admission, Slot
 from gateway.agents.repository import Agent, AgentRepository
 from gateway.audit.repository import ClientInfo
+from gateway.direct_pool import DirectPool
 from gateway.errors import ApiError, agent_not_found
 from gateway.identity import csrf
 from gateway.identity.cookies import SESSION_COOKIE
@@ -39,7 +41,6 @@ from gateway.identity.repository import Session, SessionRepository
 from gateway.notifications import Notifications, TokenCache
 from gateway.publishing.read_model import PublishedCache
 from gateway.quotas.service import Quotas
-from gateway.read_pool import ReadPool
 from gateway.settings import GatewaySettings
 from gateway.users.repository import UserRepository
 from runtime.ai import AIProvider
@@ -289,32 +290,45 @@ ReadTx = Annotated[Reading, Depends(reading, scope="function")]
 
 
 @dataclass(frozen=True)
-class PooledRead:
-    """A read on a connection of the read pool (read_pool.py), in autocommit, for the API's
-    hottest read: psycopg's connection itself, no SQLAlchemy session."""
+class Direct:
+    """A hot path's request (direct_pool.py): its caller, and psycopg connections of the direct
+    pool in autocommit, no SQLAlchemy session."""
 
-    connection: AsyncConnection[Any]
-    user_id: UUID
+    pool: DirectPool
+    caller: Caller
+    slot: Slot
 
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
 
-async def pooled_reading(request: Request, credentials: Credentials) -> AsyncIterator[PooledRead]:
-    # The caller first: a token in the cache costs no query, and one that is not (or a session
-    # cookie) is looked up on a connection of the SQLAlchemy pool, before this one is taken.
-    pool: ReadPool = request.app.state.read_pool
-    async with _admission(request).slot():
-        caller = await _authenticate(request, None, credentials)
-        async with pool.connection() as connection:
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection for the block; a route that then waits takes one again after (`release`)."""
+        async with self.pool.connection() as connection:
             try:
-                yield PooledRead(connection, caller.user_id)
+                yield connection
             finally:
                 if connection.broken:
                     # The server dropped it (a restart, a failover): the pool's other connections
                     # are as old and most likely dropped too. Replace them all at once, as
                     # SQLAlchemy's pool does, rather than fail a request on each in turn.
-                    await pool.drain()
+                    await self.pool.drain()
+
+    def release(self) -> None:
+        """Give the admission slot back before a wait that holds no connection."""
+        self.slot.release()
 
 
-PooledReadTx = Annotated[PooledRead, Depends(pooled_reading, scope="function")]
+async def direct(request: Request, credentials: Credentials) -> AsyncIterator[Direct]:
+    # The caller first: a token in the cache costs no query, and one that is not (or a session
+    # cookie) is looked up on a connection of the SQLAlchemy pool, before a direct one is taken.
+    pool: DirectPool = request.app.state.direct_pool
+    async with _admission(request).slot() as slot:
+        yield Direct(pool, await _authenticate(request, None, credentials), slot)
+
+
+DirectTx = Annotated[Direct, Depends(direct, scope="function")]
 
 
 async def unauthenticated_reading(

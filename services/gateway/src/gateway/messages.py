@@ -4,11 +4,14 @@ transaction, and the relay sends them once that commits (`tx.after_commit(relay.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from contracts.envelope import Envelope
 from contracts.registry import envelope_for
 from gateway.models import metadata
 from gateway.settings import SERVICE
@@ -20,11 +23,24 @@ OUTBOX = metadata.tables["gateway.outbox"]
 async def send(
     session: AsyncSession, messages: Sequence[BaseModel], *, user_id: UUID, correlation_id: UUID
 ) -> None:
-    await outbox.add(
-        session,
-        OUTBOX,
-        [
-            envelope_for(m, source=SERVICE, correlation_id=correlation_id, owner_id=user_id)
-            for m in messages
-        ],
-    )
+    await outbox.add(session, OUTBOX, _envelopes(messages, user_id, correlation_id))
+
+
+def _envelopes(
+    messages: Sequence[BaseModel], user_id: UUID, correlation_id: UUID
+) -> list[Envelope[Any]]:
+    return [
+        envelope_for(m, source=SERVICE, correlation_id=correlation_id, owner_id=user_id)
+        for m in messages
+    ]
+
+
+async def write(
+    connection: AsyncConnection[Any],
+    messages: Sequence[BaseModel],
+    *,
+    user_id: UUID,
+    correlation_id: UUID,
+) -> None:
+    """`send` for a hot path's transaction on a connection of the direct pool (direct_pool.py)."""
+    await outbox.write(connection, OUTBOX, _envelopes(messages, user_id, correlation_id))

@@ -1,4 +1,4 @@
-"""How the routes get their session: through one of `Tx`, `ReadTx` or `PooledReadTx` (deps.py)."""
+"""How the routes get their session: through one of `Tx`, `ReadTx` or `DirectTx` (deps.py)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ ROUTERS = (
 # The routes with no caller yet: asking for a sign-in link, and using it.
 SIGN_IN = {"/api/v1/auth/magic-link", "/auth/callback"}
 # Each authenticates the caller before the route runs.
-SESSIONS = {deps.transaction, deps.reading, deps.pooled_reading}
+SESSIONS = {deps.transaction, deps.reading, deps.direct}
 AUTHENTICATING = SESSIONS | {deps.current_user}
 
 

@@ -12,10 +12,10 @@ import psycopg
 import sqlalchemy as sa
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, specs
+from runtime.db import psycopg_sql
 from runtime.observability import statement_span
 
 
@@ -92,12 +92,14 @@ async def owned_row(
     """The row `row_id` of `table`, as a `record`, if it belongs to agent `agent_id` of owner
     `owner_id`: another owner's row is simply not found."""
     params = {"row_id": row_id, "agent_id": agent_id, "owner_id": owner_id}
-    row = (await session.execute(_owned(table), params)).one_or_none()
+    row = (await session.execute(owned(table), params)).one_or_none()
     return None if row is None else record.model_validate(row._mapping)
 
 
 @functools.cache
-def _owned(table: sa.Table) -> sa.Select[Any]:
+def owned(table: sa.Table) -> sa.Select[Any]:
+    """`owned_row`'s statement (parameters `row_id`, `agent_id`, `owner_id`); also run on a psycopg
+    connection by a hot path (specs/repository.py)."""
     # Built once per table: it is read on every `wait=` answer and every status poll.
     return (
         sa.select(table)
@@ -183,7 +185,7 @@ async def list_page(
     """A page of the owner's agents, newest first; with `containing`, only those whose name or
     description holds that text (case-insensitive, taken literally: `%` and `_` match only
     themselves). The hot read of the API, so it skips what costs per row and per call: it runs on
-    a connection of the read pool (read_pool.py), its statement is compiled once per shape and
+    a connection of the direct pool (direct_pool.py), its statement is compiled once per shape and
     prepared by psycopg, and its rows come back as the dicts the response is made of (PostgreSQL
     typed them; nothing validates them again)."""
     params: dict[str, Any] = {"owner_id": owner_id, "limit": limit}
@@ -197,9 +199,6 @@ async def list_page(
         with statement_span(statement, connection.info.dbname):
             await cursor.execute(statement, params, prepare=True)
         return cast(list[AgentItem], await cursor.fetchall())
-
-
-_PSYCOPG = cast(sa.Dialect, cast(Any, postgresql_psycopg.dialect)())
 
 
 @functools.cache
@@ -224,4 +223,4 @@ def _page_sql(after: bool, containing: bool) -> str:
         )
     order = (agents.c.created_at.desc(), agents.c.id.desc())
     query = query.order_by(*order).limit(sa.bindparam("limit", type_=sa.Integer))
-    return query.compile(dialect=_PSYCOPG).string
+    return psycopg_sql(query)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.agents import service
 from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
-from gateway.deps import CorrelationId, PooledReadTx, QuotasDep, ReadOwnedAgent, RelayDep, Tx
+from gateway.deps import CorrelationId, DirectTx, QuotasDep, ReadOwnedAgent, RelayDep, Tx
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 
@@ -21,7 +21,7 @@ async def create_agent(body: AgentCreate, tx: Tx, quotas: QuotasDep) -> AgentPub
 
 @router.get("", response_model=AgentsPublic)
 async def list_agents(
-    tx: PooledReadTx,
+    tx: DirectTx,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     q: Annotated[
@@ -32,7 +32,8 @@ async def list_agents(
     """The caller's agents, newest first; `q` searches names and descriptions (case-insensitive);
     keep the same `q` when following `next_cursor`."""
     # Already `AgentsPublic`'s JSON: a Response is sent as it is, not validated and serialised again.
-    page = await service.list_agents(tx.connection, tx.user_id, limit, cursor, q)
+    async with tx.connection() as connection:
+        page = await service.list_agents(connection, tx.user_id, limit, cursor, q)
     return Response(page, media_type="application/json")
 
 

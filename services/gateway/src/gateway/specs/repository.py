@@ -6,14 +6,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.agents.repository import complete_pending, owned_row
+from gateway.agents.repository import complete_pending, owned, owned_row
 from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
 from gateway.specs.schemas import CompilationStatus
+from runtime import db
 
 
 class Spec(BaseModel):
@@ -151,6 +153,57 @@ class SpecRepository:
             )
         ).one_or_none()
         return None if row is None else SpecRevisionWithBlocks.model_validate(row._mapping)
+
+
+# A compilation's request and its answer are hot paths: they run on a psycopg connection of the
+# direct pool (direct_pool.py), their statements built once and prepared; the compiler's events
+# complete compilations through `CompilationRepository` on the consumer's session.
+
+
+async def current_spec(
+    connection: psycopg.AsyncConnection[Any], owner_id: UUID, agent_id: UUID
+) -> Spec | None:
+    row = await db.fetch_one(
+        connection, _CURRENT_SPEC, {"agent_id": agent_id, "owner_id": owner_id}
+    )
+    return None if row is None else Spec.model_validate(row)
+
+
+_CURRENT_SPEC = (
+    sa.select(specs)
+    .join(agents, agents.c.id == specs.c.agent_id)
+    .where(agents.c.id == sa.bindparam("agent_id"), agents.c.owner_id == sa.bindparam("owner_id"))
+)
+
+
+async def add_compilation(
+    connection: psycopg.AsyncConnection[Any],
+    compilation_id: UUID,
+    agent_id: UUID,
+    spec_revision: int,
+) -> None:
+    params = {"id": compilation_id, "agent_id": agent_id, "spec_revision": spec_revision}
+    await db.execute(connection, _ADD_COMPILATION, params)
+
+
+_ADD_COMPILATION = (
+    sa.insert(compilations)
+    .values(
+        {
+            name: sa.bindparam(name, type_=compilations.c[name].type)
+            for name in ("id", "agent_id", "spec_revision")
+        }
+    )
+    .inline()
+)
+
+
+async def find_compilation(
+    connection: psycopg.AsyncConnection[Any], owner_id: UUID, agent_id: UUID, compilation_id: UUID
+) -> Compilation | None:
+    params = {"row_id": compilation_id, "agent_id": agent_id, "owner_id": owner_id}
+    row = await db.fetch_one(connection, owned(compilations), params)
+    return None if row is None else Compilation.model_validate(row)
 
 
 class CompilationRepository:

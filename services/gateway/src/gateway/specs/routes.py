@@ -13,6 +13,7 @@ from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.storable import INT32_MAX
 from gateway.deps import (
     CorrelationId,
+    DirectTx,
     NotificationsDep,
     ReadTx,
     RelayDep,
@@ -163,11 +164,14 @@ def _coach_unavailable(block: str, message: str, retry_after: float | None) -> J
 
 @compilations.post("", status_code=202, response_model=CompilationAccepted)
 async def request_compilation(
-    agent_id: UUID, tx: Tx, relay: RelayDep, correlation_id: CorrelationId
+    agent_id: UUID, tx: DirectTx, relay: RelayDep, correlation_id: CorrelationId
 ) -> CompilationAccepted:
-    accepted = await service.request_compilation(tx.session, tx.user_id, agent_id, correlation_id)
-    tx.after_commit(lambda: failpoint("gateway.compile_committed"))
-    tx.after_commit(relay.nudge)  # the compile command goes out now rather than at the next poll
+    async with tx.connection() as connection:
+        accepted = await service.request_compilation(
+            connection, tx.user_id, agent_id, correlation_id
+        )
+    failpoint("gateway.compile_committed")
+    relay.nudge()  # the compile command goes out now rather than at the next poll
     return accepted
 
 
@@ -175,7 +179,7 @@ async def request_compilation(
 async def get_compilation(
     agent_id: UUID,
     compilation_id: UUID,
-    tx: ReadTx,
+    tx: DirectTx,
     notifications: NotificationsDep,
     wait: Annotated[
         float,
@@ -183,8 +187,9 @@ async def get_compilation(
     ] = 0,
 ) -> CompilationPublic:
     async def read() -> CompilationPublic:
-        found = await service.get_compilation(tx.session, tx.user_id, agent_id, compilation_id)
-        await tx.release()
+        async with tx.connection() as connection:
+            found = await service.get_compilation(connection, tx.user_id, agent_id, compilation_id)
+        tx.release()
         return found
 
     return await notifications.wait_for(

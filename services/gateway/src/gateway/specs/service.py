@@ -4,17 +4,25 @@ lint on every read."""
 from __future__ import annotations
 
 import json
+from typing import Any
 from uuid import UUID, uuid4
 
+from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.compiler import CompileAgentV1
 from contracts.spec import SpecBlocks
 from contracts.storable import INT32_MAX
 from gateway.errors import ApiError, agent_not_found, not_found
-from gateway.messages import send
+from gateway.messages import write
 from gateway.specs import lint, rules
-from gateway.specs.repository import CompilationRepository, Spec, SpecRepository
+from gateway.specs.repository import (
+    Spec,
+    SpecRepository,
+    add_compilation,
+    current_spec,
+    find_compilation,
+)
 from gateway.specs.schemas import (
     CompilationAccepted,
     CompilationPublic,
@@ -119,28 +127,30 @@ def etag(revision: int) -> str:
 
 
 async def request_compilation(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, correlation_id: UUID
+    connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, correlation_id: UUID
 ) -> CompilationAccepted:
-    """Record a pending compilation and its compile command in one transaction (the outbox)."""
-    spec = await SpecRepository(session).get(user_id, agent_id)
-    if spec is None:
-        raise agent_not_found(agent_id)
-    compilation_id = uuid4()
-    await CompilationRepository(session).add(compilation_id, agent_id, spec.revision)
-    command = CompileAgentV1(
-        compilation_id=compilation_id,
-        agent_id=agent_id,
-        spec_revision=spec.revision,
-        blocks=spec.blocks,
-    )
-    await send(session, [command], user_id=user_id, correlation_id=correlation_id)
+    """Record a pending compilation and its compile command in one transaction (the outbox). In
+    pipeline mode: the `BEGIN` goes with the spec's read, the writes with the `COMMIT`."""
+    async with connection.pipeline(), connection.transaction():
+        spec = await current_spec(connection, user_id, agent_id)
+        if spec is None:
+            raise agent_not_found(agent_id)
+        compilation_id = uuid4()
+        await add_compilation(connection, compilation_id, agent_id, spec.revision)
+        command = CompileAgentV1(
+            compilation_id=compilation_id,
+            agent_id=agent_id,
+            spec_revision=spec.revision,
+            blocks=spec.blocks,
+        )
+        await write(connection, [command], user_id=user_id, correlation_id=correlation_id)
     return CompilationAccepted(id=compilation_id, status="pending")
 
 
 async def get_compilation(
-    session: AsyncSession, user_id: UUID, agent_id: UUID, compilation_id: UUID
+    connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, compilation_id: UUID
 ) -> CompilationPublic:
-    row = await CompilationRepository(session).get(user_id, agent_id, compilation_id)
+    row = await find_compilation(connection, user_id, agent_id, compilation_id)
     if row is None:
         raise not_found("compilation", compilation_id)
     data = row.model_dump()

@@ -1,4 +1,4 @@
-"""The agent list's own connections (gateway/read_pool.py), seen from PostgreSQL: no more than
+"""The agent list's own connections (gateway/direct_pool.py), seen from PostgreSQL: no more than
 `DATABASE_POOL_SIZE` under a burst, kept from one request to the next (no connecting per request),
 idle between requests, and all replaced once the server is found to have dropped one."""
 
@@ -21,15 +21,15 @@ pytestmark = pytest.mark.e2e
 POOL_SIZE = 3
 
 
-async def for_each_read_connection(database_url: str, what: str) -> list[sa.Row[Any]]:
-    """`SELECT <what>` over the read pool's connections to this database, seen by PostgreSQL."""
+async def for_each_direct_connection(database_url: str, what: str) -> list[sa.Row[Any]]:
+    """`SELECT <what>` over the direct pool's connections to this database, seen by PostgreSQL."""
     engine = db.create_engine(database_url, pool_size=1)
     try:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 sa.text(
                     f"SELECT {what} FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND application_name = 'gateway-reads'"
+                    " WHERE datname = current_database() AND application_name = 'gateway-direct'"
                 )
             )
             return list(rows)
@@ -37,15 +37,15 @@ async def for_each_read_connection(database_url: str, what: str) -> list[sa.Row[
         await engine.dispose()
 
 
-async def read_connections(database_url: str) -> dict[int, str]:
-    """The backend pid and state of each of the read pool's connections."""
-    rows = await for_each_read_connection(database_url, "pid, state")
+async def direct_connections(database_url: str) -> dict[int, str]:
+    """The backend pid and state of each of the direct pool's connections."""
+    rows = await for_each_direct_connection(database_url, "pid, state")
     return {row.pid: row.state for row in rows}
 
 
-async def drop_read_connections(database_url: str) -> int:
-    """What a restart of PostgreSQL does to the read pool's connections."""
-    terminated = await for_each_read_connection(database_url, "pg_terminate_backend(pid)")
+async def drop_direct_connections(database_url: str) -> int:
+    """What a restart of PostgreSQL does to the direct pool's connections."""
+    terminated = await for_each_direct_connection(database_url, "pg_terminate_backend(pid)")
     return sum(1 for row in terminated if row[0])
 
 
@@ -68,9 +68,9 @@ def test_bursts_of_lists_share_a_few_connections_kept_from_one_to_the_next(
             assert client.post("/api/v1/agents", json={"name": f"agent {n}"}).status_code == 201
 
     first = asyncio.run(list_at_once(stack.gateway_url, token, 60))
-    after_first = asyncio.run(read_connections(stack.database_url))
+    after_first = asyncio.run(direct_connections(stack.database_url))
     second = asyncio.run(list_at_once(stack.gateway_url, token, 60))
-    after_second = asyncio.run(read_connections(stack.database_url))
+    after_second = asyncio.run(direct_connections(stack.database_url))
 
     answers = first + second
     assert {a.status_code for a in answers} == {200}
@@ -91,12 +91,12 @@ def test_after_the_server_drops_the_connections_one_list_fails_and_the_next_ones
 
     def opened() -> int:
         asyncio.run(list_at_once(stack.gateway_url, token, 30))
-        return len(asyncio.run(read_connections(stack.database_url)))
+        return len(asyncio.run(direct_connections(stack.database_url)))
 
-    eventually(opened, lambda n: n >= 2, what="the read pool opening several connections")
-    assert asyncio.run(drop_read_connections(stack.database_url)) >= 2
+    eventually(opened, lambda n: n >= 2, what="the direct pool opening several connections")
+    assert asyncio.run(drop_direct_connections(stack.database_url)) >= 2
     eventually(
-        lambda: asyncio.run(read_connections(stack.database_url)),
+        lambda: asyncio.run(direct_connections(stack.database_url)),
         lambda left: left == {},
         what="the dropped backends exiting",
     )
