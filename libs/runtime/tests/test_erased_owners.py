@@ -3,16 +3,19 @@ takes keeps the owner's erasure from committing until that transaction ends."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
+from runtime.db import DirectUnit
 from runtime.erasure import erased_owners_table, is_erased, mark_erased
 
 pytestmark = pytest.mark.integration
@@ -65,3 +68,27 @@ async def test_an_owner_is_checked_once_per_transaction(
             assert await is_erased(session, table, owner)
             assert await is_erased(session, table, owner)
             assert len(sent) == 2
+
+
+async def test_a_direct_check_waits_for_an_erasure_in_flight_and_then_sees_it(
+    erased: tuple[AsyncEngine, sa.Table, list[str]], database_url: str
+) -> None:
+    """On a direct group commit's connection the lock and the read go out together (pipeline
+    mode): the read must still see an erasure that committed while the lock was awaited."""
+    engine, table, _ = erased
+    owner = uuid.uuid4()
+    async with await psycopg.AsyncConnection.connect(
+        db.libpq_url(database_url), autocommit=True
+    ) as connection:
+
+        async def check() -> bool:
+            async with connection.pipeline(), connection.transaction():
+                unit = DirectUnit(connection)
+                return [await is_erased(unit, table, owner) for _ in range(2)] == [True, True]
+
+        async with db.create_sessionmaker(engine).begin() as eraser:
+            await mark_erased(eraser, table, owner)  # holds the owner's lock until it commits
+            checking = asyncio.create_task(check())
+            await asyncio.sleep(0.3)
+            assert not checking.done()  # waiting for the lock
+        assert await asyncio.wait_for(checking, 10)

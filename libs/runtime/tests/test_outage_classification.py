@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import nats.errors
+import psycopg
+import psycopg.errors
 import pytest
 import sqlalchemy.exc
 
@@ -27,6 +29,8 @@ def _caused_by(cause: Exception) -> Exception:
         _dbapi(sqlalchemy.exc.InterfaceError),
         _dbapi(sqlalchemy.exc.ProgrammingError, invalidated=True),
         sqlalchemy.exc.TimeoutError("QueuePool limit reached"),
+        psycopg.OperationalError("consuming input failed: server closed the connection"),
+        psycopg.InterfaceError("the connection is closed"),
         ConnectionRefusedError(111, "Connection refused"),
         nats.errors.TimeoutError(),
         nats.errors.ConnectionClosedError(),
@@ -44,6 +48,8 @@ def test_unreachable_dependencies(exc: Exception) -> None:
         TimeoutError(),  # the handler's own time limit: a hung handler is its failure
         _dbapi(sqlalchemy.exc.IntegrityError),
         _dbapi(sqlalchemy.exc.DataError),
+        psycopg.errors.UniqueViolation("duplicate key"),
+        psycopg.errors.InvalidTextRepresentation("bad uuid"),
         ValueError("bad input"),
         _caused_by(KeyError("x")),
     ],

@@ -22,9 +22,10 @@ from contracts.envelope import Envelope
 from runtime import broker, db
 from runtime.broker import ConsumerPolicy
 from runtime.consumer import Consumer
+from runtime.db import DirectUnit
 from runtime.health import readiness
 from runtime.outbox import Relay
-from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer
+from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer, group_commit
 from tests.support import infra
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.tcp_proxy import TcpProxy
@@ -155,6 +156,47 @@ async def test_a_message_is_held_through_a_database_outage_and_applied_once_afte
         await asyncio.gather(*tasks)
     assert await bed.processed() == 1
     assert await bed.dead_letters() == 0
+
+
+async def test_a_direct_group_commit_rides_out_a_dropped_connection_and_applies_once(
+    bed: Bed,
+) -> None:
+    """The compiler's path: the writer's own psycopg connection is dropped by the outage; the
+    group waits it out on a new connection, and nothing is applied twice or dead-lettered."""
+
+    async def compiles_direct(env: Envelope[Any], _unit: DirectUnit) -> Sequence[BaseModel]:
+        return [compiled_event(env.data)]
+
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    stop = asyncio.Event()
+    binding = group_commit(DURABLE, compiles_direct, direct=True)
+    tasks = [
+        asyncio.create_task(bed.consumer(binding).run(stop)),
+        asyncio.create_task(bed.relay.run(stop)),
+    ]
+    try:
+        # A first message opens the writer's connection; the cut then drops it.
+        await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+        await eventually_async(lambda: _processed(bed, 1), timeout=30, what="the first message")
+        await bed.proxy.cut()
+        retries_before = outage_retries()
+        await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+        await eventually_async(
+            lambda: _true(outage_retries() >= retries_before + 2),
+            timeout=60,
+            what="the group retrying through the outage",
+        )
+        await bed.proxy.restore()
+        await eventually_async(lambda: _processed(bed, 2), timeout=60, what="the second message")
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert await bed.processed() == 2
+    assert await bed.dead_letters() == 0
+
+
+async def _processed(bed: Bed, count: int) -> bool:
+    return await bed.processed() == count
 
 
 async def test_a_staged_message_keeps_what_it_staged_while_recording_waits_out_an_outage(

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
 from contracts.envelope import Envelope
+from runtime import db
+from runtime.db import DirectUnit
 from runtime.errors import PermanentError
 from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer, group_commit
 from tests.support.delivery import DURABLE, POLICY, Bed
@@ -115,16 +117,29 @@ async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
     )
 
 
+# A group commit on a SQLAlchemy session, and on the writer's own psycopg connection (`direct`).
+KINDS = pytest.mark.parametrize("direct", [False, True], ids=["session", "direct"])
+TXID = sa.select(sa.func.txid_current().label("txid"))
+
+
+async def current_txid(unit: AsyncSession | DirectUnit) -> int:
+    if isinstance(unit, DirectUnit):
+        row = await db.fetch_one(unit.connection, TXID, {})
+        assert row is not None
+        return int(row["txid"])
+    return int((await unit.execute(TXID)).scalar_one())
+
+
+@KINDS
 async def test_a_group_commit_shares_transactions_and_each_message_keeps_its_trace(
-    bed: Bed,
+    bed: Bed, direct: bool
 ) -> None:
     transactions: dict[uuid.UUID, int] = {}
 
-    async def handler(env: Envelope[Any], session: AsyncSession) -> list[Any]:
+    async def handler(env: Envelope[Any], unit: Any) -> list[Any]:
         if not transactions:
             await asyncio.sleep(0.2)  # the first group is slow: the next messages queue meanwhile
-        txid = await session.execute(sa.text("SELECT txid_current()"))
-        transactions[env.id] = txid.scalar_one()
+        transactions[env.id] = await current_txid(unit)
         return [compiled_event(env.data)]
 
     envelopes = [compile_envelope() for _ in range(30)]
@@ -137,7 +152,8 @@ async def test_a_group_commit_shares_transactions_and_each_message_keeps_its_tra
         )
 
     compiled = subjects.AGENT_COMPILED.full(bed.root)
-    await run_staged(bed, group_commit(DURABLE, handler), lambda: bed.holds(compiled, 30))
+    binding = group_commit(DURABLE, handler, direct=direct)
+    await run_staged(bed, binding, lambda: bed.holds(compiled, 30))
     assert len(transactions) == 30
     assert len(set(transactions.values())) < 30  # messages ready together share a transaction
     # Each event continues the trace of the command that caused it, not its group's first.
@@ -151,12 +167,13 @@ async def test_a_group_commit_shares_transactions_and_each_message_keeps_its_tra
     assert carried == traces
 
 
-async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed) -> None:
+@KINDS
+async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed, direct: bool) -> None:
     envelopes = [compile_envelope() for _ in range(8)]
     poison = envelopes[3].id
     applied: list[uuid.UUID] = []
 
-    async def handler(env: Envelope[Any], session: AsyncSession) -> list[Any]:
+    async def handler(env: Envelope[Any], unit: Any) -> list[Any]:
         if len(applied) == 0:
             await asyncio.sleep(0.2)
         if env.id == poison:
@@ -173,7 +190,7 @@ async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed) -> None:
         committed = await bed.count(f"{bed.metadata.schema}.processed_messages")
         return committed == 7 and (await bed.js.stream_info(dead_letters)).state.messages == 1
 
-    await run_staged(bed, group_commit(DURABLE, handler), settled)
+    await run_staged(bed, group_commit(DURABLE, handler, direct=direct), settled)
     assert poison not in applied
     subject = subjects.DEAD_LETTER.subject_for(subjects.COMPILE_AGENT.full(bed.root), bed.root)
     dead = await bed.js.get_last_msg(dead_letters, subject)

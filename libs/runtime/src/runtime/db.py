@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import psycopg
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from runtime.observability import statement_span
 
@@ -105,11 +107,32 @@ def libpq_url(url: str) -> str:
 _PSYCOPG = cast(sa.Dialect, cast(Any, postgresql_psycopg.dialect)())
 
 
-@functools.cache
 def psycopg_sql(statement: sa.ClauseElement) -> str:
     """`statement` as psycopg's own SQL (`%(name)s` parameters), for a hot path that runs it on a
     psycopg connection past SQLAlchemy: compiled once per statement, then prepared by psycopg."""
-    return str(statement.compile(dialect=_PSYCOPG))
+    return _compiled(statement)[0]
+
+
+@functools.cache
+def _compiled(statement: sa.ClauseElement) -> tuple[str, dict[str, Any]]:
+    """The SQL, and the values of the parameters the statement carries itself (`LIMIT 1`)."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=_PSYCOPG))
+    own = {
+        compiled.bind_names[bind]: bind.value
+        for bind in compiled.binds.values()
+        if not bind.required
+    }
+    return str(compiled), own
+
+
+@dataclass
+class DirectUnit:
+    """A hot path's transaction on a psycopg connection in pipeline mode (the staged writer's:
+    `runtime.staged.group_commit(direct=True)`), and what its steps remember until it ends, as
+    a session's `info` does."""
+
+    connection: psycopg.AsyncConnection[Any]
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 async def fetch_one(
@@ -117,10 +140,10 @@ async def fetch_one(
 ) -> dict[str, Any] | None:
     """The one row `statement` gives (or None), as a dict, on a hot path's psycopg connection:
     prepared, in its statement's span. In pipeline mode this is where the pipeline is synced."""
-    sql = psycopg_sql(statement)
+    sql, own = _compiled(statement)
     async with connection.cursor(row_factory=dict_row) as cursor:
         with statement_span(sql, connection.info.dbname):
-            await cursor.execute(sql, params, prepare=True)
+            await cursor.execute(sql, {**own, **params} if own else params, prepare=True)
         return await cursor.fetchone()
 
 
@@ -129,9 +152,9 @@ async def execute(
 ) -> None:
     """`statement` run for its effect on a hot path's psycopg connection: prepared, in its span.
     In pipeline mode nothing waits for it; it travels with what follows."""
-    sql = psycopg_sql(statement)
+    sql, own = _compiled(statement)
     with statement_span(sql, connection.info.dbname):
-        await connection.execute(sql, params, prepare=True)
+        await connection.execute(sql, {**own, **params} if own else params, prepare=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

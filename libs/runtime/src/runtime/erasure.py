@@ -10,9 +10,9 @@ deleted too) or runs after it and sees the owner erased.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -23,7 +23,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.envelope import Envelope
-from runtime.consumer import Handler
+from runtime import db
+from runtime.db import DirectUnit
 
 log = structlog.get_logger()
 
@@ -67,7 +68,7 @@ def _erased(table: sa.Table) -> sa.Select[tuple[UUID]]:
     return sa.select(table.c.owner_id).where(table.c.owner_id == sa.bindparam("owner"))
 
 
-async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> bool:
+async def is_erased(session: AsyncSession | DirectUnit, table: sa.Table, owner_id: UUID) -> bool:
     """Whether the owner is erased; holds the owner's lock shared until the transaction ends.
 
     Asked again in the same transaction (a group of messages committed together), the first
@@ -77,8 +78,15 @@ async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> b
     checked = _checked_in(session)
     if checked is not None and key in checked:
         return checked[key]
-    await session.execute(_LOCK_SHARED, {"owner": str(owner_id)})
-    erased = await session.scalar(_erased(table), {"owner": owner_id}) is not None
+    if isinstance(session, DirectUnit):
+        # In pipeline mode the lock goes with the read; PostgreSQL still runs them in turn, and
+        # the read's snapshot is taken once the lock is held.
+        await db.execute(session.connection, _LOCK_SHARED, {"owner": str(owner_id)})
+        found = await db.fetch_one(session.connection, _erased(table), {"owner": owner_id})
+        erased = found is not None
+    else:
+        await session.execute(_LOCK_SHARED, {"owner": str(owner_id)})
+        erased = await session.scalar(_erased(table), {"owner": owner_id}) is not None
     checked = _checked_in(session)  # the transaction the lock is now held in
     if checked is not None:
         checked[key] = erased
@@ -88,9 +96,12 @@ async def is_erased(session: AsyncSession, table: sa.Table, owner_id: UUID) -> b
 _CHECKED = "runtime.erasure.checked"
 
 
-def _checked_in(session: AsyncSession) -> dict[tuple[str, UUID], bool] | None:
+def _checked_in(session: AsyncSession | DirectUnit) -> dict[tuple[str, UUID], bool] | None:
     """The owners checked in the session's current transaction and their answers (None: no
-    transaction has begun)."""
+    transaction has begun). A direct unit is one transaction."""
+    if isinstance(session, DirectUnit):
+        direct: dict[tuple[str, UUID], bool] = session.info.setdefault(_CHECKED, {})
+        return direct
     transaction = session.sync_session.get_transaction()
     if transaction is None:
         return None
@@ -101,10 +112,16 @@ def _checked_in(session: AsyncSession) -> dict[tuple[str, UUID], bool] | None:
     return checked
 
 
-def unless_erased(table: sa.Table, handler: Handler) -> Handler:
-    """`handler`, except for a message whose owner is erased: acknowledged, with no effect."""
+Unit = TypeVar("Unit", AsyncSession, DirectUnit)
 
-    async def guarded(envelope: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+
+def unless_erased(
+    table: sa.Table, handler: Callable[[Envelope[Any], Unit], Awaitable[Sequence[BaseModel]]]
+) -> Callable[[Envelope[Any], Unit], Awaitable[Sequence[BaseModel]]]:
+    """`handler`, except for a message whose owner is erased: acknowledged, with no effect. The
+    handler runs on a session, or on a direct group commit's unit."""
+
+    async def guarded(envelope: Envelope[Any], session: Unit) -> Sequence[BaseModel]:
         owner_id = envelope.owner_id
         if owner_id is not None and await is_erased(session, table, owner_id):
             log.info("consumer.owner_erased", type=envelope.type)

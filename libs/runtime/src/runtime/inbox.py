@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 from uuid import UUID
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PgUUID
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from runtime import db
 
 
 @cache
@@ -40,6 +45,35 @@ async def claim_many(
         [{"message_id": m, "consumer": consumer} for m in message_ids],
     )
     return set(result.scalars())
+
+
+async def claim_all(
+    connection: psycopg.AsyncConnection[Any],
+    inbox: sa.Table,
+    message_ids: list[UUID],
+    consumer: str,
+) -> set[UUID]:
+    """`claim_many` on a direct group commit's psycopg connection (one statement)."""
+    row = await db.fetch_one(
+        connection, _claim_all_statement(inbox), {"ids": message_ids, "consumer": consumer}
+    )
+    return set(row["claimed"] or ()) if row is not None else set()
+
+
+@cache
+def _claim_all_statement(inbox: sa.Table) -> sa.Select[Any]:
+    # One row back (the ids claimed, as an array): a fetch of one row syncs a pipeline once.
+    ids = sa.func.unnest(sa.bindparam("ids", type_=ARRAY(PgUUID(as_uuid=True))))
+    claimed = (
+        insert(inbox)
+        .from_select(
+            ["message_id", "consumer"], sa.select(ids, sa.bindparam("consumer", type_=sa.Text))
+        )
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+        .cte("claimed")
+    )
+    return sa.select(sa.func.array_agg(claimed.c.message_id).label("claimed"))
 
 
 async def seen(session: AsyncSession, inbox: sa.Table, message_id: UUID, consumer: str) -> bool:

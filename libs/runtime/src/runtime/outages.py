@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import nats.errors
 import nats.js.errors
+import psycopg
 import sqlalchemy.exc
 import structlog
 
@@ -66,6 +67,8 @@ def _unreachable(exc: BaseException) -> bool:
         )
     if isinstance(exc, sqlalchemy.exc.TimeoutError):  # no pooled connection came free
         return True
+    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+        return True  # the same, on a connection of psycopg's own (a direct group commit)
     if isinstance(exc, _NATS_UNREACHABLE):
         return True
     return isinstance(exc, ConnectionError | socket.gaierror)

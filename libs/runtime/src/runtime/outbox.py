@@ -51,15 +51,18 @@ async def add(
 
 
 async def write(
-    connection: psycopg.AsyncConnection[Any], outbox: sa.Table, envelopes: Sequence[Envelope[Any]]
+    connection: psycopg.AsyncConnection[Any],
+    outbox: sa.Table,
+    envelopes: Sequence[Envelope[Any]],
+    contexts: Sequence[Context | None] | None = None,
 ) -> None:
     """`add` for a hot path's transaction on a psycopg connection of its own (the gateway's
-    direct pool): the same rows, each carrying the current trace. In pipeline mode nothing waits
-    for them: they travel with the statements around them and the commit."""
-    for row in _rows(list(envelopes), None):
-        await db.execute(
-            connection, _insert_values(outbox), {**row, "headers": Jsonb(row["headers"])}
-        )
+    direct pool, a direct group commit): the same rows, each carrying the current trace or its
+    own from `contexts`. In pipeline mode nothing waits for them: they travel with the
+    statements around them and the commit."""
+    for row in _rows(list(envelopes), contexts):
+        params = {**row, "headers": Jsonb(row["headers"])}
+        await db.execute(connection, _insert_values(outbox), params)
 
 
 def _rows(
@@ -115,7 +118,29 @@ async def add_caused(
     caused it (its causation); returns how many. With `contexts` (by the causing message's id),
     each carries its cause's trace rather than the current one: a group committed together."""
     caused = list(caused)
-    envelopes = [
+    envelopes = _caused_envelopes(source, caused)
+    if contexts is None:
+        return await add(session, outbox, envelopes)
+    return await add(session, outbox, envelopes, [contexts.get(cause.id) for cause, _ in caused])
+
+
+async def write_caused(
+    connection: psycopg.AsyncConnection[Any],
+    outbox: sa.Table,
+    *,
+    source: str,
+    caused: Sequence[tuple[Envelope[Any], BaseModel]],
+    contexts: Mapping[UUID, Context],
+) -> None:
+    """`add_caused` for a direct group commit (`write`)."""
+    traces = [contexts.get(cause.id) for cause, _ in caused]
+    await write(connection, outbox, _caused_envelopes(source, caused), traces)
+
+
+def _caused_envelopes(
+    source: str, caused: Sequence[tuple[Envelope[Any], BaseModel]]
+) -> list[Envelope[Any]]:
+    return [
         registry.envelope_for(
             data,
             source=source,
@@ -125,9 +150,6 @@ async def add_caused(
         )
         for cause, data in caused
     ]
-    if contexts is None:
-        return await add(session, outbox, envelopes)
-    return await add(session, outbox, envelopes, [contexts.get(cause.id) for cause, _ in caused])
 
 
 class Relay:

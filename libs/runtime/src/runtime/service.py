@@ -13,7 +13,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 import structlog
@@ -44,7 +44,7 @@ from runtime.settings import (
     load_settings,
     without_credentials,
 )
-from runtime.staged import StagedBinding, StagedConsumer, group_commit
+from runtime.staged import DirectHandler, StagedBinding, StagedConsumer, group_commit
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -54,11 +54,17 @@ T = TypeVar("T")
 class Binding:
     """A durable consumer and the handler that applies its messages: one transaction each, or,
     with `grouped`, one for the messages ready at the same moment (`runtime.staged.group_commit`:
-    for a hot path, where a commit and a relay pass per message are most of its cost)."""
+    for a hot path, where a commit and a relay pass per message are most of its cost). With
+    `direct` too, the handler takes a `DirectUnit` (psycopg in pipeline mode), not a session."""
 
     durable: Durable
-    handler: Handler
+    handler: Handler | DirectHandler
     grouped: bool = False
+    direct: bool = False
+
+    def __post_init__(self) -> None:
+        if self.direct and not self.grouped:
+            raise ValueError(f"{self.durable.name}: a direct binding is a grouped one")
 
 
 DurableBinding = Binding | StagedBinding | DeadLetterBinding
@@ -145,12 +151,13 @@ class Service:
             "concurrency": self.settings.concurrency,
         }
         if isinstance(binding, Binding) and binding.grouped:
-            return StagedConsumer(self.js, group_commit(binding.durable, binding.handler), **common)
+            grouped = group_commit(binding.durable, binding.handler, direct=binding.direct)
+            return StagedConsumer(self.js, grouped, **common)
         if isinstance(binding, StagedBinding):
             return StagedConsumer(self.js, binding, **common)
         if isinstance(binding, DeadLetterBinding):
             return DeadLetterConsumer(self.js, binding, **common)
-        return Consumer(self.js, binding.durable, binding.handler, **common)
+        return Consumer(self.js, binding.durable, cast(Handler, binding.handler), **common)
 
     async def close(self) -> None:
         for closer in self.closers:

@@ -21,13 +21,17 @@ from contracts.privacy import CompilationsErasedV1, EraseCompilationsV1
 from runtime.ai import AIProvider, ProviderInvalidOutput, ProviderRejected, ProviderUnavailable
 
 
-class Compilations(Protocol):
+class CompileStore(Protocol):
+    """What compiling reads and writes."""
+
     async def add(self, outcome: domain.Outcome) -> bool:
         """Store `outcome`; False when a compilation with its id was already stored."""
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> domain.Outcome | None:
         """The latest succeeded compilation of an identical spec by the same compiler version."""
 
+
+class Compilations(CompileStore, Protocol):
     async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
         """An agent's compilations in id order, after `after`."""
 
@@ -53,7 +57,7 @@ async def handle_erase_compilations(
 async def handle_compile_agent(
     cmd: CompileAgentV1,
     *,
-    compilations: Compilations,
+    compilations: CompileStore,
     count_tokens: Callable[[str], domain.TokenCount],
 ) -> list[BaseModel]:
     """Consumes `CompileAgentV1`; emits `AgentCompiledV1` or `CompilationFailedV1`.

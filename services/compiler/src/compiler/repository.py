@@ -7,12 +7,15 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from compiler.domain import Outcome
 from compiler.models import compilations, erased_owners
 from contracts.compiler import StoredCompilation
+from runtime import db
+from runtime.db import DirectUnit
 from runtime.erasure import mark_erased
 
 
@@ -21,22 +24,7 @@ class CompilationRepository:
         self._session = session
 
     async def add(self, outcome: Outcome) -> bool:
-        values: dict[str, Any] = {
-            "id": outcome.compilation_id,
-            "agent_id": outcome.agent_id,
-            "spec_revision": outcome.spec_revision,
-            "spec_hash": outcome.spec_hash,
-            "compiler_version": outcome.compiler_version,
-            "status": outcome.status,
-            "instructions": outcome.instructions,
-            "sections": [asdict(s) for s in outcome.sections],
-            "variables": [v.model_dump(mode="json") for v in outcome.variables],
-            "token_count": outcome.token_count,
-            "token_count_method": outcome.token_count_method,
-            "error": outcome.error,
-            "reused_from": outcome.reused_from,
-        }
-        result = await self._session.execute(_ADD, values)
+        result = await self._session.execute(_ADD, _values(outcome))
         return result.first() is not None
 
     async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
@@ -68,9 +56,66 @@ class CompilationRepository:
         return None if row is None else Outcome.model_validate(row._mapping)
 
 
+class CompileCommands:
+    """What a compile command reads and writes (`handlers.CompileStore`), on the compiler's hot
+    path: the direct group commit's psycopg connection in pipeline mode (`runtime.staged`)."""
+
+    def __init__(self, unit: DirectUnit) -> None:
+        self._connection = unit.connection
+
+    async def add(self, outcome: Outcome) -> bool:
+        values = _values(outcome)
+        for name in ("sections", "variables"):
+            values[name] = Jsonb(values[name])
+        return await db.fetch_one(self._connection, _ADD, values) is not None
+
+    async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
+        params = {"spec_hash": spec_hash, "compiler_version": compiler_version}
+        row = await db.fetch_one(self._connection, _REUSABLE, params)
+        return None if row is None else Outcome.model_validate(row)
+
+
+def _values(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "id": outcome.compilation_id,
+        "agent_id": outcome.agent_id,
+        "spec_revision": outcome.spec_revision,
+        "spec_hash": outcome.spec_hash,
+        "compiler_version": outcome.compiler_version,
+        "status": outcome.status,
+        "instructions": outcome.instructions,
+        "sections": [asdict(s) for s in outcome.sections],
+        "variables": [v.model_dump(mode="json") for v in outcome.variables],
+        "token_count": outcome.token_count,
+        "token_count_method": outcome.token_count_method,
+        "error": outcome.error,
+        "reused_from": outcome.reused_from,
+    }
+
+
 # The statements run for every compile command, built once (SQLAlchemy skips rebuilding and
 # re-keying them for its compiled cache each time).
-_ADD = insert(compilations).on_conflict_do_nothing().returning(compilations.c.id)
+_ADDED = (
+    "id",
+    "agent_id",
+    "spec_revision",
+    "spec_hash",
+    "compiler_version",
+    "status",
+    "instructions",
+    "sections",
+    "variables",
+    "token_count",
+    "token_count_method",
+    "error",
+    "reused_from",
+)  # `_values`'s keys
+_ADD = (
+    insert(compilations)
+    .values({name: sa.bindparam(name, type_=compilations.c[name].type) for name in _ADDED})
+    .on_conflict_do_nothing()
+    .returning(compilations.c.id)
+)
 _c = compilations.c
 _REUSABLE = (
     # What a reuse carries over, named as `Outcome` reads it (not the stored error or

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from compiler import handlers
 from compiler.adapters.tokens import token_counter
 from compiler.models import SCHEMA, erased_owners, metadata
-from compiler.repository import CompilationRepository
+from compiler.repository import CompilationRepository, CompileCommands
 from compiler.settings import CompilerSettings
 from contracts.compiler import AgentCompiledV1
 from contracts.envelope import Envelope
@@ -26,6 +26,7 @@ from contracts.subjects import (
 )
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.db import DirectUnit
 from runtime.erasure import unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import Binding, Service, serve
@@ -56,10 +57,10 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
     settings = service.settings
     count_tokens = token_counter(settings.ai_model)
 
-    async def on_compile_agent(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+    async def on_compile_agent(envelope: Envelope[Any], unit: DirectUnit) -> list[BaseModel]:
         started = time.perf_counter()
         emitted = await handlers.handle_compile_agent(
-            envelope.data, compilations=CompilationRepository(session), count_tokens=count_tokens
+            envelope.data, compilations=CompileCommands(unit), count_tokens=count_tokens
         )
         compilation_duration.observe(time.perf_counter() - started)
         compilation_latency.observe(max(0.0, time.time() - envelope.time.timestamp()))
@@ -91,8 +92,11 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
             )
 
     return (
-        Binding(
-            COMPILER_COMPILE_AGENT, unless_erased(erased_owners, on_compile_agent), grouped=True
+        Binding(  # the hot path: a group commit on psycopg directly (runtime.staged)
+            COMPILER_COMPILE_AGENT,
+            unless_erased(erased_owners, on_compile_agent),
+            grouped=True,
+            direct=True,
         ),
         Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),
