@@ -26,6 +26,7 @@ TRANSACTION_PLACES = {
     "libs/runtime/src/runtime/migrations.py",
     "libs/runtime/src/runtime/retention.py",  # the scheduled pruning of expired rows, batch by batch
     "services/gateway/src/gateway/deps.py",  # one transaction per request
+    "services/gateway/src/gateway/direct_pool.py",  # the same, on a hot path's psycopg connection
     "services/gateway/src/gateway/cli.py",  # the operator CLI
 }
 
@@ -93,7 +94,8 @@ def test_transactions_begin_and_commit_only_at_the_edges() -> None:
         for node in ast.walk(parse(path))
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("begin", "begin_nested", "commit")
+        # `transaction`: psycopg's, on a hot path's own connection
+        and node.func.attr in ("begin", "begin_nested", "commit", "transaction")
     ]
     assert found == [], "a transaction opened outside the edges:\n" + "\n".join(found)
 

@@ -216,7 +216,7 @@ def test_a_cookie_write_needs_the_csrf_token_and_the_studios_origin(stack: Stack
         assert foreign.status_code == 403
         assert with_token.status_code == 201, with_token.text
         assert [a["name"] for a in client.get("/api/v1/agents").json()["items"]] == ["ok"]
-        # The same check on a hot path's write, on the direct pool (deps.direct).
+        # The same check on a hot path's write, on the direct pool (direct_pool.direct).
         compile_path = f"/api/v1/agents/{with_token.json()['id']}/compilations"
         assert client.post(compile_path).json()["error"]["code"] == "csrf_refused"
         allowed = client.post(compile_path, headers={**token, "Origin": stack.gateway_url})
@@ -237,7 +237,7 @@ def test_signing_out_ends_the_session_and_clears_the_cookie(stack: Stack) -> Non
         after = client.get("/api/v1/me")
         assert after.status_code == 401
         assert after.json()["error"]["code"] == "session_ended"
-        listed = client.get("/api/v1/agents")  # on the direct pool's path (deps.direct)
+        listed = client.get("/api/v1/agents")  # on the direct pool's path (direct_pool.direct)
         assert listed.status_code == 401
         assert listed.json()["error"]["code"] == "session_ended"
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 import psycopg
 import sqlalchemy as sa
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.ext.asyncio import (
@@ -109,20 +110,35 @@ _PSYCOPG = cast(sa.Dialect, cast(Any, postgresql_psycopg.dialect)())
 
 def psycopg_sql(statement: sa.ClauseElement) -> str:
     """`statement` as psycopg's own SQL (`%(name)s` parameters), for a hot path that runs it on a
-    psycopg connection past SQLAlchemy: compiled once per statement, then prepared by psycopg."""
-    return _compiled(statement)[0]
+    psycopg connection past SQLAlchemy: compiled once per statement, then prepared by psycopg.
+    The statement must be built once (at import, or cached): the compiled form is kept for each
+    statement object, and one built per call would be compiled, and kept, per call."""
+    return _compiled(statement).sql
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    own: dict[str, Any]  # the values of the parameters the statement carries itself (`LIMIT 1`)
+    json: tuple[str, ...]  # the parameters of a JSON type, which psycopg is told are JSON
+
+    def params(self, given: dict[str, Any]) -> dict[str, Any]:
+        params = {**self.own, **given} if self.own else dict(given)
+        for name in self.json:
+            if params.get(name) is not None:
+                params[name] = Jsonb(params[name])
+        return params
 
 
 @functools.cache
-def _compiled(statement: sa.ClauseElement) -> tuple[str, dict[str, Any]]:
-    """The SQL, and the values of the parameters the statement carries itself (`LIMIT 1`)."""
+def _compiled(statement: sa.ClauseElement) -> _Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=_PSYCOPG))
-    own = {
-        compiled.bind_names[bind]: bind.value
-        for bind in compiled.binds.values()
-        if not bind.required
-    }
-    return str(compiled), own
+    binds = list(compiled.binds.values())
+    return _Compiled(
+        str(compiled),
+        {compiled.bind_names[bind]: bind.value for bind in binds if not bind.required},
+        tuple(compiled.bind_names[bind] for bind in binds if isinstance(bind.type, sa.JSON)),
+    )
 
 
 @dataclass
@@ -140,10 +156,10 @@ async def fetch_one(
 ) -> dict[str, Any] | None:
     """The one row `statement` gives (or None), as a dict, on a hot path's psycopg connection:
     prepared, in its statement's span. In pipeline mode this is where the pipeline is synced."""
-    sql, own = _compiled(statement)
+    compiled = _compiled(statement)
     async with connection.cursor(row_factory=dict_row) as cursor:
-        with statement_span(sql, connection.info.dbname):
-            await cursor.execute(sql, {**own, **params} if own else params, prepare=True)
+        with statement_span(compiled.sql, connection.info.dbname):
+            await cursor.execute(compiled.sql, compiled.params(params), prepare=True)
         return await cursor.fetchone()
 
 
@@ -152,9 +168,9 @@ async def execute(
 ) -> None:
     """`statement` run for its effect on a hot path's psycopg connection: prepared, in its span.
     In pipeline mode nothing waits for it; it travels with what follows."""
-    sql, own = _compiled(statement)
-    with statement_span(sql, connection.info.dbname):
-        await connection.execute(sql, {**own, **params} if own else params, prepare=True)
+    compiled = _compiled(statement)
+    with statement_span(compiled.sql, connection.info.dbname):
+        await connection.execute(compiled.sql, compiled.params(params), prepare=True)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

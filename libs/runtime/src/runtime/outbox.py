@@ -22,7 +22,6 @@ import structlog
 from nats.js import JetStreamContext
 from opentelemetry import propagate
 from opentelemetry.context import Context
-from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -61,8 +60,7 @@ async def write(
     own from `contexts`. In pipeline mode nothing waits for them: they travel with the
     statements around them and the commit."""
     for row in _rows(list(envelopes), contexts):
-        params = {**row, "headers": Jsonb(row["headers"])}
-        await db.execute(connection, _insert_values(outbox), params)
+        await db.execute(connection, _insert_values(outbox), row)
 
 
 def _rows(

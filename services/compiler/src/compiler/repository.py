@@ -7,7 +7,6 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -64,10 +63,7 @@ class CompileCommands:
         self._connection = unit.connection
 
     async def add(self, outcome: Outcome) -> bool:
-        values = _values(outcome)
-        for name in ("sections", "variables"):
-            values[name] = Jsonb(values[name])
-        return await db.fetch_one(self._connection, _ADD, values) is not None
+        return await db.fetch_one(self._connection, _ADD, _values(outcome)) is not None
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
         params = {"spec_hash": spec_hash, "compiler_version": compiler_version}

@@ -4,7 +4,7 @@ app's shared clients and settings.
 A route gets its session one way: `Tx` when it writes (one transaction, committed when the route
 returns), `ReadTx` when it only reads (autocommit); the agent list alone, the API's hottest read,
 and a compilation's request and answer take psycopg connections of the direct pool instead
-(`DirectTx`, direct_pool.py).
+(`DirectTx`, `DirectWriteTx`: direct_pool.py, which authenticates and admits through here).
 `OwnedAgent` / `ReadOwnedAgent` load the agent of the path's `agent_id` through the route's
 session, or answer the one 404 for an agent that is not the caller's. `CurrentUser` is for routes
 that touch no table at all (serving published agents). `AnonymousTx` is the transaction of the few
@@ -20,19 +20,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg import AsyncConnection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway import auth, ratelimit
 from gateway.admission import Admission, Slot
 from gateway.agents.repository import Agent, AgentRepository
 from gateway.audit.repository import ClientInfo
-from gateway.direct_pool import DirectPool
 from gateway.errors import ApiError, agent_not_found
 from gateway.identity import csrf
 from gateway.identity.cookies import SESSION_COOKIE
@@ -56,7 +54,7 @@ async def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def _admission(request: Request) -> Admission:
+def admission(request: Request) -> Admission:
     """The bound every request's session is opened under (admission.py)."""
     admission: Admission = request.app.state.admission
     return admission
@@ -119,7 +117,7 @@ class Caller:
     csrf_token: str | None = None
 
 
-async def _authenticate(
+async def authenticate(
     request: Request, session: AsyncSession | None, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
     """The caller, by bearer token when one is sent, else by session cookie. Every refusal of bad
@@ -237,8 +235,8 @@ async def transaction(
     request: Request, service: ServiceDep, credentials: Credentials
 ) -> AsyncIterator[Transaction]:
     # Leaving the block without the commit below (the route raised) rolls back.
-    async with _admission(request).slot() as slot, service.sessionmaker() as session:
-        caller = await _authenticate(request, session, credentials)
+    async with admission(request).slot() as slot, service.sessionmaker() as session:
+        caller = await authenticate(request, session, credentials)
         tx = Transaction(session, caller=caller, slot=slot)
         yield tx
         await tx.release()
@@ -250,7 +248,7 @@ Tx = Annotated[Transaction, Depends(transaction, scope="function")]
 
 
 async def anonymous_transaction(request: Request, service: ServiceDep) -> AsyncIterator[Unit]:
-    async with _admission(request).slot() as slot, service.sessionmaker() as session:
+    async with admission(request).slot() as slot, service.sessionmaker() as session:
         unit = Unit(session, slot=slot)
         yield unit
         await unit.release()
@@ -282,60 +280,18 @@ async def reading(request: Request, credentials: Credentials) -> AsyncIterator[R
     # The service from the app's state, not `ServiceDep`: one dependency fewer to solve on the
     # API's hottest reads.
     service: Service = request.app.state.service
-    async with _admission(request).slot() as slot, service.reader() as session:
-        yield Reading(session, await _authenticate(request, session, credentials), slot)
+    async with admission(request).slot() as slot, service.reader() as session:
+        yield Reading(session, await authenticate(request, session, credentials), slot)
 
 
 ReadTx = Annotated[Reading, Depends(reading, scope="function")]
-
-
-@dataclass(frozen=True)
-class Direct:
-    """A hot path's request (direct_pool.py): its caller, and psycopg connections of the direct
-    pool in autocommit, no SQLAlchemy session."""
-
-    pool: DirectPool
-    caller: Caller
-    slot: Slot
-
-    @property
-    def user_id(self) -> UUID:
-        return self.caller.user_id
-
-    @asynccontextmanager
-    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
-        """A connection for the block; a route that then waits takes one again after (`release`)."""
-        async with self.pool.connection() as connection:
-            try:
-                yield connection
-            finally:
-                if connection.broken:
-                    # The server dropped it (a restart, a failover): the pool's other connections
-                    # are as old and most likely dropped too. Replace them all at once, as
-                    # SQLAlchemy's pool does, rather than fail a request on each in turn.
-                    await self.pool.drain()
-
-    def release(self) -> None:
-        """Give the admission slot back before a wait that holds no connection."""
-        self.slot.release()
-
-
-async def direct(request: Request, credentials: Credentials) -> AsyncIterator[Direct]:
-    # The caller first: a token in the cache costs no query, and one that is not (or a session
-    # cookie) is looked up on a connection of the SQLAlchemy pool, before a direct one is taken.
-    pool: DirectPool = request.app.state.direct_pool
-    async with _admission(request).slot() as slot:
-        yield Direct(pool, await _authenticate(request, None, credentials), slot)
-
-
-DirectTx = Annotated[Direct, Depends(direct, scope="function")]
 
 
 async def unauthenticated_reading(
     request: Request, service: ServiceDep
 ) -> AsyncIterator[AsyncSession]:
     """An autocommit session for a route that checks its own credential (an erasure's status)."""
-    async with _admission(request).slot(), service.reader() as session:
+    async with admission(request).slot(), service.reader() as session:
         yield session
 
 
@@ -344,8 +300,8 @@ PublicRead = Annotated[AsyncSession, Depends(unauthenticated_reading, scope="fun
 
 async def current_user(request: Request, credentials: Credentials) -> UUID:
     """The caller, for routes that use no table (the token is usually in the cache)."""
-    async with _admission(request).slot():
-        return (await _authenticate(request, None, credentials)).user_id
+    async with admission(request).slot():
+        return (await authenticate(request, None, credentials)).user_id
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]

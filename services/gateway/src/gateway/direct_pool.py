@@ -12,16 +12,27 @@ its `COMMIT` travel together. Every other route stays on SQLAlchemy (`Service.en
 At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
 connections suffice. Each is opened when first needed and kept (closed after ten idle minutes),
 so a load never connects and disconnects per request. Once a request finds its connection
-dropped by the server, all of them are replaced (`deps.Direct.connection`).
+dropped by the server, all of them are replaced (`Direct.connection`).
+
+A route takes them through its dependency, as it takes a session through deps.py: `DirectTx`
+for reads (a connection per read, none held while it waits), `DirectWriteTx` for one transaction
+committed when the route returns, before the response is sent.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from uuid import UUID
 
+from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from gateway.admission import Slot
+from gateway.deps import Caller, Credentials, admission, authenticate
 from gateway.settings import SERVICE, GatewaySettings
 from runtime.db import libpq_url
 
@@ -38,3 +49,88 @@ def create_direct_pool(settings: GatewaySettings) -> DirectPool:
         name="gateway-direct",
         open=False,
     )
+
+
+@asynccontextmanager
+async def _connection(pool: DirectPool) -> AsyncIterator[AsyncConnection[Any]]:
+    async with pool.connection() as connection:
+        try:
+            yield connection
+        finally:
+            if connection.broken:
+                # The server dropped it (a restart, a failover): the pool's other connections are
+                # as old and most likely dropped too. Replace them all at once, as SQLAlchemy's
+                # pool does, rather than fail a request on each in turn.
+                await pool.drain()
+
+
+@dataclass(frozen=True)
+class Direct:
+    """A hot path's read: its caller, and connections of the direct pool in autocommit."""
+
+    pool: DirectPool
+    caller: Caller
+    slot: Slot
+
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
+
+    def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
+        """A connection for the block; a route that then waits takes one again after (`release`)."""
+        return _connection(self.pool)
+
+    def release(self) -> None:
+        """Give the admission slot back before a wait that holds no connection."""
+        self.slot.release()
+
+
+async def direct(request: Request, credentials: Credentials) -> AsyncIterator[Direct]:
+    # The caller first: a token in the cache costs no query, and one that is not (or a session
+    # cookie) is looked up on a connection of the SQLAlchemy pool, before a direct one is taken.
+    pool: DirectPool = request.app.state.direct_pool
+    async with admission(request).slot() as slot:
+        yield Direct(pool, await authenticate(request, None, credentials), slot)
+
+
+DirectTx = Annotated[Direct, Depends(direct, scope="function")]
+
+
+@dataclass
+class DirectWrite:
+    """A hot path's one transaction on a connection of the direct pool, committed when the route
+    returns; `after_commit` callbacks (waking the outbox relay) run once it has. In pipeline mode:
+    its `BEGIN` goes with its first statement, and what it writes after its last read with its
+    `COMMIT`."""
+
+    connection: AsyncConnection[Any]
+    caller: Caller
+    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+
+async def direct_transaction(
+    request: Request, credentials: Credentials
+) -> AsyncIterator[DirectWrite]:
+    pool: DirectPool = request.app.state.direct_pool
+    async with admission(request).slot():
+        caller = await authenticate(request, None, credentials)
+        # Leaving the block by an exception (the route raised) rolls back.
+        async with (
+            _connection(pool) as connection,
+            connection.pipeline(),
+            connection.transaction(),
+        ):
+            unit = DirectWrite(connection, caller)
+            yield unit
+    for callback in unit._after_commit:
+        callback()
+
+
+DirectWriteTx = Annotated[DirectWrite, Depends(direct_transaction, scope="function")]

@@ -1,4 +1,5 @@
-"""How the routes get their session: through one of `Tx`, `ReadTx` or `DirectTx` (deps.py)."""
+"""How the routes get their session: through one of `Tx`, `ReadTx` (deps.py), `DirectTx` or
+`DirectWriteTx` (direct_pool.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from gateway import deps
+from gateway import deps, direct_pool
 from gateway.agents import routes as agents
 from gateway.audit import routes as audit
 from gateway.identity import routes as identity
@@ -36,7 +37,12 @@ ROUTERS = (
 # The routes with no caller yet: asking for a sign-in link, and using it.
 SIGN_IN = {"/api/v1/auth/magic-link", "/auth/callback"}
 # Each authenticates the caller before the route runs.
-SESSIONS = {deps.transaction, deps.reading, deps.direct}
+SESSIONS = {
+    deps.transaction,
+    deps.reading,
+    direct_pool.direct,
+    direct_pool.direct_transaction,
+}
 AUTHENTICATING = SESSIONS | {deps.current_user}
 
 

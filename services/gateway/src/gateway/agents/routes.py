@@ -9,7 +9,8 @@ from fastapi import APIRouter, Query, Response
 
 from gateway.agents import service
 from gateway.agents.schemas import AgentCreate, AgentPublic, AgentsPublic, AgentUpdate
-from gateway.deps import CorrelationId, DirectTx, QuotasDep, ReadOwnedAgent, RelayDep, Tx
+from gateway.deps import CorrelationId, QuotasDep, ReadOwnedAgent, RelayDep, Tx
+from gateway.direct_pool import DirectTx
 
 router = APIRouter(prefix="/api/v1/agents", tags=["agents"])
 

@@ -129,21 +129,21 @@ def etag(revision: int) -> str:
 async def request_compilation(
     connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, correlation_id: UUID
 ) -> CompilationAccepted:
-    """Record a pending compilation and its compile command in one transaction (the outbox). In
-    pipeline mode: the `BEGIN` goes with the spec's read, the writes with the `COMMIT`."""
-    async with connection.pipeline(), connection.transaction():
-        spec = await current_spec(connection, user_id, agent_id)
-        if spec is None:
-            raise agent_not_found(agent_id)
-        compilation_id = uuid4()
-        await add_compilation(connection, compilation_id, agent_id, spec.revision)
-        command = CompileAgentV1(
-            compilation_id=compilation_id,
-            agent_id=agent_id,
-            spec_revision=spec.revision,
-            blocks=spec.blocks,
-        )
-        await write(connection, [command], user_id=user_id, correlation_id=correlation_id)
+    """Record a pending compilation and its compile command in the caller's transaction (the
+    outbox). On a direct transaction (deps.Direct) the `BEGIN` goes with the spec's read, the
+    writes with the `COMMIT`."""
+    spec = await current_spec(connection, user_id, agent_id)
+    if spec is None:
+        raise agent_not_found(agent_id)
+    compilation_id = uuid4()
+    await add_compilation(connection, compilation_id, agent_id, spec.revision)
+    command = CompileAgentV1(
+        compilation_id=compilation_id,
+        agent_id=agent_id,
+        spec_revision=spec.revision,
+        blocks=spec.blocks,
+    )
+    await write(connection, [command], user_id=user_id, correlation_id=correlation_id)
     return CompilationAccepted(id=compilation_id, status="pending")
 
 
