@@ -22,7 +22,7 @@ from runtime.ai import AIProvider, ProviderInvalidOutput, ProviderRejected, Prov
 
 
 class CompileStore(Protocol):
-    """What compiling reads and writes."""
+    """What compiling reads and writes (on the compile command's direct group commit)."""
 
     async def add(self, outcome: domain.Outcome) -> bool:
         """Store `outcome`; False when a compilation with its id was already stored."""
@@ -31,7 +31,9 @@ class CompileStore(Protocol):
         """The latest succeeded compilation of an identical spec by the same compiler version."""
 
 
-class Compilations(CompileStore, Protocol):
+class Compilations(Protocol):
+    """What the other compiler messages read and write."""
+
     async def page(self, agent_id: UUID, after: UUID | None, limit: int) -> list[StoredCompilation]:
         """An agent's compilations in id order, after `after`."""
 

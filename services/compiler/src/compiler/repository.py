@@ -22,10 +22,6 @@ class CompilationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def add(self, outcome: Outcome) -> bool:
-        result = await self._session.execute(_ADD, _values(outcome))
-        return result.first() is not None
-
     async def erase(self, user_id: UUID, agent_ids: list[UUID]) -> dict[str, int]:
         await mark_erased(self._session, erased_owners, user_id)
         result = await self._session.execute(
@@ -45,14 +41,6 @@ class CompilationRepository:
             )
             for row in rows
         ]
-
-    async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
-        row = (
-            await self._session.execute(
-                _REUSABLE, {"spec_hash": spec_hash, "compiler_version": compiler_version}
-            )
-        ).one_or_none()
-        return None if row is None else Outcome.model_validate(row._mapping)
 
 
 class CompileCommands:
@@ -89,30 +77,15 @@ def _values(outcome: Outcome) -> dict[str, Any]:
     }
 
 
-# The statements run for every compile command, built once (SQLAlchemy skips rebuilding and
-# re-keying them for its compiled cache each time).
-_ADDED = (
-    "id",
-    "agent_id",
-    "spec_revision",
-    "spec_hash",
-    "compiler_version",
-    "status",
-    "instructions",
-    "sections",
-    "variables",
-    "token_count",
-    "token_count_method",
-    "error",
-    "reused_from",
-)  # `_values`'s keys
+# The statements run for every compile command, built once (and compiled to psycopg's SQL once).
+_c = compilations.c
 _ADD = (
     insert(compilations)
-    .values({name: sa.bindparam(name, type_=compilations.c[name].type) for name in _ADDED})
+    # Every column but its creation time, each a parameter (`_values`): one missing is an error.
+    .values({c.name: sa.bindparam(c.name, type_=c.type) for c in _c if c.name != "created_at"})
     .on_conflict_do_nothing()
     .returning(compilations.c.id)
 )
-_c = compilations.c
 _REUSABLE = (
     # What a reuse carries over, named as `Outcome` reads it (not the stored error or
     # reused_from: `Outcome.reused_for` sets its own).

@@ -6,7 +6,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from compiler import domain
-from compiler.handlers import Compilations, handle_compile_agent
+from compiler.handlers import CompileStore, handle_compile_agent
 from contracts.compiler import (
     AgentCompiledV1,
     CompilationFailedV1,
@@ -46,7 +46,7 @@ class FakeCompilations:
         return matches[-1] if matches else None
 
 
-def as_protocol(fake: FakeCompilations) -> Compilations:
+def as_store(fake: FakeCompilations) -> CompileStore:
     """Lets mypy check that the fake satisfies the handler's Protocol."""
     return fake
 
@@ -62,9 +62,7 @@ def command(blocks: dict[str, Any], compilation_id: UUID | None = None) -> Compi
 
 
 async def handle(cmd: CompileAgentV1, store: FakeCompilations) -> list[Any]:
-    return await handle_compile_agent(
-        cmd, compilations=as_protocol(store), count_tokens=count_words
-    )
+    return await handle_compile_agent(cmd, compilations=as_store(store), count_tokens=count_words)
 
 
 async def test_a_new_command_stores_and_announces_the_compilation() -> None:
