@@ -6,8 +6,9 @@ session, a checkout and a return through its pool with autocommit set and reset 
 hops around every call. Under the saturated list that was about 0.3 ms of the 1.04 ms of CPU the
 gateway spent per request on the Intel VM (bench/README.md). These connections are in autocommit
 from the start; a hot path's prepared statements run on them with nothing in between, and one
-that writes opens its transaction in psycopg's pipeline mode, so that its `BEGIN`, its writes and
-its `COMMIT` travel together. Every other route stays on SQLAlchemy (`Service.engine`).
+that writes opens its transaction in psycopg's pipeline mode, so that its `BEGIN` travels with its
+first statement and what it writes after its last read with its `COMMIT`. Every other route stays
+on SQLAlchemy (`Service.engine`).
 
 At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
 connections suffice. Each is opened when first needed and kept (closed after ten idle minutes),
