@@ -194,6 +194,16 @@ async def _session_caller(request: Request, session: AsyncSession | None, secret
     return Caller(found.user_id, found, auth.csrf_token(secret))
 
 
+class OfCaller:
+    """What a request's database access knows of its caller (`caller`, a field of each)."""
+
+    caller: Caller
+
+    @property
+    def user_id(self) -> UUID:
+        return self.caller.user_id
+
+
 @dataclass
 class Unit:
     """One database transaction of a request, committed when the route returns, before the
@@ -221,14 +231,10 @@ class Unit:
 
 
 @dataclass
-class Transaction(Unit):
+class Transaction(Unit, OfCaller):
     """A request's one transaction, opened by authenticating its caller."""
 
     caller: Caller = field(kw_only=True)
-
-    @property
-    def user_id(self) -> UUID:
-        return self.caller.user_id
 
 
 async def transaction(
@@ -258,16 +264,12 @@ AnonymousTx = Annotated[Unit, Depends(anonymous_transaction, scope="function")]
 
 
 @dataclass(frozen=True)
-class Reading:
+class Reading(OfCaller):
     """A request that only reads: each statement commits on its own (no BEGIN/COMMIT round trips)."""
 
     session: AsyncSession
     caller: Caller
     slot: Slot
-
-    @property
-    def user_id(self) -> UUID:
-        return self.caller.user_id
 
     async def release(self) -> None:
         """Hand the connection and the admission slot back before waiting (on a notice, another

@@ -26,14 +26,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import Depends, Request
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from gateway.admission import Slot
-from gateway.deps import Caller, Credentials, admission, authenticate
+from gateway.deps import Caller, Credentials, OfCaller, admission, authenticate
 from gateway.settings import SERVICE, GatewaySettings
 from runtime.db import libpq_url
 
@@ -66,16 +65,12 @@ async def _connection(pool: DirectPool) -> AsyncIterator[AsyncConnection[Any]]:
 
 
 @dataclass(frozen=True)
-class Direct:
+class Direct(OfCaller):
     """A hot path's read: its caller, and connections of the direct pool in autocommit."""
 
     pool: DirectPool
     caller: Caller
     slot: Slot
-
-    @property
-    def user_id(self) -> UUID:
-        return self.caller.user_id
 
     def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
         """A connection for the block; a route that then waits takes one again after (`release`)."""
@@ -98,7 +93,7 @@ DirectTx = Annotated[Direct, Depends(direct, scope="function")]
 
 
 @dataclass
-class DirectWrite:
+class DirectWrite(OfCaller):
     """A hot path's one transaction on a connection of the direct pool, committed when the route
     returns; `after_commit` callbacks (waking the outbox relay) run once it has. In pipeline mode:
     its `BEGIN` goes with its first statement, and what it writes after its last read with its
@@ -107,10 +102,6 @@ class DirectWrite:
     connection: AsyncConnection[Any]
     caller: Caller
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
-
-    @property
-    def user_id(self) -> UUID:
-        return self.caller.user_id
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
