@@ -133,6 +133,8 @@ class _Compiled:
 @functools.cache
 def _compiled(statement: sa.ClauseElement) -> _Compiled:
     compiled = cast(SQLCompiler, statement.compile(dialect=_PSYCOPG))
+    if "__[POSTCOMPILE_" in str(compiled):
+        raise ValueError(f"an expanding IN is built per call, not once: {compiled}")
     binds = list(compiled.binds.values())
     return _Compiled(
         str(compiled),
@@ -171,6 +173,27 @@ async def execute(
     compiled = _compiled(statement)
     with statement_span(compiled.sql, connection.info.dbname):
         await connection.execute(compiled.sql, compiled.params(params), prepare=True)
+
+
+async def row_in(
+    unit: AsyncSession | DirectUnit, statement: sa.ClauseElement, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """`fetch_one` in a consumer's unit of work, whichever kind: a session, or a direct group
+    commit's unit. For the few statements a handler runs on both (a request's outcome)."""
+    if isinstance(unit, DirectUnit):
+        return await fetch_one(unit.connection, statement, params)
+    row = (await unit.execute(cast(sa.Executable, statement), params)).mappings().first()
+    return None if row is None else dict(row)
+
+
+async def execute_in(
+    unit: AsyncSession | DirectUnit, statement: sa.ClauseElement, params: dict[str, Any]
+) -> None:
+    """`execute` in a consumer's unit of work, whichever kind (`row_in`)."""
+    if isinstance(unit, DirectUnit):
+        await execute(unit.connection, statement, params)
+    else:
+        await unit.execute(cast(sa.Executable, statement), params)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

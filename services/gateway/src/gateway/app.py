@@ -38,7 +38,7 @@ from gateway.models import SCHEMA, metadata
 from gateway.notifications import Notifications, TokenCache
 from gateway.privacy import handlers as privacy_handlers
 from gateway.privacy import routes as privacy
-from gateway.privacy.repository import ErasureRepository
+from gateway.privacy.repository import ErasureParts, ErasureRepository
 from gateway.publishing import handlers as publishing_handlers
 from gateway.publishing import openai_compat
 from gateway.publishing import routes as publishing
@@ -55,7 +55,7 @@ from gateway.security import (
 from gateway.settings import SERVICE, GatewaySettings
 from gateway.specs import handlers as specs_handlers
 from gateway.specs import routes as specs
-from gateway.specs.repository import CompilationRepository
+from gateway.specs.repository import CompilationOutcomes
 from gateway.testing import handlers as testing_handlers
 from gateway.testing import routes as testing
 from gateway.testing.repository import TestRunRepository
@@ -63,6 +63,7 @@ from gateway.users import routes as users
 from gateway.web import dist_dir, mount_web_ui
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
+from runtime.db import DirectUnit
 from runtime.dead_letter_consumer import DeadLetter, DeadLetterBinding
 from runtime.health import health_routes
 from runtime.service import Binding, Service, serve
@@ -71,11 +72,12 @@ from runtime.settings import CommonSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def on_compiler_event(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
+async def on_compiler_event(envelope: Envelope[Any], unit: DirectUnit) -> list[BaseModel]:
+    # The hot path's consumer: a direct group commit (Binding(..., direct=True), runtime.staged).
     if privacy_handlers.is_erasure_event(envelope.data):
-        return await on_erased(envelope, session)
+        return await on_erased(envelope, unit)
     return await specs_handlers.handle_compiler_event(
-        envelope.data, compilations=CompilationRepository(session)
+        envelope.data, compilations=CompilationOutcomes(unit)
     )
 
 
@@ -95,16 +97,14 @@ async def on_publisher_event(envelope: Envelope[Any], session: AsyncSession) -> 
     )
 
 
-async def on_erased(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
-    return await privacy_handlers.handle_data_erased(
-        envelope.data, erasures=ErasureRepository(session)
-    )
+async def on_erased(envelope: Envelope[Any], unit: AsyncSession | DirectUnit) -> list[BaseModel]:
+    return await privacy_handlers.handle_data_erased(envelope.data, parts=ErasureParts(unit))
 
 
 async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[BaseModel]:
     return await dead_letters.handle_dead_letter(
         letter,
-        compilations=CompilationRepository(session),
+        compilations=CompilationOutcomes(session),
         runs=TestRunRepository(session),
         requests=PublishRepository(session),
         erasures=ErasureRepository(session),
@@ -112,7 +112,7 @@ async def on_dead_letter(letter: DeadLetter, session: AsyncSession) -> list[Base
 
 
 BINDINGS = (
-    Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event, grouped=True),
+    Binding(GATEWAY_COMPILER_EVENTS, on_compiler_event, grouped=True, direct=True),
     Binding(GATEWAY_TEST_RUNNER_EVENTS, on_test_runner_event),
     Binding(GATEWAY_PUBLISHER_EVENTS, on_publisher_event),
     DeadLetterBinding(GATEWAY_DEAD_LETTERS, on_dead_letter),

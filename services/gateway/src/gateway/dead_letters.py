@@ -22,7 +22,7 @@ from contracts.runs import AddRunCasesV1, FanOutRunV1, StartTestRunV1
 from gateway.agents.repository import PENDING
 from gateway.privacy.handlers import Erasures, handle_erase_dead_lettered
 from gateway.publishing.repository import PublishRepository
-from gateway.specs.repository import CompilationRepository
+from gateway.specs.repository import CompilationOutcomes
 from gateway.testing.repository import TestRunRepository
 from runtime.dead_letter_consumer import DeadLetter, readable_reason
 
@@ -32,7 +32,7 @@ log = structlog.get_logger()
 async def handle_dead_letter(
     letter: DeadLetter,
     *,
-    compilations: CompilationRepository,
+    compilations: CompilationOutcomes,
     runs: TestRunRepository,
     requests: PublishRepository,
     erasures: Erasures,

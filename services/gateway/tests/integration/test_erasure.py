@@ -16,7 +16,7 @@ from gateway.errors import ApiError
 from gateway.messages import OUTBOX
 from gateway.models import agents, api_tokens, erasure_parts, users
 from gateway.privacy import service
-from gateway.privacy.repository import ErasureRepository
+from gateway.privacy.repository import ErasureParts, ErasureRepository
 from gateway.privacy.schemas import ErasureAccepted, ErasurePublic
 from gateway.users.repository import UserRepository
 from runtime import db
@@ -88,7 +88,7 @@ async def test_the_erasure_completes_with_its_last_part_and_needs_its_token(
     completed = []
     for name in ("compiler", "publisher", "publisher", "test-runner"):  # a repeat among them
         async with sessions.begin() as session:
-            completed.append(await ErasureRepository(session).record_part(started.id, name, 0))
+            completed.append(await ErasureParts(session).record_part(started.id, name, 0))
     async with sessions() as session:
         shown = await service.erasure_status(session, started.id, started.status_token)
         with pytest.raises(ApiError) as wrong:
@@ -115,11 +115,10 @@ async def test_a_failed_part_fails_the_erasure_until_it_is_erased(engine: AsyncE
 
     async def record(step: str, name: str) -> None:
         async with sessions.begin() as session:
-            erasures = ErasureRepository(session)
             if step == "erased":
-                await erasures.record_part(started.id, name, 0)
+                await ErasureParts(session).record_part(started.id, name, 0)
             else:
-                await erasures.fail_part(started.id, name, 0, f"{name} gave up")
+                await ErasureRepository(session).fail_part(started.id, name, 0, f"{name} gave up")
 
     async def status() -> ErasurePublic:
         async with sessions() as session:

@@ -21,7 +21,7 @@ from gateway.models import agents, publishes, test_runs, users
 from gateway.privacy.repository import ErasureRepository
 from gateway.publishing.handlers import handle_publisher_event
 from gateway.publishing.repository import PublishRepository
-from gateway.specs.repository import CompilationRepository
+from gateway.specs.repository import CompilationOutcomes
 from gateway.testing import repository as testing
 from gateway.testing.handlers import handle_test_runner_event
 from runtime import db
@@ -125,7 +125,7 @@ async def test_a_run_whose_fan_out_is_dead_lettered_fails_then_completes_once_re
     async with sessions.begin() as session:
         await handle_dead_letter(
             letter,
-            compilations=CompilationRepository(session),
+            compilations=CompilationOutcomes(session),
             runs=testing.TestRunRepository(session),
             requests=PublishRepository(session),
             erasures=ErasureRepository(session),

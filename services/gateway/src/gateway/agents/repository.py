@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.models import agents, specs
-from runtime.db import psycopg_sql
+from runtime import db
+from runtime.db import DirectUnit, psycopg_sql
 from runtime.observability import statement_span
 
 
@@ -44,7 +45,7 @@ PENDING_OR_DEAD_LETTERED = ("pending", "failed")
 
 
 async def complete_pending(
-    session: AsyncSession,
+    unit: AsyncSession | DirectUnit,
     table: sa.Table,
     row_id: UUID,
     notice: str,
@@ -53,12 +54,10 @@ async def complete_pending(
 ) -> bool:
     """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing);
     False when the row was in none of them. The same statement notifies the replicas' waiters;
-    PostgreSQL delivers it on commit."""
+    PostgreSQL delivers it on commit. On a consumer's session or direct unit."""
     statement = _completion(table, notice, from_statuses, tuple(sorted(values)))
-    notified = await session.execute(
-        statement, {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
-    )
-    return notified.first() is not None
+    params = {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
+    return await db.row_in(unit, statement, params) is not None
 
 
 @functools.cache
@@ -68,7 +67,12 @@ def _completion(
     # Built once per kind of outcome: every completion (one per compile, per publish) reuses it.
     done = (
         sa.update(table)
-        .where(table.c.id == sa.bindparam("row_id"), table.c.status.in_(from_statuses))
+        .where(
+            table.c.id == sa.bindparam("row_id"),
+            # Not `in_`: an expanding IN is expanded per call, which psycopg's SQL built once
+            # (a direct group commit's, runtime.db) cannot be.
+            sa.or_(*(table.c.status == status for status in from_statuses)),
+        )
         .values(
             {
                 **{name: sa.bindparam(f"v_{name}", type_=table.c[name].type) for name in columns},

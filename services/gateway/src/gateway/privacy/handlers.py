@@ -34,13 +34,15 @@ SERVICE_ERASING: dict[type[UserErasure], str] = {
 }
 
 
-class Erasures(Protocol):
+class ErasedParts(Protocol):
     async def record_part(self, erasure_id: UUID, service: str, part: int) -> bool: ...
 
+
+class Erasures(Protocol):
     async def fail_part(self, erasure_id: UUID, service: str, part: int, reason: str) -> None: ...
 
 
-async def handle_data_erased(event: BaseModel, *, erasures: Erasures) -> list[BaseModel]:
+async def handle_data_erased(event: BaseModel, *, parts: ErasedParts) -> list[BaseModel]:
     """Consumes `CompilationsErasedV1`, `TestRunsErasedV1` and `VersionsErasedV1`; emits nothing.
     The part is marked erased, and the erasure completed with its last part.
 
@@ -49,7 +51,7 @@ async def handle_data_erased(event: BaseModel, *, erasures: Erasures) -> list[Ba
     if not isinstance(event, UserDataErased) or type(event) not in SERVICE_OF:
         return []
     service = SERVICE_OF[type(event)]
-    if await erasures.record_part(event.erasure_id, service, event.part):
+    if await parts.record_part(event.erasure_id, service, event.part):
         log.info("erasure.completed", erasure_id=str(event.erasure_id))
     return []
 

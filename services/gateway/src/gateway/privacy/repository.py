@@ -29,6 +29,8 @@ from gateway.models import (
     users,
 )
 from gateway.notifications import TOKEN_REVOKED
+from runtime import db
+from runtime.db import DirectUnit
 
 # Every gateway table holding a user's rows, with the column that names the user, in the order
 # they are deleted. The agents' own tables (specs, revisions, cases, compilation, run and publish
@@ -164,28 +166,49 @@ class ErasureRepository:
             .values(failure_reason=reason)
         )
 
+
+class ErasureParts:
+    """An erasure's parts marked erased, by the consumers of the workers' `…Erased` events: on a
+    session, or on a direct group commit's unit (the compiler's events share that durable with
+    the compile outcomes)."""
+
+    def __init__(self, unit: AsyncSession | DirectUnit) -> None:
+        self._unit = unit
+
     async def record_part(self, erasure_id: UUID, service: str, part: int) -> bool:
         """Mark one service's part erased (once), clearing any failure recorded for it, and the
         erasure complete when it was the last part; True when this completed the erasure."""
-        await self._session.execute(
-            sa.update(erasure_parts)
-            .where(*_part(erasure_id, service, part), erasure_parts.c.erased_at.is_(None))
-            .values(erased_at=sa.func.now(), failure_reason=None)
-        )
+        part_of = {"of_erasure": erasure_id, "of_service": service, "of_part": part}
+        await db.execute_in(self._unit, _MARK_PART, part_of)
         # The erasure's row lock orders the events of one erasure that land at the same time.
-        await self._session.execute(
-            sa.select(erasures.c.id).where(erasures.c.id == erasure_id).with_for_update()
-        )
-        pending = sa.exists().where(
-            erasure_parts.c.erasure_id == erasure_id, erasure_parts.c.erased_at.is_(None)
-        )
-        done = await self._session.execute(
-            sa.update(erasures)
-            .where(erasures.c.id == erasure_id, erasures.c.completed_at.is_(None), ~pending)
-            .values(completed_at=sa.func.now())
-            .returning(erasures.c.id)
-        )
-        return done.first() is not None
+        await db.row_in(self._unit, _LOCK_ERASURE, {"of_erasure": erasure_id})
+        return await db.row_in(self._unit, _COMPLETE, {"of_erasure": erasure_id}) is not None
+
+
+# `record_part`'s statements, built once: they run on a direct unit too (runtime.db). Their
+# parameters are not named as columns: an UPDATE keeps those names for its SET clause.
+_ep, _e = erasure_parts.c, erasures.c
+_MARK_PART = (
+    sa.update(erasure_parts)
+    .where(
+        _ep.erasure_id == sa.bindparam("of_erasure"),
+        _ep.service == sa.bindparam("of_service"),
+        _ep.part == sa.bindparam("of_part"),
+        _ep.erased_at.is_(None),
+    )
+    .values(erased_at=sa.func.now(), failure_reason=None)
+)
+_LOCK_ERASURE = sa.select(_e.id).where(_e.id == sa.bindparam("of_erasure")).with_for_update()
+_COMPLETE = (
+    sa.update(erasures)
+    .where(
+        _e.id == sa.bindparam("of_erasure"),
+        _e.completed_at.is_(None),
+        ~sa.exists().where(_ep.erasure_id == sa.bindparam("of_erasure"), _ep.erased_at.is_(None)),
+    )
+    .values(completed_at=sa.func.now())
+    .returning(_e.id)
+)
 
 
 def _part(erasure_id: UUID, service: str, part: int) -> tuple[sa.ColumnElement[bool], ...]:

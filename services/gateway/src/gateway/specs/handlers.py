@@ -6,11 +6,11 @@ from pydantic import BaseModel
 
 from contracts.compiler import AgentCompiledV1, CompilationFailedV1
 from gateway.agents.repository import PENDING_OR_DEAD_LETTERED
-from gateway.specs.repository import CompilationRepository
+from gateway.specs.repository import CompilationOutcomes
 
 
 async def handle_compiler_event(
-    event: BaseModel, *, compilations: CompilationRepository
+    event: BaseModel, *, compilations: CompilationOutcomes
 ) -> list[BaseModel]:
     """Consumes the compiler's events: `AgentCompiledV1`, `CompilationFailedV1`; emits nothing.
 

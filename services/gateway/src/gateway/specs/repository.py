@@ -16,6 +16,7 @@ from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
 from gateway.specs.schemas import CompilationStatus
 from runtime import db
+from runtime.db import DirectUnit
 
 
 class Spec(BaseModel):
@@ -222,13 +223,21 @@ class CompilationRepository:
             self._session, compilations, Compilation, owner_id, agent_id, compilation_id
         )
 
+
+class CompilationOutcomes:
+    """A compilation's outcome, recorded by the consumer of the compiler's events (a direct group
+    commit's unit) or by the dead-letter consumer (a session)."""
+
+    def __init__(self, unit: AsyncSession | DirectUnit) -> None:
+        self._unit = unit
+
     async def complete(
         self, compilation_id: UUID, from_statuses: tuple[str, ...], **values: Any
     ) -> bool:
         """Record the outcome once, from `from_statuses` only, and wake the replicas' waiters
         (`complete_pending`). An outcome without an error clears the one a dead letter gave."""
         return await complete_pending(
-            self._session,
+            self._unit,
             compilations,
             compilation_id,
             COMPILATION_COMPLETED,
