@@ -35,8 +35,8 @@ from contracts.publishing import (
 )
 from contracts.runs import StartTestRunV1
 from gateway.messages import send
+from gateway.models import compilations
 from gateway.publishing.repository import PublishRepository
-from gateway.specs.repository import CompilationRepository
 from gateway.testing import repository as testing
 from runtime import db
 from tests.e2e.test_dead_letters_cli import studio
@@ -158,7 +158,9 @@ def test_a_compilation_whose_command_is_dead_lettered_fails_with_a_reason(stack:
     record(
         stack,
         command,
-        lambda s: CompilationRepository(s).add(compilation_id, agent_id, 0),
+        lambda s: s.execute(
+            sa.insert(compilations).values(id=compilation_id, agent_id=agent_id, spec_revision=0)
+        ),
     )
 
     seen = settled(client, f"/api/v1/agents/{agent_id}/compilations/{compilation_id}")

@@ -45,7 +45,7 @@ async def add(
     rows = _rows(list(envelopes), contexts)
     if rows:
         # One row (the usual case) as a single statement; executemany would add a pipeline.
-        await session.execute(_insert(outbox), rows[0] if len(rows) == 1 else rows)
+        await session.execute(_insert_values(outbox), rows[0] if len(rows) == 1 else rows)
     return len(rows)
 
 
@@ -87,11 +87,6 @@ def _traced(context: Context | None) -> dict[str, str]:
     headers: dict[str, str] = {}
     propagate.inject(headers, context=context)
     return headers
-
-
-@cache
-def _insert(outbox: sa.Table) -> sa.Insert:
-    return sa.insert(outbox)
 
 
 @cache

@@ -77,13 +77,8 @@ class SpecRepository:
         self._session = session
 
     async def get(self, owner_id: UUID, agent_id: UUID) -> Spec | None:
-        row = (
-            await self._session.execute(
-                sa.select(specs)
-                .join(agents, agents.c.id == specs.c.agent_id)
-                .where(agents.c.id == agent_id, agents.c.owner_id == owner_id)
-            )
-        ).one_or_none()
+        params = {"agent_id": agent_id, "owner_id": owner_id}
+        row = (await self._session.execute(_CURRENT_SPEC, params)).one_or_none()
         return None if row is None else Spec.model_validate(row._mapping)
 
     async def save(
@@ -158,7 +153,7 @@ class SpecRepository:
 
 # A compilation's request and its answer are hot paths: they run on a psycopg connection of the
 # direct pool (direct_pool.py), their statements built once and prepared; the compiler's events
-# complete compilations through `CompilationRepository` on the consumer's session.
+# complete compilations through `CompilationOutcomes`, on the consumer's direct unit.
 
 
 async def current_spec(
@@ -210,13 +205,6 @@ async def find_compilation(
 class CompilationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-
-    async def add(self, compilation_id: UUID, agent_id: UUID, spec_revision: int) -> None:
-        await self._session.execute(
-            sa.insert(compilations).values(
-                id=compilation_id, agent_id=agent_id, spec_revision=spec_revision
-            )
-        )
 
     async def get(self, owner_id: UUID, agent_id: UUID, compilation_id: UUID) -> Compilation | None:
         return await owned_row(

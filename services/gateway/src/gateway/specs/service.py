@@ -130,8 +130,8 @@ async def request_compilation(
     connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, correlation_id: UUID
 ) -> CompilationAccepted:
     """Record a pending compilation and its compile command in the caller's transaction (the
-    outbox). On a direct transaction (deps.Direct) the `BEGIN` goes with the spec's read, the
-    writes with the `COMMIT`."""
+    outbox). On a direct transaction (direct_pool.DirectWrite) the `BEGIN` goes with the spec's
+    read, the writes with the `COMMIT`."""
     spec = await current_spec(connection, user_id, agent_id)
     if spec is None:
         raise agent_not_found(agent_id)
