@@ -119,8 +119,29 @@ class RetryPolicy:
 
     async def run(self, attempt: Callable[[], Awaitable[T]]) -> T:
         """Await `attempt()` until it succeeds, fails for good, or attempts or time run out."""
+        # The first attempt runs bare: tenacity's loop costs a call about a tenth of the SDK
+        # request it wraps, and most calls succeed at once. A first failure worth retrying
+        # enters the loop as its first attempt, with the time it took counted against the
+        # deadline, so the attempts, waits, counts and logs are those of the loop alone.
+        started = time.monotonic()
+        try:
+            return await attempt()
+        except Exception as exc:
+            if self.max_attempts < 2 or retry_reason(exc) is None:
+                raise
+            first_failure = exc
+        replayed = False
+
+        async def replay_then_attempt() -> T:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                raise first_failure
+            return await attempt()
+
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.deadline),
+            stop=stop_after_attempt(self.max_attempts)
+            | stop_before_delay(self.deadline - (time.monotonic() - started)),
             wait=WaitRetryAfter(
                 wait_random_exponential(multiplier=self.backoff_multiplier, max=self.max_wait),
                 self.max_wait,
@@ -131,7 +152,7 @@ class RetryPolicy:
         )
         async for attempt_state in retrying:
             with attempt_state:
-                return await attempt()
+                return await replay_then_attempt()
         raise AssertionError("tenacity re-raises the last error when it stops")  # pragma: no cover
 
 
