@@ -103,6 +103,39 @@ async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) ->
     assert await bed.count(f"{bed.metadata.schema}.processed_messages") == 1
 
 
+async def test_a_handler_working_past_the_ack_wait_keeps_its_message_leased(bed: Bed) -> None:
+    """The lease is renewed while the handler works (every third of the ack wait), so a handler
+    slower than the ack wait is not handed its message a second time."""
+
+    async def slow(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
+        await asyncio.sleep(1.6 * POLICY.ack_wait)
+        return []
+
+    def taken(outcome: str) -> float:
+        labels = {"consumer": DURABLE.name, "outcome": outcome}
+        return REGISTRY.get_sample_value("messages_processed_total", labels) or 0.0
+
+    acked, duplicates = taken("ack"), taken("duplicate")
+    stop = asyncio.Event()
+    task = asyncio.create_task(bed.consumer(slow).run(stop))
+    await bed.js.publish(
+        subjects.COMPILE_AGENT.full(bed.root), compile_envelope().model_dump_json().encode()
+    )
+    try:
+        await eventually_async(
+            lambda: bed.count(f"{bed.metadata.schema}.processed_messages"),
+            lambda n: n == 1,
+            timeout=3 * POLICY.ack_wait,
+            what="the slow handler's commit",
+        )
+    finally:
+        stop.set()
+        await task
+    # A second delivery would have waited for the first's commit, then been taken as a duplicate.
+    assert (taken("ack") - acked, taken("duplicate") - duplicates) == (1, 0)
+    assert (await bed.acks_applied()).num_ack_pending == 0
+
+
 async def test_a_lost_acknowledgement_brings_a_redelivery_that_the_inbox_drops(
     bed: Bed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
