@@ -82,6 +82,29 @@ def test_bursts_of_lists_share_a_few_connections_kept_from_one_to_the_next(
     assert gateway.stop() == 0  # the pool closes with the app
 
 
+def test_requests_refused_after_their_admission_give_their_slots_back(
+    isolated_stack: Callable[..., Stack],
+) -> None:
+    """A list admitted and then refused (its parameters invalid, its token unknown) never reaches
+    the database: its slot is given back all the same, or `DATABASE_POOL_SIZE` of them would
+    leave every later request waiting."""
+    stack = isolated_stack(DATABASE_POOL_SIZE=str(POOL_SIZE))
+    stack.start("gateway")
+    token = stack.new_token()
+    with stack.client(token) as client:
+        for _ in range(2 * POOL_SIZE):
+            assert client.get("/api/v1/agents", params={"limit": 0}).status_code == 422
+            assert client.get("/api/v1/agents", params={"cursor": "x" * 300}).status_code == 422
+        with httpx.Client(base_url=stack.gateway_url, timeout=10) as stranger:
+            for _ in range(2 * POOL_SIZE):
+                refused = stranger.get(
+                    "/api/v1/agents", headers={"Authorization": "Bearer sk-not-a-token"}
+                )
+                assert refused.status_code == 401
+        answers = asyncio.run(list_at_once(stack.gateway_url, token, 4 * POOL_SIZE))
+    assert {a.status_code for a in answers} == {200}
+
+
 def test_after_the_server_drops_the_connections_one_list_fails_and_the_next_ones_work(
     isolated_stack: Callable[..., Stack],
 ) -> None:

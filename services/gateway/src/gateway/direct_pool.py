@@ -23,7 +23,7 @@ committed when the route returns, before the response is sent.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -72,21 +72,25 @@ class Direct(OfCaller):
     caller: Caller
     slot: Slot
 
-    def connection(self) -> AbstractAsyncContextManager[AsyncConnection[Any]]:
-        """A connection for the block; a route that then waits takes one again after (`release`)."""
-        return _connection(self.pool)
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        """A connection for the block. The request's admission slot is given back after it, so
+        a route that then waits (for a pending compilation) holds neither while it does."""
+        try:
+            async with _connection(self.pool) as connection:
+                yield connection
+        finally:
+            self.slot.release()
 
-    def release(self) -> None:
-        """Give the admission slot back before a wait that holds no connection."""
-        self.slot.release()
 
-
-async def direct(request: Request, credentials: Credentials) -> AsyncIterator[Direct]:
-    # The caller first: a token in the cache costs no query, and one that is not (or a session
-    # cookie) is looked up on a connection of the SQLAlchemy pool, before a direct one is taken.
+async def direct(request: Request, credentials: Credentials) -> Direct:
+    # Admitted first, then the caller: a token in the cache costs no query, and one that is not
+    # (or a session cookie) is looked up on a connection of the SQLAlchemy pool, before a direct
+    # one is taken. A plain dependency, not a generator one: the slot is given back by
+    # `Direct.connection`, or by the request's middleware (`Admission.admit`).
     pool: DirectPool = request.app.state.direct_pool
-    async with admission(request).slot() as slot:
-        yield Direct(pool, await authenticate(request, None, credentials), slot)
+    slot = await admission(request).admit(request.scope)
+    return Direct(pool, await authenticate(request, None, credentials), slot)
 
 
 DirectTx = Annotated[Direct, Depends(direct, scope="function")]

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.admission import release_admitted
 from runtime.observability import tracer
 
 http_requests = Counter("http_requests", "HTTP requests answered.", ["method", "route", "status"])
@@ -109,6 +110,7 @@ class RequestContextMiddleware:
                     raise  # part of the answer is out: only closing the connection says so
                 await internal_error(correlation_id)(scope, receive, send_with_id)
             finally:
+                release_admitted(scope)
                 route = getattr(scope.get("route"), "path", "unmatched")
                 span.update_name(f"{method} {route}")
                 span.set_attributes(

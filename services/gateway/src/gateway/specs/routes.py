@@ -187,9 +187,7 @@ async def get_compilation(
 ) -> CompilationPublic:
     async def read() -> CompilationPublic:
         async with tx.connection() as connection:
-            found = await service.get_compilation(connection, tx.user_id, agent_id, compilation_id)
-        tx.release()
-        return found
+            return await service.get_compilation(connection, tx.user_id, agent_id, compilation_id)
 
     return await notifications.wait_for(
         compilation_id, read, lambda found: found.status != "pending", wait
