@@ -119,7 +119,8 @@ class Notifications:
                     return found
                 step = remaining if self._listening else min(remaining, 1.0)
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(completed.wait(), timeout=step)
+                    async with asyncio.timeout(step):  # no task per wait, as `wait_for` makes
+                        await completed.wait()
                 completed.clear()
         finally:
             self.unregister(row_id, completed)
