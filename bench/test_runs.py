@@ -55,6 +55,7 @@ COMPANY = "Acme"
 IMPORT_CHUNK = 1000  # the gateway imports at most 1,000 cases per request
 WARM_UP_CASES = 40
 LATENCY_RUNS = 5  # the latency scenario's goal is on the median run
+THROUGHPUT_RUNS = 3  # and the throughput scenario's, on one replica
 THROUGHPUT_GOAL = 600  # cases/s on one replica at zero provider latency
 SPEC: dict[str, Any] = {
     "persona": {"role": "support agent for {{company}}", "voice": "warm"},
@@ -566,9 +567,28 @@ class Bench:
                     cpu_used(self.pids(fake)) as cpu,
                     stage_time([self.stack.processes["test-runner"]]) as staged,
                 ):
-                    ours = studio.run(agent_id, compilation_id, ours_n)
-                row("throughput", "Agent Studio (1 replica)", ours)
-                note(f"Agent Studio, {LATENCY_RUNS} runs: {'; '.join([*staged, cpu_text(cpu)])}")
+                    # One run lasts about 3 s: a moment of other work moves it by a tenth, so
+                    # the goal is on the median of a few.
+                    runs = sorted(
+                        (
+                            studio.run(agent_id, compilation_id, ours_n)
+                            for _ in range(THROUGHPUT_RUNS)
+                        ),
+                        key=lambda outcome: outcome.seconds,
+                    )
+                ours = runs[len(runs) // 2]
+                row(
+                    "throughput",
+                    "Agent Studio (1 replica)",
+                    ours,
+                    f"the median of {THROUGHPUT_RUNS} runs "
+                    f"({runs[-1].rate:.0f}-{runs[0].rate:.0f} cases/s)",
+                )
+                per_case = 1000 * cpu["test-runner"] / (THROUGHPUT_RUNS * ours_n)
+                note(
+                    f"Agent Studio, {THROUGHPUT_RUNS} runs: {'; '.join([*staged, cpu_text(cpu)])}"
+                    f"; the test-runner's CPU per case {per_case:.2f} ms"
+                )
                 two, detail = self.two_replicas(studio, fake, ours_n, concurrency)
                 row("throughput", f"Agent Studio (2 x {concurrency // 2})", two)
                 note(f"Agent Studio, 2 replicas: {'; '.join(detail)}")
