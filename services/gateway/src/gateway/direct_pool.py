@@ -93,7 +93,7 @@ async def direct(request: Request, credentials: Credentials) -> Direct:
     return Direct(pool, await authenticate(request, None, credentials), slot)
 
 
-DirectTx = Annotated[Direct, Depends(direct, scope="function")]
+DirectTx = Annotated[Direct, Depends(direct)]
 
 
 @dataclass
