@@ -441,6 +441,17 @@ def row(scenario: str, system: str, outcome: Outcome, notes: str = "") -> None:
     )
 
 
+def median_run(
+    studio: Studio, agent_id: str, compilation_id: str, n: int, times: int
+) -> tuple[Outcome, list[Outcome]]:
+    """`times` runs of the same `n` cases: the median one, and all of them from fastest."""
+    runs = sorted(
+        (studio.run(agent_id, compilation_id, n) for _ in range(times)),
+        key=lambda outcome: outcome.seconds,
+    )
+    return runs[len(runs) // 2], runs
+
+
 def title(text: str) -> None:
     print(f"\n{text}")
     print(HEADER, flush=True)
@@ -521,11 +532,7 @@ class Bench:
                     cpu_used(self.pids(fake)) as cpu,
                     stage_time([self.stack.processes["test-runner"]]) as staged,
                 ):
-                    runs = sorted(
-                        (studio.run(agent_id, compilation_id, n) for _ in range(LATENCY_RUNS)),
-                        key=lambda outcome: outcome.seconds,
-                    )
-                ours = runs[len(runs) // 2]
+                    ours, runs = median_run(studio, agent_id, compilation_id, n, LATENCY_RUNS)
                 row(
                     "latency",
                     "Agent Studio (1 replica)",
@@ -569,14 +576,9 @@ class Bench:
                 ):
                     # One run lasts about 3 s: a moment of other work moves it by a tenth, so
                     # the goal is on the median of a few.
-                    runs = sorted(
-                        (
-                            studio.run(agent_id, compilation_id, ours_n)
-                            for _ in range(THROUGHPUT_RUNS)
-                        ),
-                        key=lambda outcome: outcome.seconds,
+                    ours, runs = median_run(
+                        studio, agent_id, compilation_id, ours_n, THROUGHPUT_RUNS
                     )
-                ours = runs[len(runs) // 2]
                 row(
                     "throughput",
                     "Agent Studio (1 replica)",
