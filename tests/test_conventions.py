@@ -26,7 +26,6 @@ TRANSACTION_PLACES = {
     "libs/runtime/src/runtime/migrations.py",
     "libs/runtime/src/runtime/retention.py",  # the scheduled pruning of expired rows, batch by batch
     "services/gateway/src/gateway/deps.py",  # one transaction per request
-    "services/gateway/src/gateway/direct_pool.py",  # the same, on a hot path's psycopg connection
     "services/gateway/src/gateway/cli.py",  # the operator CLI
 }
 

@@ -7,18 +7,20 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
 from contracts.envelope import Envelope
 from contracts.registry import envelope_for
-from runtime import broker, outbox
+from runtime import broker, db, outbox
 from runtime.broker import ConsumerPolicy
 from runtime.errors import TransientError
 from tests.support.delivery import DURABLE, POLICY, Bed
@@ -74,6 +76,30 @@ async def test_a_failed_publish_puts_the_row_back_with_its_error(
     await bed.relay.publish_pending()
     assert await bed.count(bed.outbox.fullname) == 0
     assert await bed.stream_count(subjects.COMPILE_AGENT.full(bed.root)) == 1
+
+
+async def test_a_row_and_its_message_are_written_by_one_statement_or_not_at_all(bed: Bed) -> None:
+    """`outbox.insert_with_message`: the message only if its row was written, in autocommit."""
+    inbox = bed.metadata.tables[f"{bed.metadata.schema}.processed_messages"]
+    claim = (
+        insert(inbox)
+        .values(message_id=sa.bindparam("row_id"), consumer=sa.bindparam("consumer"))
+        .on_conflict_do_nothing()
+        .returning(inbox.c.message_id)
+    )
+    statement = outbox.insert_with_message(bed.outbox, claim)
+    row_id = uuid.uuid4()
+    first, second = compile_envelope(), compile_envelope()
+    url = bed.sessionmaker.kw["bind"].url.render_as_string(hide_password=False)
+    async with await psycopg.AsyncConnection.connect(db.libpq_url(url), autocommit=True) as conn:
+        for envelope in (first, second):  # the same row twice: the second time it is not new
+            params = {"row_id": row_id, "consumer": "test", **outbox.message_params(envelope)}
+            await db.execute(conn, statement, params)
+
+    async with bed.sessionmaker() as session:
+        written = (await session.scalars(sa.select(bed.outbox.c.message_id))).all()
+    assert await bed.count(inbox.fullname) == 1
+    assert written == [first.id]
 
 
 async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) -> None:

@@ -99,6 +99,27 @@ def _insert_values(outbox: sa.Table) -> sa.Insert:
 _WRITTEN = ("message_id", "subject", "payload", "headers")
 
 
+def insert_with_message(outbox: sa.Table, insert: sa.Insert) -> sa.Insert:
+    """One statement: `insert` (which must return something), and a message in the outbox if it
+    wrote a row. Atomic on its own, so a hot path writes a row and its command in autocommit,
+    without a transaction around them. Its parameters: the insert's, and `message_params`. Build
+    it once (it is compiled once, `runtime.db`)."""
+    written = insert.cte("written")
+    c = outbox.c
+    message = sa.select(*(sa.bindparam(column, type_=c[column].type) for column in _WRITTEN))
+    return (
+        sa.insert(outbox)
+        .from_select(list(_WRITTEN), message.select_from(written))
+        # At the top: PostgreSQL runs a data-modifying WITH only at a statement's top level.
+        .add_cte(written, nest_here=True)
+    )
+
+
+def message_params(envelope: Envelope[Any]) -> dict[str, Any]:
+    """`envelope`'s outbox row, carrying the current trace, as `insert_with_message` takes it."""
+    return _rows([envelope], None)[0]
+
+
 async def add_caused(
     session: AsyncSession,
     outbox: sa.Table,

@@ -4,7 +4,7 @@ app's shared clients and settings.
 A route gets its session one way: `Tx` when it writes (one transaction, committed when the route
 returns), `ReadTx` when it only reads (autocommit); the agent list alone, the API's hottest read,
 and a compilation's request and answer take psycopg connections of the direct pool instead
-(`DirectTx`, `DirectWriteTx`: direct_pool.py, which authenticates and admits through here).
+(`DirectTx`: direct_pool.py, which authenticates and admits through here).
 `OwnedAgent` / `ReadOwnedAgent` load the agent of the path's `agent_id` through the route's
 session, or answer the one 404 for an agent that is not the caller's. `CurrentUser` is for routes
 that touch no table at all (serving published agents). `AnonymousTx` is the transaction of the few

@@ -6,25 +6,24 @@ session, a checkout and a return through its pool with autocommit set and reset 
 hops around every call. Under the saturated list that was about 0.3 ms of the 1.04 ms of CPU the
 gateway spent per request on the Intel VM (bench/README.md). These connections are in autocommit
 from the start; a hot path's prepared statements run on them with nothing in between, and one
-that writes opens its transaction in psycopg's pipeline mode, so that its `BEGIN` travels with its
-first statement and what it writes after its last read with its `COMMIT`. Every other route stays
-on SQLAlchemy (`Service.engine`).
+that writes does it in a single statement, atomic on its own (the compile request writes its
+pending compilation and its command at once: `runtime.outbox.insert_with_message`). Every other
+route stays on SQLAlchemy (`Service.engine`).
 
 At most `DATABASE_POOL_SIZE` requests use the database at once (admission.py), so as many
 connections suffice. Each is opened when first needed and kept (closed after ten idle minutes),
 so a load never connects and disconnects per request. Once a request finds its connection
 dropped by the server, all of them are replaced (`Direct.connection`).
 
-A route takes them through its dependency, as it takes a session through deps.py: `DirectTx`
-for reads (a connection per read, none held while it waits), `DirectWriteTx` for one transaction
-committed when the route returns, before the response is sent.
+A route takes them through its dependency, as it takes a session through deps.py: `DirectTx`,
+a connection per block (`Direct.connection`), none held while the route waits.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -66,7 +65,7 @@ async def _connection(pool: DirectPool) -> AsyncIterator[AsyncConnection[Any]]:
 
 @dataclass(frozen=True)
 class Direct(OfCaller):
-    """A hot path's read: its caller, and connections of the direct pool in autocommit."""
+    """A hot path's caller, and connections of the direct pool in autocommit."""
 
     pool: DirectPool
     caller: Caller
@@ -94,39 +93,3 @@ async def direct(request: Request, credentials: Credentials) -> Direct:
 
 
 DirectTx = Annotated[Direct, Depends(direct)]
-
-
-@dataclass
-class DirectWrite(OfCaller):
-    """A hot path's one transaction on a connection of the direct pool, committed when the route
-    returns; `after_commit` callbacks (waking the outbox relay) run once it has. In pipeline mode:
-    its `BEGIN` goes with its first statement, and what it writes after its last read with its
-    `COMMIT`."""
-
-    connection: AsyncConnection[Any]
-    caller: Caller
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self._after_commit.append(callback)
-
-
-async def direct_transaction(
-    request: Request, credentials: Credentials
-) -> AsyncIterator[DirectWrite]:
-    pool: DirectPool = request.app.state.direct_pool
-    async with admission(request).slot():
-        caller = await authenticate(request, None, credentials)
-        # Leaving the block by an exception (the route raised) rolls back.
-        async with (
-            _connection(pool) as connection,
-            connection.pipeline(),
-            connection.transaction(),
-        ):
-            unit = DirectWrite(connection, caller)
-            yield unit
-    for callback in unit._after_commit:
-        callback()
-
-
-DirectWriteTx = Annotated[DirectWrite, Depends(direct_transaction, scope="function")]

@@ -1,5 +1,6 @@
 """What a request emits: its commands and events go into the gateway's outbox in the request's
-transaction, and the relay sends them once that commits (`tx.after_commit(relay.nudge)`)."""
+transaction (or in the one statement a hot path writes them with), and the relay sends them once
+that commits (`tx.after_commit(relay.nudge)`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,12 +35,8 @@ def _envelopes(
     ]
 
 
-async def write(
-    connection: AsyncConnection[Any],
-    messages: Sequence[BaseModel],
-    *,
-    user_id: UUID,
-    correlation_id: UUID,
-) -> None:
-    """`send` for a hot path's transaction on a connection of the direct pool (direct_pool.py)."""
-    await outbox.write(connection, OUTBOX, _envelopes(messages, user_id, correlation_id))
+def message_params(message: BaseModel, *, user_id: UUID, correlation_id: UUID) -> dict[str, Any]:
+    """The outbox row of one message, for a hot path's statement that writes its row and its
+    message at once (`runtime.outbox.insert_with_message`)."""
+    [envelope] = _envelopes([message], user_id, correlation_id)
+    return outbox.message_params(envelope)

@@ -1,5 +1,5 @@
-"""How the routes get their session: through one of `Tx`, `ReadTx` (deps.py), `DirectTx` or
-`DirectWriteTx` (direct_pool.py)."""
+"""How the routes get their session: through one of `Tx`, `ReadTx` (deps.py) or `DirectTx`
+(direct_pool.py)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,6 @@ SESSIONS = {
     deps.transaction,
     deps.reading,
     direct_pool.direct,
-    direct_pool.direct_transaction,
 }
 AUTHENTICATING = SESSIONS | {deps.current_user}
 

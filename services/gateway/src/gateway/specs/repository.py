@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.agents.repository import complete_pending, owned, owned_row
+from gateway.messages import OUTBOX
 from gateway.models import agents, compilations, spec_revisions, specs
 from gateway.notifications import COMPILATION_COMPLETED
 from gateway.specs.schemas import CompilationStatus
-from runtime import db
+from runtime import db, outbox
 from runtime.db import DirectUnit
 
 
@@ -177,12 +178,16 @@ async def add_compilation(
     compilation_id: UUID,
     agent_id: UUID,
     spec_revision: int,
+    command: dict[str, Any],
 ) -> None:
+    """The pending compilation and its compile command (`messages.message_params`), in one
+    statement: both or neither, in autocommit."""
     params = {"id": compilation_id, "agent_id": agent_id, "spec_revision": spec_revision}
-    await db.execute(connection, _ADD_COMPILATION, params)
+    await db.execute(connection, _ADD_COMPILATION, {**params, **command})
 
 
-_ADD_COMPILATION = (
+_ADD_COMPILATION = outbox.insert_with_message(
+    OUTBOX,
     sa.insert(compilations)
     .values(
         {
@@ -190,7 +195,7 @@ _ADD_COMPILATION = (
             for name in ("id", "agent_id", "spec_revision")
         }
     )
-    .inline()
+    .returning(compilations.c.id),
 )
 
 

@@ -20,7 +20,7 @@ from gateway.deps import (
     SettingsDep,
     Tx,
 )
-from gateway.direct_pool import DirectTx, DirectWriteTx
+from gateway.direct_pool import DirectTx
 from gateway.errors import error_responses
 from gateway.settings import SERVICE
 from gateway.specs import service
@@ -164,13 +164,14 @@ def _coach_unavailable(block: str, message: str, retry_after: float | None) -> J
 
 @compilations.post("", status_code=202, response_model=CompilationAccepted)
 async def request_compilation(
-    agent_id: UUID, tx: DirectWriteTx, relay: RelayDep, correlation_id: CorrelationId
+    agent_id: UUID, tx: DirectTx, relay: RelayDep, correlation_id: CorrelationId
 ) -> CompilationAccepted:
-    accepted = await service.request_compilation(
-        tx.connection, tx.user_id, agent_id, correlation_id
-    )
-    tx.after_commit(lambda: failpoint("gateway.compile_committed"))
-    tx.after_commit(relay.nudge)  # the compile command goes out now rather than at the next poll
+    async with tx.connection() as connection:
+        accepted = await service.request_compilation(
+            connection, tx.user_id, agent_id, correlation_id
+        )
+    failpoint("gateway.compile_committed")
+    relay.nudge()  # committed: the compile command goes out now rather than at the next poll
     return accepted
 
 

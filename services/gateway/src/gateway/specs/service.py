@@ -14,7 +14,7 @@ from contracts.compiler import CompileAgentV1
 from contracts.spec import SpecBlocks
 from contracts.storable import INT32_MAX
 from gateway.errors import ApiError, agent_not_found, not_found
-from gateway.messages import write
+from gateway.messages import message_params
 from gateway.specs import lint, rules
 from gateway.specs.repository import (
     Spec,
@@ -129,21 +129,20 @@ def etag(revision: int) -> str:
 async def request_compilation(
     connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, correlation_id: UUID
 ) -> CompilationAccepted:
-    """Record a pending compilation and its compile command in the caller's transaction (the
-    outbox). On a direct transaction (direct_pool.DirectWrite) the `BEGIN` goes with the spec's
-    read, the writes with the `COMMIT`."""
+    """Record a pending compilation and its compile command (the outbox): the spec's read, then
+    one statement that writes both, each in autocommit (direct_pool.py)."""
     spec = await current_spec(connection, user_id, agent_id)
     if spec is None:
         raise agent_not_found(agent_id)
     compilation_id = uuid4()
-    await add_compilation(connection, compilation_id, agent_id, spec.revision)
     command = CompileAgentV1(
         compilation_id=compilation_id,
         agent_id=agent_id,
         spec_revision=spec.revision,
         blocks=spec.blocks,
     )
-    await write(connection, [command], user_id=user_id, correlation_id=correlation_id)
+    params = message_params(command, user_id=user_id, correlation_id=correlation_id)
+    await add_compilation(connection, compilation_id, agent_id, spec.revision, params)
     return CompilationAccepted(id=compilation_id, status="pending")
 
 
