@@ -23,6 +23,7 @@ from contracts.registry import envelope_for
 from runtime import broker, db, outbox
 from runtime.broker import ConsumerPolicy
 from runtime.errors import TransientError
+from runtime.outbox import Relay
 from tests.support.delivery import DURABLE, POLICY, Bed
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.waiting import eventually_async
@@ -76,6 +77,47 @@ async def test_a_failed_publish_puts_the_row_back_with_its_error(
     await bed.relay.publish_pending()
     assert await bed.count(bed.outbox.fullname) == 0
     assert await bed.stream_count(subjects.COMPILE_AGENT.full(bed.root)) == 1
+
+
+async def test_rows_handed_over_after_their_commit_go_out_from_memory_without_a_claim(
+    bed: Bed, js: JetStreamContext
+) -> None:
+    """`Relay.publish_committed`: published at once and deleted by id, though nothing nudged
+    the claim and its poll is a minute away; a row whose publish failed stays for the claim."""
+    relay = Relay(js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    subject = subjects.COMPILE_AGENT.full(bed.root)
+    try:
+        first = [compile_envelope()]
+        async with bed.sessionmaker.begin() as session:
+            await outbox.add(session, bed.outbox, first)
+        relay.publish_committed([outbox.message_params(first[0])])
+        await eventually_async(lambda: bed.holds(subject, 1), what="the row published")
+        await eventually_async(
+            lambda: bed.count(bed.outbox.fullname), lambda n: n == 0, what="the row deleted"
+        )
+
+        await js.delete_stream(subjects.COMPILER_STREAM.full_name(bed.root))  # publishes fail
+        errors = REGISTRY.get_sample_value("outbox_published_total", {"outcome": "error"}) or 0.0
+        second = [compile_envelope()]
+        async with bed.sessionmaker.begin() as session:
+            await outbox.add(session, bed.outbox, second)
+        relay.publish_committed([outbox.message_params(second[0])])
+        await eventually_async(
+            lambda: REGISTRY.get_sample_value("outbox_published_total", {"outcome": "error"}),
+            lambda n: (n or 0) > errors,
+            what="the failed publish counted",
+        )
+        assert await bed.count(bed.outbox.fullname) == 1  # kept, for the claim
+
+        await broker.ensure_topology(js, bed.root, (DURABLE,), POLICY)
+        relay.nudge()  # as the next commit does
+        await eventually_async(lambda: bed.holds(subject, 1), what="the claim sending it")
+        assert await bed.count(bed.outbox.fullname) == 0
+    finally:
+        stop.set()
+        await task
 
 
 async def test_a_row_and_its_message_are_written_by_one_statement_or_not_at_all(bed: Bed) -> None:

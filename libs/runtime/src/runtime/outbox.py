@@ -1,10 +1,15 @@
 """The transactional outbox: messages are rows written with the state change, published by a relay.
 
-The relay is the only thing that publishes. In one transaction it claims a batch of rows by deleting
-them, publishes each with `Nats-Msg-Id` = the envelope id, and commits only after JetStream's PubAcks;
-a row whose publish failed is put back. A crash at any point rolls the claim back and the rows are
-sent again (deduplicated by JetStream within its window, and by the consumers' inbox after it):
-never lost.
+The relay is the only thing that publishes, each message with `Nats-Msg-Id` = the envelope id, in
+one of two ways:
+- the claim: in one transaction it takes a batch of rows by deleting them, publishes them, and
+  commits only after JetStream's PubAcks; a row whose publish failed is put back. It runs when a
+  commit nudges it, and every `poll_interval`.
+- from memory, for the hot paths (`publish_committed`): the rows their writer has just committed
+  are published as they are, then deleted by id in one statement; no claim, and none of its round
+  trips before the message is out. A row this does not send stays in the table for the claim.
+A crash at any point leaves the rows (or rolls the claim back) and they are sent again
+(deduplicated by JetStream within its window, and by the consumers' inbox after it): never lost.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from nats.js import JetStreamContext
 from opentelemetry import propagate
 from opentelemetry.context import Context
 from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts import registry
@@ -54,13 +60,15 @@ async def write(
     outbox: sa.Table,
     envelopes: Sequence[Envelope[Any]],
     contexts: Sequence[Context | None] | None = None,
-) -> None:
+) -> list[dict[str, Any]]:
     """`add` for a hot path's transaction on a psycopg connection of its own (the gateway's
     direct pool, a direct group commit): the same rows, each carrying the current trace or its
     own from `contexts`. In pipeline mode nothing waits for them: they travel with the
-    statements around them and the commit."""
-    for row in _rows(list(envelopes), contexts):
+    statements around them and the commit. Returns the rows, for `Relay.publish_committed`."""
+    rows = _rows(list(envelopes), contexts)
+    for row in rows:
         await db.execute(connection, _insert_values(outbox), row)
+    return rows
 
 
 def _rows(
@@ -145,10 +153,10 @@ async def write_caused(
     source: str,
     caused: Sequence[tuple[Envelope[Any], BaseModel]],
     contexts: Mapping[UUID, Context],
-) -> None:
-    """`add_caused` for a direct group commit (`write`)."""
+) -> list[dict[str, Any]]:
+    """`add_caused` for a direct group commit (`write`); returns the rows written."""
     traces = [contexts.get(cause.id) for cause, _ in caused]
-    await write(connection, outbox, _caused_envelopes(source, caused), traces)
+    return await write(connection, outbox, _caused_envelopes(source, caused), traces)
 
 
 def _caused_envelopes(
@@ -188,6 +196,8 @@ class Relay:
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
         self._wake = asyncio.Event()
+        self._claim_due = False
+        self._written: list[Mapping[str, Any]] = []
         self._last_gauge_update = 0.0
         t = outbox
         oldest = (
@@ -197,31 +207,49 @@ class Relay:
             .with_for_update(skip_locked=True)  # several relays (replicas) share the table
             .scalar_subquery()
         )
-        # Built once: the relay runs it after every commit that emitted something.
+        # Built once: the relay runs them after every commit that emitted something.
         self._claim = sa.delete(t).where(t.c.id.in_(oldest)).returning(*t.c)
+        sent = sa.bindparam("sent", type_=ARRAY(t.c.message_id.type))
+        self._delete_sent = sa.delete(t).where(t.c.message_id == sa.func.any(sent))
 
     def nudge(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""
+        self._claim_due = True
+        self._wake.set()
+
+    def publish_committed(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Call with the outbox rows (`_rows`' form) a hot path has just committed: they are
+        published from memory, with no claim, then deleted by id. The table is still the
+        guarantee: a row this does not publish (a failed publish, a crash first) stays, and the
+        claim sends it at its next pass. A claim of another replica's relay meanwhile may send
+        a row twice, which JetStream drops as a duplicate (`Nats-Msg-Id`)."""
+        self._written.extend(rows)
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        claim = True
         while not stop.is_set():
             self._wake.clear()
             try:
-                while await self.publish_pending() == self._batch_size:
-                    pass
+                await self._publish_written()
+                if claim or self._claim_due:
+                    self._claim_due = False
+                    while await self.publish_pending() == self._batch_size:
+                        pass
                 await self._refresh_gauges()
             except Exception as exc:  # the relay must outlive a database or broker outage
                 log.warning("outbox.relay_failed", error=str(exc) or type(exc).__name__)
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
+            done, _ = await asyncio.wait(
                 {waiter, stopper}, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
             )
+            claim = not done  # the poll: what nothing nudged (a crash's rows, failed publishes)
             waiter.cancel()
             stopper.cancel()
         # One last pass so rows committed by in-flight work during shutdown are not left waiting.
         try:
+            await self._publish_written()
             await self.publish_pending()
         except Exception as exc:
             log.warning("outbox.final_flush_failed", error=str(exc) or type(exc).__name__)
@@ -254,11 +282,37 @@ class Relay:
                 )
             return len(rows) - len(failed)
 
+    async def _publish_written(self) -> None:
+        """Publish the rows handed over by `publish_committed`, then delete those that went out
+        (one statement); the others stay in the table, for the claim."""
+        rows, self._written = self._written, []
+        if not rows:
+            return
+        results = await asyncio.gather(
+            *(self._publish(row) for row in rows), return_exceptions=True
+        )
+        sent = [
+            row["message_id"] for row, error in zip(rows, results, strict=True) if error is None
+        ]
+        if len(sent) < len(rows):
+            obs.outbox_published.labels("error").inc(len(rows) - len(sent))
+            log.warning("outbox.publish_failed", failed=len(rows) - len(sent))
+            self._claim_due = True  # the claim tries them again, counting their attempts
+        if sent:
+            # One statement in autocommit, not a transaction: deleting what went out cannot fail
+            # halfway, and a row left by a crash here is only sent once more (and dropped).
+            engine = self._sessionmaker.kw["bind"]
+            async with engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.execute(self._delete_sent, {"sent": sent})
+
     async def _publish(self, row: Any) -> None:
-        headers = {**row.headers, "Nats-Msg-Id": str(row.message_id)}
+        if not isinstance(row, Mapping):
+            row = row._mapping
+        headers = {**row["headers"], "Nats-Msg-Id": str(row["message_id"])}
         ack = await self._js.publish(
-            f"{self._root}.{row.subject}",
-            row.payload,
+            f"{self._root}.{row['subject']}",
+            row["payload"],
             headers=headers,
             timeout=self._publish_timeout,
         )

@@ -207,8 +207,10 @@ class StagedConsumer(Consumer):
         """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
         # The group's own statements (its claim, its commit) join the first message's trace.
         with traced(batch[0]):
-            fresh_ids, recorded = await self._commit_group(batch)
-        if recorded.emitted:
+            fresh_ids, recorded, written = await self._commit_group(batch)
+        if written:
+            self._relay.publish_committed(written)  # from memory: no claim (outbox.Relay)
+        elif recorded.emitted:
             self._relay.nudge()
         if recorded.after_commit is not None:
             try:
@@ -223,8 +225,11 @@ class StagedConsumer(Consumer):
             seen.add(s.envelope.id)
         return results
 
-    async def _commit_group(self, batch: list[Staged]) -> tuple[set[UUID], Recorded]:
-        """The transaction: the ids claimed for the first time, and what applying them did."""
+    async def _commit_group(
+        self, batch: list[Staged]
+    ) -> tuple[set[UUID], Recorded, list[dict[str, Any]]]:
+        """The transaction: the ids claimed for the first time, what applying them did, and the
+        outbox rows it wrote when they can be published from memory (a direct group)."""
         if self._binding.direct:
             return await self._commit_direct_group(batch)
         recorded = Recorded()
@@ -244,11 +249,14 @@ class StagedConsumer(Consumer):
                     contexts={s.envelope.id: s.trace for s in fresh},  # each continues its cause's
                 )
             failpoint(f"{self._service}.before_commit")
-        return fresh_ids, recorded
+        return fresh_ids, recorded, []
 
-    async def _commit_direct_group(self, batch: list[Staged]) -> tuple[set[UUID], Recorded]:
+    async def _commit_direct_group(
+        self, batch: list[Staged]
+    ) -> tuple[set[UUID], Recorded, list[dict[str, Any]]]:
         """`_commit_group` on the writer's own connection, in pipeline mode (module doc)."""
         recorded = Recorded()
+        written: list[dict[str, Any]] = []
         connection = await self._direct_connection()
         try:
             async with connection.pipeline(), connection.transaction():
@@ -259,7 +267,7 @@ class StagedConsumer(Consumer):
                 if fresh:
                     async with asyncio.timeout(self._policy.handler_timeout):
                         recorded = await self._binding.apply(DirectUnit(connection), fresh)
-                    await outbox.write_caused(
+                    written = await outbox.write_caused(
                         connection,
                         self._outbox,
                         source=self._service,
@@ -272,7 +280,7 @@ class StagedConsumer(Consumer):
             # starts on a fresh connection rather than on one in an unknown state.
             await self._close_connection()
             raise
-        return fresh_ids, recorded
+        return fresh_ids, recorded, written
 
     async def _direct_connection(self) -> psycopg.AsyncConnection[Any]:
         if self._connection is None:

@@ -167,11 +167,11 @@ async def request_compilation(
     agent_id: UUID, tx: DirectTx, relay: RelayDep, correlation_id: CorrelationId
 ) -> CompilationAccepted:
     async with tx.connection() as connection:
-        accepted = await service.request_compilation(
+        accepted, command = await service.request_compilation(
             connection, tx.user_id, agent_id, correlation_id
         )
     failpoint("gateway.compile_committed")
-    relay.nudge()  # committed: the compile command goes out now rather than at the next poll
+    relay.publish_committed([command])  # committed: it goes out now, from memory
     return accepted
 
 

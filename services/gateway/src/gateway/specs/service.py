@@ -128,9 +128,10 @@ def etag(revision: int) -> str:
 
 async def request_compilation(
     connection: AsyncConnection[Any], user_id: UUID, agent_id: UUID, correlation_id: UUID
-) -> CompilationAccepted:
+) -> tuple[CompilationAccepted, dict[str, Any]]:
     """Record a pending compilation and its compile command (the outbox): the spec's read, then
-    one statement that writes both, each in autocommit (direct_pool.py)."""
+    one statement that writes both, each in autocommit (direct_pool.py). Returns the answer and
+    the command's outbox row, for the relay to publish from memory."""
     spec = await current_spec(connection, user_id, agent_id)
     if spec is None:
         raise agent_not_found(agent_id)
@@ -143,7 +144,7 @@ async def request_compilation(
     )
     params = message_params(command, user_id=user_id, correlation_id=correlation_id)
     await add_compilation(connection, compilation_id, agent_id, spec.revision, params)
-    return CompilationAccepted(id=compilation_id, status="pending")
+    return CompilationAccepted(id=compilation_id, status="pending"), params
 
 
 async def get_compilation(
