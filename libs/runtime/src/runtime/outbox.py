@@ -218,11 +218,12 @@ class Relay:
         self._wake.set()
 
     def publish_committed(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Call with the outbox rows (`_rows`' form) a hot path has just committed: they are
-        published from memory, with no claim, then deleted by id. The table is still the
-        guarantee: a row this does not publish (a failed publish, a crash first) stays, and the
-        claim sends it at its next pass. A claim of another replica's relay meanwhile may send
-        a row twice, which JetStream drops as a duplicate (`Nats-Msg-Id`)."""
+        """Call with the outbox rows a hot path has just committed (as `write` returns them, or
+        as `message_params` made them): they are published from memory, with no claim, then
+        deleted by id. The table is still the guarantee: a row this does not publish (a failed
+        publish, a crash first) stays, and the claim sends it at its next pass. A claim of
+        another replica's relay meanwhile may send a row twice, which JetStream drops as a
+        duplicate (`Nats-Msg-Id`)."""
         self._written.extend(rows)
         self._wake.set()
 
