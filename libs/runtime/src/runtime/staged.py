@@ -204,7 +204,8 @@ class StagedConsumer(Consumer):
                 recorded.set_result(first_time)
 
     async def _record(self, batch: list[Staged]) -> list[bool]:
-        """One transaction: claim the ids, apply the new ones, write what they emit; then nudge."""
+        """One transaction: claim the ids, apply the new ones, write what they emit; then hand
+        what they emit to the relay (from memory on a direct group, else by a nudge)."""
         # The group's own statements (its claim, its commit) join the first message's trace.
         with traced(batch[0]):
             fresh_ids, recorded, written = await self._commit_group(batch)

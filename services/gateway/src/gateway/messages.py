@@ -1,6 +1,7 @@
 """What a request emits: its commands and events go into the gateway's outbox in the request's
-transaction (or in the one statement a hot path writes them with), and the relay sends them once
-that commits (`tx.after_commit(relay.nudge)`)."""
+transaction, and the relay sends them once that commits (`tx.after_commit(relay.nudge)`); a hot
+path writes its message in the same statement as its row, and hands it to the relay from memory
+(`relay.publish_committed`)."""
 
 from __future__ import annotations
 

@@ -160,11 +160,8 @@ class ErasureRepository:
 
     async def fail_part(self, erasure_id: UUID, service: str, part: int, reason: str) -> None:
         """Record why one service's part could not be erased, unless it was erased already."""
-        await self._session.execute(
-            sa.update(erasure_parts)
-            .where(*_part(erasure_id, service, part), erasure_parts.c.erased_at.is_(None))
-            .values(failure_reason=reason)
-        )
+        part_of = {"of_erasure": erasure_id, "of_service": service, "of_part": part}
+        await self._session.execute(_FAIL_PART, {**part_of, "reason": reason})
 
 
 class ErasureParts:
@@ -185,18 +182,24 @@ class ErasureParts:
         return await db.row_in(self._unit, _COMPLETE, {"of_erasure": erasure_id}) is not None
 
 
-# `record_part`'s statements, built once: they run on a direct unit too (runtime.db). Their
+# The parts' statements, built once: `record_part`'s run on a direct unit too (runtime.db). Their
 # parameters are not named as columns: an UPDATE keeps those names for its SET clause.
 _ep, _e = erasure_parts.c, erasures.c
+_UNERASED_PART = (
+    _ep.erasure_id == sa.bindparam("of_erasure"),
+    _ep.service == sa.bindparam("of_service"),
+    _ep.part == sa.bindparam("of_part"),
+    _ep.erased_at.is_(None),
+)
 _MARK_PART = (
     sa.update(erasure_parts)
-    .where(
-        _ep.erasure_id == sa.bindparam("of_erasure"),
-        _ep.service == sa.bindparam("of_service"),
-        _ep.part == sa.bindparam("of_part"),
-        _ep.erased_at.is_(None),
-    )
+    .where(*_UNERASED_PART)
     .values(erased_at=sa.func.now(), failure_reason=None)
+)
+_FAIL_PART = (
+    sa.update(erasure_parts)
+    .where(*_UNERASED_PART)
+    .values(failure_reason=sa.bindparam("reason", type_=_ep.failure_reason.type))
 )
 _LOCK_ERASURE = sa.select(_e.id).where(_e.id == sa.bindparam("of_erasure")).with_for_update()
 _COMPLETE = (
@@ -209,14 +212,6 @@ _COMPLETE = (
     .values(completed_at=sa.func.now())
     .returning(_e.id)
 )
-
-
-def _part(erasure_id: UUID, service: str, part: int) -> tuple[sa.ColumnElement[bool], ...]:
-    return (
-        erasure_parts.c.erasure_id == erasure_id,
-        erasure_parts.c.service == service,
-        erasure_parts.c.part == part,
-    )
 
 
 class ExportRepository:
