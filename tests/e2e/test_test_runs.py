@@ -288,6 +288,34 @@ def test_a_provider_refusal_is_an_error_not_a_failure(
     assert result["assertions"] == []
 
 
+def test_a_reply_holding_the_nul_character_is_judged_and_kept_with_a_replacement(
+    runner_stack: Stack, fake: FakeOpenAI
+) -> None:
+    """PostgreSQL's text cannot hold U+0000, which a model may write: the reply is judged as it
+    came, and kept (result and response cache) with U+FFFD in its place, in one call."""
+    tests = [{"description": "nul", "vars": {"company": "N", "input": f"nul {uuid.uuid4()}"},
+              "assert": [{"type": "contains", "value": "Answer"},
+                         {"type": "icontains", "value": "GOODBYE"}]}]  # fmt: skip
+    with runner_stack.new_user() as client:
+        agent_id, compilation_id = compiled_agent(client)
+        import_cases(client, agent_id, tests)
+        calls = len(fake.chat_requests)
+        fake.respond("Answer\x00 to you")
+        run = wait_for_run(
+            client, agent_id, start_run(client, agent_id, compilation_id, cache=True)
+        )
+        again = wait_for_run(
+            client, agent_id, start_run(client, agent_id, compilation_id, cache=True)
+        )
+    assert len(fake.chat_requests) == calls + 1  # neither retried nor asked again: cached
+    assert (run["failed"], run["errored"]) == (1, 0)
+    [result] = run["results"]
+    assert result["output"] == "Answer\ufffd to you"
+    assert result["assertions"][0]["pass"] is True  # judged on the reply as it came
+    [cached] = again["results"]
+    assert (cached["cached"], cached["output"]) == (True, "Answer\ufffd to you")
+
+
 def sse_events(client: httpx.Client, url: str, timeout: float = 30) -> list[tuple[str, Any]]:
     events: list[tuple[str, Any]] = []
     event = ""

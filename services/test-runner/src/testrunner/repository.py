@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -147,7 +148,13 @@ class RunRepository:
         if await self._session.scalar(_LOCK_RUN, {"b_run": run_id}) is None:
             return None
         cache_rows = [
-            {"key": k, "output": o, "prompt_tokens": p, "completion_tokens": c, "offline": f}
+            {
+                "key": k,
+                "output": _storable(o),
+                "prompt_tokens": p,
+                "completion_tokens": c,
+                "offline": f,
+            }
             for k, o, p, c, f in (e.cache_entry for e in executions if e.cache_entry is not None)
         ]
         if cache_rows:
@@ -334,7 +341,22 @@ def _result_rows(executions: list[Execution]) -> str:
             if value is not None and not math.isfinite(value):
                 # JSON has no NaN nor infinity; as strings they are read by float8's own input.
                 row[name] = str(value)
-    return json.dumps(rows, ensure_ascii=False)
+    document = json.dumps(rows, ensure_ascii=False)
+    if "\\u0000" in document:  # rare: a model wrote NUL (or a backslash and "u0000")
+        document = json.dumps(_storable(rows), ensure_ascii=False)
+    return document
+
+
+def _storable(value: Any) -> Any:
+    """`value` with U+FFFD in place of U+0000, which PostgreSQL's text and jsonb cannot hold and a
+    model may write: kept with a replacement rather than refused, after it was graded as it came."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    return value
 
 
 def _record_results_sql() -> sa.TextClause:
