@@ -150,7 +150,7 @@ class RunRepository:
         cache_rows = [
             {
                 "key": k,
-                "output": _storable(o),
+                "output": _without_nul(o),
                 "prompt_tokens": p,
                 "completion_tokens": c,
                 "offline": f,
@@ -343,19 +343,19 @@ def _result_rows(executions: list[Execution]) -> str:
                 row[name] = str(value)
     document = json.dumps(rows, ensure_ascii=False)
     if "\\u0000" in document:  # rare: a model wrote NUL (or a backslash and "u0000")
-        document = json.dumps(_storable(rows), ensure_ascii=False)
+        document = json.dumps(_without_nul(rows), ensure_ascii=False)
     return document
 
 
-def _storable(value: Any) -> Any:
+def _without_nul(value: Any) -> Any:
     """`value` with U+FFFD in place of U+0000, which PostgreSQL's text and jsonb cannot hold and a
     model may write: kept with a replacement rather than refused, after it was graded as it came."""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
     if isinstance(value, list):
-        return [_storable(item) for item in value]
+        return [_without_nul(item) for item in value]
     if isinstance(value, dict):
-        return {_storable(key): _storable(item) for key, item in value.items()}
+        return {_without_nul(key): _without_nul(item) for key, item in value.items()}
     return value
 
 
