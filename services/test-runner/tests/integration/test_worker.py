@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -37,9 +36,7 @@ from runtime.retention import DAY, Pruner
 from runtime.service import AnyBinding, Binding, Service
 from runtime.settings import CommonSettings
 from runtime.staged import StagedBinding
-from testrunner.domain import Execution
 from testrunner.models import metadata, response_cache, results, runs
-from testrunner.repository import RunRepository
 from testrunner.settings import TestRunnerSettings
 from testrunner.worker import SERVICE, bindings
 from tests.support.inprocess import RunningService, eventually, running_service
@@ -360,60 +357,3 @@ async def test_a_run_cancelled_mid_fan_out_emits_no_further_executions(
         chunks = await runner.events(subjects.TEST_RUNNER_STREAM, subjects.FAN_OUT_RUN)
     assert sent == [(0, 0), (0, 1)]
     assert [c.offset for c in chunks] == [2]
-
-
-async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
-    runner: RunningService,
-) -> None:
-    """The batch travels as one JSON document: text with quotes, backslashes, newlines and
-    non-ASCII, missing values and scores JSON cannot spell come back as they went in."""
-    cmd = start(3)
-    async with runner.service.sessionmaker.begin() as session:
-        await RunRepository(session).add(cmd, OWNER)
-        await session.execute(runs.update().where(runs.c.id == cmd.run_id).values(status="running"))
-    odd = 'say "hi" \\ then\nnewline, café 猫 🙂'
-    judged = Execution(cmd.run_id, case(0, "contains"), 0, output=odd, latency_ms=12.5)
-    judged.pass_, judged.score, judged.reason = True, math.nan, odd
-    judged.assertions = [{"type": "contains", "pass": True, "score": None, "reason": odd}]
-    judged.named_scores = {"tone": 0.25}
-    errored = Execution(cmd.run_id, case(1, "contains"), 0).failed_to_run("provider: 500")
-    unbounded = Execution(cmd.run_id, case(2, "contains"), 1, output=None, latency_ms=math.inf)
-    unbounded.score = -math.inf
-    async with runner.service.sessionmaker.begin() as session:
-        recorded = await RunRepository(session).record(cmd.run_id, [judged, errored, unbounded])
-        assert await RunRepository(session).record(cmd.run_id, [judged]) is None  # not new
-    assert recorded is not None
-    run, resumed = recorded
-    assert (run.executed, run.executions_passed, run.executions_errored, resumed) == (
-        3,
-        1,
-        1,
-        False,
-    )
-    async with runner.service.reader() as session:
-        stored = {
-            row.case_index: row
-            for row in await session.execute(
-                sa.select(results).where(results.c.run_id == cmd.run_id)
-            )
-        }
-    first = stored[0]
-    assert (first.output, first.reason, first.description, first.latency_ms) == (
-        odd,
-        odd,
-        judged.case.description,
-        12.5,
-    )
-    assert math.isnan(first.score)
-    assert first.test_case_id == judged.case.test_case_id
-    assert (first.assertions, first.named_scores) == (judged.assertions, {"tone": 0.25})
-    assert (stored[1].error, stored[1].output, stored[1].latency_ms) == (
-        "provider: 500",
-        None,
-        None,
-    )
-    assert (stored[2].repeat_index, stored[2].latency_ms, stored[2].score) == (
-        1,
-        math.inf,
-        -math.inf,
-    )
