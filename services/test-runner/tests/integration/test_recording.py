@@ -10,15 +10,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from contracts.runs import RunCase, StartTestRunV1
-from runtime.settings import CommonSettings
+from runtime import db
 from testrunner.domain import Execution
-from testrunner.models import metadata, response_cache, results, runs
+from testrunner.models import response_cache, results, runs
 from testrunner.repository import RunRepository
-from testrunner.settings import TestRunnerSettings
-from testrunner.worker import SERVICE, bindings
-from tests.support.inprocess import RunningService, running_service
 
 pytestmark = pytest.mark.integration
 
@@ -26,16 +24,13 @@ OWNER = uuid.uuid4()
 
 
 @pytest.fixture
-async def runner(postgres_url: str, nats_url: str) -> AsyncIterator[RunningService]:
-    def settings_of(url: str, root: str) -> CommonSettings:
-        return TestRunnerSettings(
-            database_url=url, nats_url=nats_url, nats_subject_root=root, ai_provider="offline"
-        )
-
-    async with running_service(
-        SERVICE, settings_of, metadata, bindings, postgres_url=postgres_url, nats_url=nats_url
-    ) as running:
-        yield running
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the test session's migrated database: the repository alone, no service."""
+    engine = db.create_engine(database_url, pool_size=1)
+    try:
+        yield db.create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def case(index: int) -> RunCase:
@@ -50,7 +45,7 @@ def case(index: int) -> RunCase:
     )
 
 
-async def running_run(runner: RunningService, total: int) -> uuid.UUID:
+async def running_run(sessions: async_sessionmaker[AsyncSession], total: int) -> uuid.UUID:
     cmd = StartTestRunV1(
         run_id=uuid.uuid4(),
         agent_id=uuid.uuid4(),
@@ -58,24 +53,26 @@ async def running_run(runner: RunningService, total: int) -> uuid.UUID:
         instructions="You answer questions.",
         total_cases=total,
     )
-    async with runner.service.sessionmaker.begin() as session:
+    async with sessions.begin() as session:
         await RunRepository(session).add(cmd, OWNER)
         await session.execute(runs.update().where(runs.c.id == cmd.run_id).values(status="running"))
     return cmd.run_id
 
 
-async def stored_results(runner: RunningService, run_id: uuid.UUID) -> dict[int, sa.Row[Any]]:
-    async with runner.service.reader() as session:
+async def stored_results(
+    sessions: async_sessionmaker[AsyncSession], run_id: uuid.UUID
+) -> dict[int, sa.Row[Any]]:
+    async with sessions() as session:
         rows = await session.execute(sa.select(results).where(results.c.run_id == run_id))
         return {row.case_index: row for row in rows}
 
 
 async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
-    runner: RunningService,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """The batch travels as one JSON document: text with quotes, backslashes, newlines and
     non-ASCII, missing values and scores JSON cannot spell come back as they went in."""
-    run_id = await running_run(runner, 3)
+    run_id = await running_run(sessions, 3)
     odd = 'say "hi" \\ then\nnewline, café 猫 🙂'
     judged = Execution(run_id, case(0), 0, output=odd, latency_ms=12.5)
     judged.pass_, judged.score, judged.reason = True, math.nan, odd
@@ -84,7 +81,7 @@ async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
     errored = Execution(run_id, case(1), 0).failed_to_run("provider: 500")
     unbounded = Execution(run_id, case(2), 1, output=None, latency_ms=math.inf)
     unbounded.score = -math.inf
-    async with runner.service.sessionmaker.begin() as session:
+    async with sessions.begin() as session:
         recorded = await RunRepository(session).record(run_id, [judged, errored, unbounded])
         assert await RunRepository(session).record(run_id, [judged]) is None  # not new
     assert recorded is not None
@@ -95,7 +92,7 @@ async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
         1,
         False,
     )
-    stored = await stored_results(runner, run_id)
+    stored = await stored_results(sessions, run_id)
     first = stored[0]
     assert (first.output, first.reason, first.description, first.latency_ms) == (
         odd,
@@ -119,30 +116,30 @@ async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
 
 
 async def test_what_postgresql_cannot_hold_is_kept_with_a_replacement(
-    runner: RunningService,
+    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     """A model may write U+0000, which PostgreSQL's text and jsonb refuse: the result and the
     cached answer keep U+FFFD in its place (a refused batch would be delivered again, and for a
     model that keeps writing it, dead-lettered). A backslash and "u0000" is text, kept as it is."""
-    run_id = await running_run(runner, 2)
+    run_id, key = await running_run(sessions, 2), f"nul-{uuid.uuid4()}"
     nul = Execution(run_id, case(0), 0, output="answer\x00 here", latency_ms=1.0)
     nul.pass_, nul.reason = True, "quoted: answer\x00 here"
     nul.assertions = [{"type": "contains", "pass": True, "score": 1.0, "reason": "a\x00b"}]
-    nul.cache_entry = ("nul-key", "answer\x00 here", 3, 2, False)
+    nul.cache_entry = (key, "answer\x00 here", 3, 2, False)
     escaped = Execution(run_id, case(1), 0, output="a \\u0000 b", latency_ms=1.0)
-    async with runner.service.sessionmaker.begin() as session:
+    async with sessions.begin() as session:
         recorded = await RunRepository(session).record(run_id, [nul, escaped])
     assert recorded is not None
     assert recorded[0].executed == 2
-    stored = await stored_results(runner, run_id)
+    stored = await stored_results(sessions, run_id)
     assert (stored[0].output, stored[0].reason) == (
         "answer\ufffd here",
         "quoted: answer\ufffd here",
     )
     assert stored[0].assertions[0]["reason"] == "a\ufffdb"
     assert stored[1].output == "a \\u0000 b"
-    async with runner.service.reader() as session:
+    async with sessions() as session:
         cached = await session.scalar(
-            sa.select(response_cache.c.output).where(response_cache.c.key == "nul-key")
+            sa.select(response_cache.c.output).where(response_cache.c.key == key)
         )
     assert cached == "answer\ufffd here"
