@@ -4,6 +4,7 @@ takes keeps the owner's erasure from committing until that transaction ends."""
 from __future__ import annotations
 
 import asyncio
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from runtime import db
 from runtime.db import DirectUnit
-from runtime.erasure import erased_owners_table, is_erased, mark_erased
+from runtime.erasure import ask_erased, erased_owners_table, is_erased, mark_erased
 
 pytestmark = pytest.mark.integration
 
@@ -92,3 +93,36 @@ async def test_a_direct_check_waits_for_an_erasure_in_flight_and_then_sees_it(
             await asyncio.sleep(0.3)
             assert not checking.done()  # waiting for the lock
         assert await asyncio.wait_for(checking, 10)
+
+
+async def test_owners_asked_ahead_wait_for_an_erasure_in_flight_and_answer_without_a_statement(
+    erased: tuple[AsyncEngine, sa.Table, list[str]], database_url: str
+) -> None:
+    """`ask_erased` sends each owner's lock and read once, as a group's read ahead; `is_erased`
+    then answers from them, the erasure that committed while the lock was awaited included."""
+    engine, table, _ = erased
+    owner, other = uuid.uuid4(), uuid.uuid4()
+    async with await psycopg.AsyncConnection.connect(
+        db.libpq_url(database_url), autocommit=True
+    ) as connection:
+
+        async def check() -> tuple[list[bool], str]:
+            async with connection.pipeline(), connection.transaction():
+                unit = DirectUnit(connection)
+                await ask_erased(unit, table, [owner, None, other, owner])
+                first = await is_erased(unit, table, owner)  # fetches every answer sent ahead
+                with tempfile.TemporaryFile() as trace:
+                    connection.pgconn.trace(trace.fileno())  # what goes out from here on
+                    rest = [await is_erased(unit, table, o) for o in (other, owner)]
+                    connection.pgconn.untrace()
+                    trace.seek(0)
+                    return [first, *rest], trace.read().decode()
+
+        async with db.create_sessionmaker(engine).begin() as eraser:
+            await mark_erased(eraser, table, owner)  # holds the owner's lock until it commits
+            checking = asyncio.create_task(check())
+            await asyncio.sleep(0.3)
+            assert not checking.done()  # waiting for the lock
+        answers, sent = await asyncio.wait_for(checking, 10)
+    assert answers == [True, False, True]
+    assert sent == ""  # the other owner too was asked ahead

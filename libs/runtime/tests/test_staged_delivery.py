@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from psycopg import pq
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import subjects
@@ -197,3 +199,50 @@ async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed, direct: boo
     assert (dead.headers or {})["Studio-Dead-Letter-Reason"] == (
         "permanent: this spec cannot be stored"
     )
+
+
+async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_commit(
+    bed: Bed, tmp_path: Path
+) -> None:
+    """Two round trips to PostgreSQL for a group whose handler reads only what was read ahead:
+    the `BEGIN`, the claim and the reads in one; the handler's writes and the `COMMIT` in the
+    other. libpq's trace of the writer's connection counts them: each ends with a Flush (answers
+    wanted now) or a Sync (the end of the group)."""
+    with (tmp_path / "libpq-trace").open("w+b") as trace:
+        traced: list[DirectUnit] = []
+
+        async def read_ahead(unit: DirectUnit, envelopes: list[Envelope[Any]]) -> None:
+            if not traced:  # from the first group on: its claim is sent with these reads
+                unit.connection.pgconn.trace(trace.fileno())
+                unit.connection.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+                traced.append(unit)
+            unit.info["txids"] = {e.id: await db.send(unit.connection, TXID, {}) for e in envelopes}
+
+        transactions: list[int] = []
+
+        async def handler(env: Envelope[Any], unit: DirectUnit) -> list[Any]:
+            row = await unit.info["txids"][env.id].row()
+            assert row is not None
+            transactions.append(int(row["txid"]))
+            await db.execute(unit.connection, TXID, {})  # a write: nothing waits for it
+            return [compiled_event(env.data)]
+
+        envelope = compile_envelope()
+        await bed.js.publish(
+            subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode()
+        )
+        compiled = subjects.AGENT_COMPILED.full(bed.root)
+
+        async def committed() -> bool:
+            if not await bed.holds(compiled, 1):
+                return False
+            traced[0].connection.pgconn.untrace()  # the group is over; the writer is idle
+            return True
+
+        binding = group_commit(DURABLE, handler, direct=True, read_ahead=read_ahead)
+        await run_staged(bed, binding, committed)
+        trace.seek(0)
+        sent = [line.split("\t") for line in trace.read().decode().splitlines()]
+        ends = [fields[2] for fields in sent if fields[0] == "F" and fields[2] in ("Flush", "Sync")]
+        assert ends == ["Flush", "Sync"]
+        assert len(transactions) == 1

@@ -153,16 +153,44 @@ class DirectUnit:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+class Pending:
+    """A statement sent on a hot path's connection whose row is read later. In pipeline mode,
+    reading the first of several sent one after another fetches the answers of all of them: one
+    round trip to PostgreSQL for the lot, where reading each as it is sent costs one each."""
+
+    def __init__(self, cursor: psycopg.AsyncCursor[dict[str, Any]]) -> None:
+        self._cursor = cursor
+
+    async def row(self) -> dict[str, Any] | None:
+        """The one row the statement gave (or None). Read once."""
+        try:
+            return await self._cursor.fetchone()
+        finally:
+            await self._cursor.close()
+
+
+async def send(
+    connection: psycopg.AsyncConnection[Any], statement: sa.ClauseElement, params: dict[str, Any]
+) -> Pending:
+    """`statement` sent on a hot path's psycopg connection, prepared, in its statement's span;
+    its row to be read later (`Pending`)."""
+    compiled = _compiled(statement)
+    cursor = connection.cursor(row_factory=dict_row)
+    try:
+        with statement_span(compiled.sql, connection.info.dbname):
+            await cursor.execute(compiled.sql, compiled.params(params), prepare=True)
+    except BaseException:
+        await cursor.close()
+        raise
+    return Pending(cursor)
+
+
 async def fetch_one(
     connection: psycopg.AsyncConnection[Any], statement: sa.ClauseElement, params: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The one row `statement` gives (or None), as a dict, on a hot path's psycopg connection:
     prepared, in its statement's span. In pipeline mode this is where the pipeline is synced."""
-    compiled = _compiled(statement)
-    async with connection.cursor(row_factory=dict_row) as cursor:
-        with statement_span(compiled.sql, connection.info.dbname):
-            await cursor.execute(compiled.sql, compiled.params(params), prepare=True)
-        return await cursor.fetchone()
+    return await (await send(connection, statement, params)).row()
 
 
 async def execute(

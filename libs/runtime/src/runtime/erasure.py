@@ -10,7 +10,7 @@ deleted too) or runs after it and sees the owner erased.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -77,7 +77,10 @@ async def is_erased(session: AsyncSession | DirectUnit, table: sa.Table, owner_i
     key = (table.fullname, owner_id)
     checked = _checked_in(session)
     if checked is not None and key in checked:
-        return checked[key]
+        answer = checked[key]
+        if isinstance(answer, db.Pending):  # asked ahead (`ask_erased`)
+            answer = checked[key] = await answer.row() is not None
+        return answer
     if isinstance(session, DirectUnit):
         # In pipeline mode the lock goes with the read; PostgreSQL still runs them in turn, and
         # the read's snapshot is taken once the lock is held.
@@ -93,14 +96,28 @@ async def is_erased(session: AsyncSession | DirectUnit, table: sa.Table, owner_i
     return erased
 
 
+async def ask_erased(unit: DirectUnit, table: sa.Table, owner_ids: Iterable[UUID | None]) -> None:
+    """Send `is_erased`'s statements for each owner not yet asked in this direct unit, reading
+    no answer: a group's read ahead (`runtime.staged.ReadAhead`), which `is_erased` then answers
+    without another round trip. The locks are taken as they are sent, as `is_erased` takes them."""
+    checked = _checked_in(unit)
+    assert checked is not None  # a direct unit is one transaction
+    for owner_id in dict.fromkeys(owner_ids):  # in the messages' order, each once
+        if owner_id is None or (key := (table.fullname, owner_id)) in checked:
+            continue
+        await db.execute(unit.connection, _LOCK_SHARED, {"owner": str(owner_id)})
+        checked[key] = await db.send(unit.connection, _erased(table), {"owner": owner_id})
+
+
 _CHECKED = "runtime.erasure.checked"
+Answers = dict[tuple[str, UUID], bool | db.Pending]  # `db.Pending`: asked ahead, not yet read
 
 
-def _checked_in(session: AsyncSession | DirectUnit) -> dict[tuple[str, UUID], bool] | None:
+def _checked_in(session: AsyncSession | DirectUnit) -> Answers | None:
     """The owners checked in the session's current transaction and their answers (None: no
     transaction has begun). A direct unit is one transaction."""
     if isinstance(session, DirectUnit):
-        direct: dict[tuple[str, UUID], bool] = session.info.setdefault(_CHECKED, {})
+        direct: Answers = session.info.setdefault(_CHECKED, {})
         return direct
     transaction = session.sync_session.get_transaction()
     if transaction is None:
@@ -108,7 +125,7 @@ def _checked_in(session: AsyncSession | DirectUnit) -> dict[tuple[str, UUID], bo
     held = session.info.get(_CHECKED)
     if held is None or held[0] is not transaction:  # holding it keeps its id from being reused
         held = session.info[_CHECKED] = (transaction, {})
-    checked: dict[tuple[str, UUID], bool] = held[1]
+    checked: Answers = held[1]
     return checked
 
 

@@ -47,16 +47,22 @@ async def claim_many(
     return set(result.scalars())
 
 
-async def claim_all(
+async def send_claim(
     connection: psycopg.AsyncConnection[Any],
     inbox: sa.Table,
     message_ids: list[UUID],
     consumer: str,
-) -> set[UUID]:
-    """`claim_many` on a direct group commit's psycopg connection (one statement)."""
-    row = await db.fetch_one(
+) -> db.Pending:
+    """`claim_many` on a direct group commit's psycopg connection (one statement), sent: what
+    else the group reads ahead travels with it (`runtime.staged`); `claimed` reads its answer."""
+    return await db.send(
         connection, _claim_all_statement(inbox), {"ids": message_ids, "consumer": consumer}
     )
+
+
+async def claimed(claim: db.Pending) -> set[UUID]:
+    """The ids a sent claim (`send_claim`) claimed for the first time."""
+    row = await claim.row()
     return set(row["claimed"] or ()) if row is not None else set()
 
 

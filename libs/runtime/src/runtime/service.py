@@ -44,7 +44,13 @@ from runtime.settings import (
     load_settings,
     without_credentials,
 )
-from runtime.staged import DirectHandler, StagedBinding, StagedConsumer, group_commit
+from runtime.staged import (
+    DirectHandler,
+    ReadAhead,
+    StagedBinding,
+    StagedConsumer,
+    group_commit,
+)
 
 log = structlog.get_logger()
 T = TypeVar("T")
@@ -55,16 +61,20 @@ class Binding:
     """A durable consumer and the handler that applies its messages: one transaction each, or,
     with `grouped`, one for the messages ready at the same moment (`runtime.staged.group_commit`:
     for a hot path, where a commit and a relay pass per message are most of its cost). With
-    `direct` too, the handler takes a `DirectUnit` (psycopg in pipeline mode), not a session."""
+    `direct` too, the handler takes a `DirectUnit` (psycopg in pipeline mode), not a session,
+    and `read_ahead` may send its reads with the group's inbox claim (`runtime.staged.ReadAhead`)."""
 
     durable: Durable
     handler: Handler | DirectHandler
     grouped: bool = False
     direct: bool = False
+    read_ahead: ReadAhead | None = None
 
     def __post_init__(self) -> None:
         if self.direct and not self.grouped:
             raise ValueError(f"{self.durable.name}: a direct binding is a grouped one")
+        if self.read_ahead is not None and not self.direct:
+            raise ValueError(f"{self.durable.name}: only a direct binding reads ahead")
 
 
 DurableBinding = Binding | StagedBinding | DeadLetterBinding
@@ -151,7 +161,12 @@ class Service:
             "concurrency": self.settings.concurrency,
         }
         if isinstance(binding, Binding) and binding.grouped:
-            grouped = group_commit(binding.durable, binding.handler, direct=binding.direct)
+            grouped = group_commit(
+                binding.durable,
+                binding.handler,
+                direct=binding.direct,
+                read_ahead=binding.read_ahead,
+            )
             return StagedConsumer(self.js, grouped, **common)
         if isinstance(binding, StagedBinding):
             return StagedConsumer(self.js, binding, **common)

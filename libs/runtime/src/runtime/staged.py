@@ -9,14 +9,16 @@ of `runtime.consumer.Consumer`.
 a hot path's messages. With `direct=True` the group's transaction runs on the writer's own
 psycopg connection in pipeline mode, not on a SQLAlchemy session: its `BEGIN` travels with the
 inbox claim, and what it writes after its last read (its rows, its outbox rows) with the
-`COMMIT`, so a group costs a round trip to PostgreSQL per read it makes, and one more.
+`COMMIT`, so a group costs a round trip to PostgreSQL per read it makes, and one more. Reads
+that do not depend on one another can go with the claim (`ReadAhead`): a group whose handlers
+read only what was read ahead and write without reading back costs two.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AsyncExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -60,6 +62,13 @@ class Recorded:
     after_commit: Callable[[], Awaitable[None]] | None = None
 
 
+ReadAhead = Callable[[DirectUnit, list[Envelope[Any]]], Awaitable[None]]
+"""Sends, without reading their answers, reads a direct group's handlers will make (`db.send`),
+keeping them in the unit for the handlers to read: they travel with the group's inbox claim, in
+its round trip. It is given every message of the group, those the claim then finds already
+applied too (what was read for them is left unread)."""
+
+
 @dataclass(frozen=True)
 class StagedBinding:
     """A durable whose messages are handled in two steps (see `StagedConsumer`).
@@ -74,6 +83,7 @@ class StagedBinding:
     max_batch: int = 200
     linger: float = 0.02  # seconds a batch waits for more results once it has one
     direct: bool = False  # `apply` gets a `DirectUnit` (module doc)
+    read_ahead: ReadAhead | None = None  # a direct group's reads sent with its inbox claim
 
 
 DirectHandler = Callable[[Envelope[Any], DirectUnit], Awaitable[Sequence[BaseModel]]]
@@ -95,13 +105,15 @@ def group_commit(
     *,
     max_batch: int = 64,
     direct: bool = False,
+    read_ahead: ReadAhead | None = None,
 ) -> StagedBinding:
     """`handler`'s messages applied one after another in one transaction with every other message
     of `durable` ready at that moment: one inbox claim, one commit and one relay pass for the group,
     where a message alone pays them all. Nothing lingers, so a lone message waits for no other;
     under load the groups form by themselves while the previous one commits. A group that fails is
     recorded again message by message (`StagedConsumer`), so one bad message fails alone.
-    `direct`: `handler` takes a `DirectUnit`, not a session (module doc)."""
+    `direct`: `handler` takes a `DirectUnit`, not a session (module doc), and `read_ahead` may
+    send the reads its handlers will make with the group's inbox claim (`ReadAhead`)."""
 
     async def stage(_envelope: Envelope[Any]) -> None:
         return None
@@ -113,7 +125,15 @@ def group_commit(
                 emitted += [(item.envelope, data) for data in await handler(item.envelope, unit)]
         return Recorded(emitted)
 
-    return StagedBinding(durable, stage, apply, max_batch=max_batch, linger=0.0, direct=direct)
+    return StagedBinding(
+        durable,
+        stage,
+        apply,
+        max_batch=max_batch,
+        linger=0.0,
+        direct=direct,
+        read_ahead=read_ahead,
+    )
 
 
 class StagedConsumer(Consumer):
@@ -129,6 +149,8 @@ class StagedConsumer(Consumer):
         self._stages = asyncio.Semaphore(concurrency)
         self._queue: asyncio.Queue[tuple[Staged, asyncio.Future[bool]]] = asyncio.Queue()
         self._connection: psycopg.AsyncConnection[Any] | None = None  # a direct writer's own
+        self._pipeline: psycopg.AsyncPipeline | None = None  # its pipeline, held open
+        self._held = AsyncExitStack()  # what leaves the pipeline when the connection closes
 
     async def run(self, stop: asyncio.Event) -> None:
         writer = asyncio.create_task(self._write_batches())
@@ -255,50 +277,73 @@ class StagedConsumer(Consumer):
     async def _commit_direct_group(
         self, batch: list[Staged]
     ) -> tuple[set[UUID], Recorded, list[dict[str, Any]]]:
-        """`_commit_group` on the writer's own connection, in pipeline mode (module doc)."""
+        """`_commit_group` on the writer's own connection, in pipeline mode (module doc).
+
+        `BEGIN` and `COMMIT` are statements of the pipeline, not psycopg's `transaction()`: in
+        a pipeline that syncs on entering (the `BEGIN` alone) and twice on leaving, three round
+        trips more per group. So the `BEGIN` goes with the claim, and the writes after the last
+        read with the `COMMIT`, in the one sync that ends the group."""
         recorded = Recorded()
         written: list[dict[str, Any]] = []
-        connection = await self._direct_connection()
+        connection, pipeline = await self._direct_connection()
         try:
-            async with connection.pipeline(), connection.transaction():
-                fresh_ids = await inbox.claim_all(
-                    connection, self._inbox, [s.envelope.id for s in batch], self._durable.name
+            await connection.execute("BEGIN")
+            unit = DirectUnit(connection)
+            claim = await inbox.send_claim(
+                connection, self._inbox, [s.envelope.id for s in batch], self._durable.name
+            )
+            if self._binding.read_ahead is not None:
+                await self._binding.read_ahead(unit, [s.envelope for s in batch])
+            fresh_ids = await inbox.claimed(claim)
+            fresh = [s for s in batch if s.envelope.id in fresh_ids]
+            if fresh:
+                async with asyncio.timeout(self._policy.handler_timeout):
+                    recorded = await self._binding.apply(unit, fresh)
+                written = await outbox.write_caused(
+                    connection,
+                    self._outbox,
+                    source=self._service,
+                    caused=recorded.emitted,
+                    contexts={s.envelope.id: s.trace for s in fresh},
                 )
-                fresh = [s for s in batch if s.envelope.id in fresh_ids]
-                if fresh:
-                    async with asyncio.timeout(self._policy.handler_timeout):
-                        recorded = await self._binding.apply(DirectUnit(connection), fresh)
-                    written = await outbox.write_caused(
-                        connection,
-                        self._outbox,
-                        source=self._service,
-                        caused=recorded.emitted,
-                        contexts={s.envelope.id: s.trace for s in fresh},
-                    )
-                failpoint(f"{self._service}.before_commit")
+            failpoint(f"{self._service}.before_commit")
+            await connection.execute("COMMIT")
+            await pipeline.sync()  # raises the first error of any statement since the claim
         except BaseException:
-            # Whatever was cut short (a timeout mid-pipeline, a lost server), the next group
-            # starts on a fresh connection rather than on one in an unknown state.
+            # Whatever was cut short (an error, a timeout mid-pipeline, a lost server), the open
+            # transaction goes with its connection: the next group starts on a fresh one rather
+            # than on one in an unknown state.
             await self._close_connection()
             raise
         return fresh_ids, recorded, written
 
-    async def _direct_connection(self) -> psycopg.AsyncConnection[Any]:
-        if self._connection is None:
+    async def _direct_connection(
+        self,
+    ) -> tuple[psycopg.AsyncConnection[Any], psycopg.AsyncPipeline]:
+        """The writer's own connection, in pipeline mode for as long as it is open."""
+        if self._connection is None or self._pipeline is None:
             engine = self._sessionmaker.kw["bind"]
-            self._connection = await psycopg.AsyncConnection.connect(
+            connection = await psycopg.AsyncConnection.connect(
                 libpq_url(engine.url.render_as_string(hide_password=False)),
-                autocommit=True,  # its transactions are explicit (`transaction()`)
+                autocommit=True,  # its transactions are explicit (`BEGIN`, `COMMIT`)
                 application_name=f"{self._service}-writer",
                 connect_timeout=5,
             )
-        return self._connection
+            try:
+                self._pipeline = await self._held.enter_async_context(connection.pipeline())
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection = connection
+        return self._connection, self._pipeline
 
     async def _close_connection(self) -> None:
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._pipeline = self._connection, None, None
         if connection is not None:
             with suppress(Exception):
                 await connection.close()
+            with suppress(Exception):  # leaves pipeline mode: on a closed connection, no sync
+                await self._held.aclose()
 
 
 async def _no_handler(_envelope: Envelope[Any], _session: AsyncSession) -> Sequence[BaseModel]:

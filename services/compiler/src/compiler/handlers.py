@@ -67,9 +67,7 @@ async def handle_compile_agent(
     An identical spec already compiled by this compiler version is reused, not compiled again.
     Idempotency key: `compilation_id` (besides the inbox): a compilation already stored is a no-op.
     """
-    reusable = await compilations.find_reusable(
-        domain.spec_hash(cmd.blocks), domain.COMPILER_VERSION
-    )
+    reusable = await compilations.find_reusable(*reuse_key(cmd))
     if reusable is not None:
         outcome = reusable.reused_for(cmd)
     else:
@@ -77,6 +75,12 @@ async def handle_compile_agent(
     if not await compilations.add(outcome):
         return []
     return [outcome.event()]
+
+
+def reuse_key(cmd: CompileAgentV1) -> tuple[str, str]:
+    """What a compilation reusable for `cmd` shares with it: the spec's hash, the compiler's
+    version (`CompileStore.find_reusable`'s arguments)."""
+    return domain.spec_hash(cmd.blocks), domain.COMPILER_VERSION
 
 
 async def handle_coach_block(query: CoachBlockV1, *, provider: AIProvider) -> BlockDraftedV1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 from uuid import UUID
@@ -49,14 +50,39 @@ class CompileCommands:
 
     def __init__(self, unit: DirectUnit) -> None:
         self._connection = unit.connection
+        # The reusable compilation of each spec hash this group has looked up or added.
+        self._reusable: dict[tuple[str, str], Outcome | db.Pending | None] = unit.info.setdefault(
+            "compiler.reusable", {}
+        )
+
+    async def ask_reusable(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Send the reuse lookups of a group's commands (spec hash, compiler version) without
+        reading them: the group's read ahead (`runtime.staged.ReadAhead`)."""
+        for key in keys:
+            if key not in self._reusable:
+                self._reusable[key] = await db.send(self._connection, _REUSABLE, _lookup(key))
 
     async def add(self, outcome: Outcome) -> bool:
-        return await db.fetch_one(self._connection, _ADD, _values(outcome)) is not None
+        if await db.fetch_one(self._connection, _ADD, _values(outcome)) is None:
+            return False
+        if outcome.status == "succeeded":  # the group's next identical spec reuses it
+            self._reusable[(outcome.spec_hash, outcome.compiler_version)] = outcome
+        return True
 
     async def find_reusable(self, spec_hash: str, compiler_version: str) -> Outcome | None:
-        params = {"spec_hash": spec_hash, "compiler_version": compiler_version}
-        row = await db.fetch_one(self._connection, _REUSABLE, params)
-        return None if row is None else Outcome.model_validate(row)
+        key = (spec_hash, compiler_version)
+        found = self._reusable.get(key)
+        if found is None and key not in self._reusable:
+            found = await db.send(self._connection, _REUSABLE, _lookup(key))
+        if isinstance(found, db.Pending):
+            row = await found.row()
+            found = self._reusable[key] = None if row is None else Outcome.model_validate(row)
+        return found
+
+
+def _lookup(key: tuple[str, str]) -> dict[str, str]:
+    spec_hash, compiler_version = key
+    return {"spec_hash": spec_hash, "compiler_version": compiler_version}
 
 
 def _values(outcome: Outcome) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from compiler.adapters.tokens import token_counter
 from compiler.models import SCHEMA, erased_owners, metadata
 from compiler.repository import CompilationRepository, CompileCommands
 from compiler.settings import CompilerSettings
-from contracts.compiler import AgentCompiledV1
+from contracts.compiler import AgentCompiledV1, CompileAgentV1
 from contracts.envelope import Envelope
 from contracts.subjects import (
     COACH_BLOCK,
@@ -27,7 +27,7 @@ from contracts.subjects import (
 from runtime.ai import provider_from_settings
 from runtime.cli import migrate_command
 from runtime.db import DirectUnit
-from runtime.erasure import unless_erased
+from runtime.erasure import ask_erased, unless_erased
 from runtime.queries import QueryBinding
 from runtime.service import Binding, Service, serve
 
@@ -74,6 +74,13 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
                 ).inc()
         return emitted
 
+    async def read_ahead(unit: DirectUnit, envelopes: list[Envelope[Any]]) -> None:
+        # Sent with the group's inbox claim, in its round trip: the owners' erasure checks and
+        # the reuse lookups the handlers then make (runtime.staged.ReadAhead).
+        commands = [e.data for e in envelopes if isinstance(e.data, CompileAgentV1)]
+        await ask_erased(unit, erased_owners, (e.owner_id for e in envelopes))
+        await CompileCommands(unit).ask_reusable(handlers.reuse_key(cmd) for cmd in commands)
+
     async def on_erase(envelope: Envelope[Any], session: AsyncSession) -> list[BaseModel]:
         return await handlers.handle_erase_compilations(
             envelope.data, compilations=CompilationRepository(session)
@@ -97,6 +104,7 @@ def bindings(service: Service) -> tuple[Binding | QueryBinding, ...]:
             unless_erased(erased_owners, on_compile_agent),
             grouped=True,
             direct=True,
+            read_ahead=read_ahead,
         ),
         Binding(COMPILER_ERASE_COMPILATIONS, on_erase),
         QueryBinding(COACH_BLOCK, on_coach_block),

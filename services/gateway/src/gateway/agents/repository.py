@@ -51,13 +51,14 @@ async def complete_pending(
     notice: str,
     from_statuses: tuple[str, ...],
     **values: Any,
-) -> bool:
-    """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing);
-    False when the row was in none of them. The same statement notifies the replicas' waiters;
-    PostgreSQL delivers it on commit. On a consumer's session or direct unit."""
+) -> None:
+    """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing).
+    The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit. On a
+    consumer's session or direct unit; on a direct unit nothing waits for it, it travels with
+    the group's commit."""
     statement = _completion(table, notice, from_statuses, tuple(sorted(values)))
     params = {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
-    return await db.row_in(unit, statement, params) is not None
+    await db.execute_in(unit, statement, params)
 
 
 @functools.cache

@@ -226,10 +226,10 @@ class CompilationOutcomes:
 
     async def complete(
         self, compilation_id: UUID, from_statuses: tuple[str, ...], **values: Any
-    ) -> bool:
+    ) -> None:
         """Record the outcome once, from `from_statuses` only, and wake the replicas' waiters
         (`complete_pending`). An outcome without an error clears the one a dead letter gave."""
-        return await complete_pending(
+        await complete_pending(
             self._unit,
             compilations,
             compilation_id,
