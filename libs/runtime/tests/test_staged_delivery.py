@@ -224,7 +224,7 @@ async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_c
             row = await unit.info["txids"][env.id].row()
             assert row is not None
             transactions.append(int(row["txid"]))
-            await db.execute(unit.connection, TXID, {})  # a write: nothing waits for it
+            await db.execute(unit.connection, TXID, {})  # unread, as a write: goes with COMMIT
             return [compiled_event(env.data)]
 
         envelope = compile_envelope()
