@@ -20,6 +20,7 @@ from contracts.envelope import Envelope
 from runtime import db
 from runtime.db import DirectUnit
 from runtime.errors import PermanentError
+from runtime.outbox import Relay
 from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer, group_commit
 from tests.support.delivery import DURABLE, POLICY, Bed
 from tests.support.messages import compile_envelope, compiled_event
@@ -246,3 +247,101 @@ async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_c
         ends = [fields[2] for fields in sent if fields[0] == "F" and fields[2] in ("Flush", "Sync")]
         assert ends == ["Flush", "Sync"]
         assert len(transactions) == 1
+
+
+def direct_consumer(bed: Bed, relay: Relay, handler: Any) -> StagedConsumer:
+    return StagedConsumer(
+        bed.js,
+        group_commit(DURABLE, handler, direct=True),
+        service="test",
+        root=bed.root,
+        sessionmaker=bed.sessionmaker,
+        tables=bed.metadata,
+        relay=relay,
+        policy=POLICY,
+        fetch_timeout=0.2,
+    )
+
+
+async def publish(bed: Bed, envelope: Envelope[Any]) -> None:
+    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
+
+
+async def outbox_message_ids(bed: Bed) -> list[uuid.UUID]:
+    async with bed.sessionmaker() as session:
+        return list((await session.scalars(sa.select(bed.outbox.c.message_id))).all())
+
+
+async def test_a_direct_group_deletes_what_the_relay_sent_since_the_last_one_with_its_commit(
+    bed: Bed,
+) -> None:
+    """The outbox row of one group's event, published from memory, is deleted by the next
+    group's transaction: the relay, which would delete it itself only after a minute here,
+    sends no statement for it."""
+    relay = Relay(
+        bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
+    )
+
+    async def handler(env: Envelope[Any], unit: DirectUnit) -> list[Any]:
+        return [compiled_event(env.data)]
+
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(direct_consumer(bed, relay, handler).run(stop)),
+        asyncio.create_task(relay.run(stop)),
+    ]
+    compiled = subjects.AGENT_COMPILED.full(bed.root)
+    try:
+        await publish(bed, compile_envelope())
+        await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
+        first = await outbox_message_ids(bed)
+        await publish(bed, compile_envelope())
+        await eventually_async(lambda: bed.holds(compiled, 2), what="the second event published")
+        left = await outbox_message_ids(bed)
+        assert len(first) == 1
+        assert len(left) == 1
+        assert left != first  # the first's row went with the second's commit; the second's waits
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+    assert await bed.count(bed.outbox.fullname) == 0  # the relay's last pass deleted the rest
+
+
+DIVISION_BY_ZERO: sa.Select[Any] = sa.select(sa.literal_column("1 / 0"))
+
+
+async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed) -> None:
+    """A group that does not commit gives the rows it took to delete back to the relay
+    (`give_back`), which deletes them itself later: none is left in the table for good."""
+    relay = Relay(
+        bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
+    )
+    envelopes = [compile_envelope(), compile_envelope()]
+    poison = envelopes[1].id
+
+    async def handler(env: Envelope[Any], unit: DirectUnit) -> list[Any]:
+        if env.id == poison:  # fails once the group has taken the rows, at its commit's sync
+            await db.execute(unit.connection, DIVISION_BY_ZERO, {})
+            return []
+        return [compiled_event(env.data)]
+
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(direct_consumer(bed, relay, handler).run(stop)),
+        asyncio.create_task(relay.run(stop)),
+    ]
+    dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
+
+    async def dead_lettered() -> bool:
+        return (await bed.js.stream_info(dead_letters)).state.messages == 1
+
+    try:
+        await publish(bed, envelopes[0])
+        compiled = subjects.AGENT_COMPILED.full(bed.root)
+        await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
+        await publish(bed, envelopes[1])  # each of its groups takes the first event's row
+        await eventually_async(dead_lettered, what="the poison dead-lettered")
+        assert relay.take_sent() == await outbox_message_ids(bed)  # back with the relay
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)

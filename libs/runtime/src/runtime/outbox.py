@@ -6,8 +6,11 @@ one of two ways:
   commits only after JetStream's PubAcks; a row whose publish failed is put back. It runs when a
   commit nudges it, and every `poll_interval`.
 - from memory, for the hot paths (`publish_committed`): the rows their writer has just committed
-  are published as they are, then deleted by id in one statement; no claim, and none of its round
-  trips before the message is out. A row this does not send stays in the table for the claim.
+  are published as they are, then deleted by id; no claim, and none of its round trips before the
+  message is out. A row this does not send stays in the table for the claim. What went out is
+  deleted by the next direct group commit of the process, in its own transaction (`take_sent`),
+  where it costs neither a statement of its own nor a commit; the relay deletes what no group
+  took within `delete_after` itself, and always before a claim (which would send it again).
 A crash at any point leaves the rows (or rolls the claim back) and they are sent again
 (deduplicated by JetStream within its window, and by the consumers' inbox after it): never lost.
 """
@@ -95,6 +98,20 @@ def _traced(context: Context | None) -> dict[str, str]:
     headers: dict[str, str] = {}
     propagate.inject(headers, context=context)
     return headers
+
+
+async def delete_sent(
+    connection: psycopg.AsyncConnection[Any], outbox: sa.Table, message_ids: Sequence[UUID]
+) -> None:
+    """Delete the rows of messages already published, in a direct group commit's transaction
+    (`Relay.take_sent`): in pipeline mode it travels with the group's commit."""
+    await db.execute(connection, _delete_sent(outbox), {"sent": list(message_ids)})
+
+
+@cache
+def _delete_sent(outbox: sa.Table) -> sa.Delete:
+    sent = sa.bindparam("sent", type_=ARRAY(outbox.c.message_id.type))
+    return sa.delete(outbox).where(outbox.c.message_id == sa.func.any(sent))
 
 
 @cache
@@ -187,6 +204,7 @@ class Relay:
         batch_size: int = 100,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
+        delete_after: float = 0.1,
     ) -> None:
         self._js = js
         self._sessionmaker = sessionmaker
@@ -198,6 +216,11 @@ class Relay:
         self._wake = asyncio.Event()
         self._claim_due = False
         self._written: list[Mapping[str, Any]] = []
+        # Published from memory, their rows not deleted yet: for the next direct group commit
+        # to delete (`take_sent`), or for the relay once `delete_after` has passed.
+        self._sent: list[UUID] = []
+        self._delete_after = delete_after
+        self._delete_due = 0.0  # when the relay deletes them itself (time.monotonic)
         self._last_gauge_update = 0.0
         t = outbox
         oldest = (
@@ -209,8 +232,6 @@ class Relay:
         )
         # Built once: the relay runs them after every commit that emitted something.
         self._claim = sa.delete(t).where(t.c.id.in_(oldest)).returning(*t.c)
-        sent = sa.bindparam("sent", type_=ARRAY(t.c.message_id.type))
-        self._delete_sent = sa.delete(t).where(t.c.message_id == sa.func.any(sent))
 
     def nudge(self) -> None:
         """Call after committing outbox rows, so they go out now rather than at the next poll."""
@@ -227,30 +248,49 @@ class Relay:
         self._written.extend(rows)
         self._wake.set()
 
+    def take_sent(self) -> list[UUID]:
+        """The ids of messages published from memory whose rows are still to be deleted, for a
+        direct group commit to delete in its own transaction (`delete_sent`); it must
+        `give_back` them if that transaction does not commit."""
+        taken, self._sent = self._sent, []
+        return taken
+
+    def give_back(self, message_ids: Sequence[UUID]) -> None:
+        """Rows `take_sent` gave whose deletion did not commit: the relay deletes them."""
+        self._keep_sent(message_ids, self._delete_after)
+
     async def run(self, stop: asyncio.Event) -> None:
         claim = True
         while not stop.is_set():
             self._wake.clear()
             try:
                 await self._publish_written()
-                if claim or self._claim_due:
+                claim = claim or self._claim_due
+                if self._sent and (claim or time.monotonic() >= self._delete_due):
+                    await self._delete_sent()  # before a claim, which would send them again
+                if claim:
                     self._claim_due = False
                     while await self.publish_pending() == self._batch_size:
                         pass
                 await self._refresh_gauges()
             except Exception as exc:  # the relay must outlive a database or broker outage
                 log.warning("outbox.relay_failed", error=str(exc) or type(exc).__name__)
+            timeout = self._poll_interval
+            if self._sent:  # wake up to delete them, unless a group commit does it first
+                timeout = min(timeout, max(0.0, self._delete_due - time.monotonic()))
             waiter = asyncio.ensure_future(self._wake.wait())
             stopper = asyncio.ensure_future(stop.wait())
             done, _ = await asyncio.wait(
-                {waiter, stopper}, timeout=self._poll_interval, return_when=asyncio.FIRST_COMPLETED
+                {waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
-            claim = not done  # the poll: what nothing nudged (a crash's rows, failed publishes)
+            # The poll: what nothing nudged for a whole interval (a crash's rows, failed publishes).
+            claim = not done and timeout >= self._poll_interval
             waiter.cancel()
             stopper.cancel()
         # One last pass so rows committed by in-flight work during shutdown are not left waiting.
         try:
             await self._publish_written()
+            await self._delete_sent()
             await self.publish_pending()
         except Exception as exc:
             log.warning("outbox.final_flush_failed", error=str(exc) or type(exc).__name__)
@@ -284,8 +324,8 @@ class Relay:
             return len(rows) - len(failed)
 
     async def _publish_written(self) -> None:
-        """Publish the rows handed over by `publish_committed`, then delete those that went out
-        (one statement); the others stay in the table, for the claim."""
+        """Publish the rows handed over by `publish_committed`; those that went out are to be
+        deleted (`take_sent`), the others stay in the table, for the claim."""
         rows, self._written = self._written, []
         if not rows:
             return
@@ -299,13 +339,29 @@ class Relay:
             obs.outbox_published.labels("error").inc(len(rows) - len(sent))
             log.warning("outbox.publish_failed", failed=len(rows) - len(sent))
             self._claim_due = True  # the claim tries them again, counting their attempts
-        if sent:
-            # One statement in autocommit, not a transaction: deleting what went out cannot fail
-            # halfway, and a row left by a crash here is only sent once more (and dropped).
+        self._keep_sent(sent, self._delete_after)
+
+    def _keep_sent(self, message_ids: Sequence[UUID], delete_in: float) -> None:
+        if message_ids:
+            if not self._sent:
+                self._delete_due = time.monotonic() + delete_in
+            self._sent.extend(message_ids)
+
+    async def _delete_sent(self) -> None:
+        """Delete the rows of what went out that no group commit took, in one statement in
+        autocommit: deleting them cannot fail halfway, and a row left by a crash before this is
+        only sent once more (and dropped by JetStream, or by the consumers' inbox)."""
+        sent = self.take_sent()
+        if not sent:
+            return
+        try:
             engine = self._sessionmaker.kw["bind"]
             async with engine.connect() as connection:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(self._delete_sent, {"sent": sent})
+                await autocommit.execute(_delete_sent(self._outbox), {"sent": sent})
+        except BaseException:
+            self._keep_sent(sent, self._poll_interval)  # the database is away: not at once
+            raise
 
     async def _publish(self, row: Any) -> None:
         if not isinstance(row, Mapping):

@@ -11,7 +11,9 @@ psycopg connection in pipeline mode, not on a SQLAlchemy session: its `BEGIN` tr
 inbox claim, and what it writes after its last read (its rows, its outbox rows) with the
 `COMMIT`, so a group costs a round trip to PostgreSQL per read it makes, and one more. Reads
 that do not depend on one another can go with the claim (`ReadAhead`): a group whose handlers
-read only what was read ahead and write without reading back costs two.
+read only what was read ahead and write without reading back costs two. The deletion of the
+outbox rows the relay has published from memory since the previous group goes with the `COMMIT`
+too (`outbox.Relay.take_sent`).
 """
 
 from __future__ import annotations
@@ -285,6 +287,7 @@ class StagedConsumer(Consumer):
         read with the `COMMIT`, in the one sync that ends the group."""
         recorded = Recorded()
         written: list[dict[str, Any]] = []
+        sent: list[UUID] = []
         connection, pipeline = await self._direct_connection()
         try:
             await connection.execute("BEGIN")
@@ -307,9 +310,15 @@ class StagedConsumer(Consumer):
                     contexts={s.envelope.id: s.trace for s in fresh},
                 )
             failpoint(f"{self._service}.before_commit")
+            # What the relay has published from memory since the last group goes with this
+            # commit, rather than in a statement and a commit of the relay's own (outbox.Relay).
+            sent = self._relay.take_sent()
+            if sent:
+                await outbox.delete_sent(connection, self._outbox, sent)
             await connection.execute("COMMIT")
             await pipeline.sync()  # raises the first error of any statement since the claim
         except BaseException:
+            self._relay.give_back(sent)
             # Whatever was cut short (an error, a timeout mid-pipeline, a lost server), the open
             # transaction goes with its connection: the next group starts on a fresh one rather
             # than on one in an unknown state.
