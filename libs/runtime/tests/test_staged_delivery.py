@@ -206,9 +206,9 @@ async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_c
     bed: Bed, tmp_path: Path
 ) -> None:
     """Two round trips to PostgreSQL for a group whose handler reads only what was read ahead:
-    the `BEGIN`, the claim and the reads in one; the handler's writes and the `COMMIT` in the
-    other. libpq's trace of the writer's connection counts them: each ends with a Flush (answers
-    wanted now) or a Sync (the end of the group)."""
+    the claim and the reads in one; the handler's writes and the sync that commits them in the
+    other, with no `BEGIN` or `COMMIT` statement. libpq's trace of the writer's connection counts
+    them: each ends with a Flush (answers wanted now) or a Sync (the end of the group)."""
     with (tmp_path / "libpq-trace").open("w+b") as trace:
         traced: list[DirectUnit] = []
 
@@ -246,6 +246,8 @@ async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_c
         sent = [line.split("\t") for line in trace.read().decode().splitlines()]
         ends = [fields[2] for fields in sent if fields[0] == "F" and fields[2] in ("Flush", "Sync")]
         assert ends == ["Flush", "Sync"]
+        statements = [fields[3] for fields in sent if fields[0] == "F" and fields[2] == "Parse"]
+        assert not [s for s in statements if "BEGIN" in s or "COMMIT" in s]
         assert len(transactions) == 1
 
 
@@ -342,6 +344,12 @@ async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed
         await publish(bed, envelopes[1])  # each of its groups takes the first event's row
         await eventually_async(dead_lettered, what="the poison dead-lettered")
         assert relay.take_sent() == await outbox_message_ids(bed)  # back with the relay
+        # A group is one transaction up to its sync: the failed statement undid its claim too
+        # (claimed, the poison's redelivery would have been taken for a duplicate, not retried).
+        inbox = bed.metadata.tables[f"{bed.metadata.schema}.processed_messages"]
+        async with bed.sessionmaker() as session:
+            claimed = set((await session.scalars(sa.select(inbox.c.message_id))).all())
+        assert claimed == {envelopes[0].id}
     finally:
         stop.set()
         await asyncio.gather(*tasks)

@@ -7,13 +7,14 @@ of `runtime.consumer.Consumer`.
 
 `group_commit` puts a plain handler on the same writer, with nothing to stage: the group commit of
 a hot path's messages. With `direct=True` the group's transaction runs on the writer's own
-psycopg connection in pipeline mode, not on a SQLAlchemy session: its `BEGIN` travels with the
-inbox claim, and what it writes after its last read (its rows, its outbox rows) with the
-`COMMIT`, so a group costs a round trip to PostgreSQL per read it makes, and one more. Reads
-that do not depend on one another can go with the claim (`ReadAhead`): a group whose handlers
-read only what was read ahead and write without reading back costs two. The deletion of the
-outbox rows the relay has published from memory since the previous group goes with the `COMMIT`
-too (`outbox.Relay.take_sent`).
+psycopg connection in pipeline mode, not on a SQLAlchemy session: the statements up to the
+pipeline's sync are one transaction, which the sync commits (or rolls back, after an error), so
+the group sends no `BEGIN` or `COMMIT`. Its inbox claim starts it, and what it writes after its
+last read (its rows, its outbox rows) travels with the sync, so a group costs a round trip to
+PostgreSQL per read it makes, and one more. Reads that do not depend on one another can go with
+the claim (`ReadAhead`): a group whose handlers read only what was read ahead and write without
+reading back costs two. The deletion of the outbox rows the relay has published from memory
+since the previous group goes with the sync too (`outbox.Relay.take_sent`).
 """
 
 from __future__ import annotations
@@ -281,16 +282,16 @@ class StagedConsumer(Consumer):
     ) -> tuple[set[UUID], Recorded, list[dict[str, Any]]]:
         """`_commit_group` on the writer's own connection, in pipeline mode (module doc).
 
-        `BEGIN` and `COMMIT` are statements of the pipeline, not psycopg's `transaction()`: in
-        a pipeline that syncs on entering (the `BEGIN` alone) and twice on leaving, three round
-        trips more per group. So the `BEGIN` goes with the claim, and the writes after the last
-        read with the `COMMIT`, in the one sync that ends the group."""
+        The transaction is the extended query protocol's own: every statement from the claim to
+        the pipeline's sync, committed by the sync, or rolled back by it after an error (a
+        flush, which fetches a read's answer, does not end it). Not psycopg's `transaction()`:
+        in a pipeline that syncs on entering (a `BEGIN` alone) and twice on leaving, three round
+        trips more per group; nor an explicit `BEGIN` and `COMMIT`, two statements more."""
         recorded = Recorded()
         written: list[dict[str, Any]] = []
         sent: list[UUID] = []
         connection, pipeline = await self._direct_connection()
         try:
-            await connection.execute("BEGIN")
             unit = DirectUnit(connection)
             claim = await inbox.send_claim(
                 connection, self._inbox, [s.envelope.id for s in batch], self._durable.name
@@ -315,8 +316,9 @@ class StagedConsumer(Consumer):
             sent = self._relay.take_sent()
             if sent:
                 await outbox.delete_sent(connection, self._outbox, sent)
-            await connection.execute("COMMIT")
-            await pipeline.sync()  # raises the first error of any statement since the claim
+            await (
+                pipeline.sync()
+            )  # commits; raises the first error of any statement since the claim
         except BaseException:
             self._relay.give_back(sent)
             # Whatever was cut short (an error, a timeout mid-pipeline, a lost server), the open
@@ -334,7 +336,7 @@ class StagedConsumer(Consumer):
             engine = self._sessionmaker.kw["bind"]
             connection = await psycopg.AsyncConnection.connect(
                 libpq_url(engine.url.render_as_string(hide_password=False)),
-                autocommit=True,  # its transactions are explicit (`BEGIN`, `COMMIT`)
+                autocommit=True,  # psycopg sends no `BEGIN`: a group's sync ends its transaction
                 application_name=f"{self._service}-writer",
                 connect_timeout=5,
             )
