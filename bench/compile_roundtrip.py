@@ -12,6 +12,12 @@ saturation (latency under load). Goal (2-core machine): p50 ≤ 15 ms, p99 ≤ 5
 Run: `make bench` (or `uv run python -m bench.compile_roundtrip [--sequential N] [--clients C]
 [--per-client M] [--no-floor]`). After the product, the same loads run against `bench.compile_floor`,
 the least work the same path takes on this stack, and the two are printed side by side.
+
+`--parts` measures the product's round trip in parts instead, each with the clients' concurrency:
+the compile requests alone (each `POST` answered at once; the compiling, the event and its
+recording follow, and count, until the last is visible), the `GET` of a compilation already
+succeeded, then whole round trips; each with the server CPU per compilation and the mean size of
+the compiler's and the gateway's group commits (`consumer_batch_size`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import aiohttp
+import httpx
 from sqlalchemy.engine import make_url
 
 from bench import compile_floor
@@ -139,6 +146,76 @@ async def measure(base_url: str, token: str, args: argparse.Namespace, cpu: CpuM
     return Measured(sequential_p50, closed_loop_rate)
 
 
+async def measure_parts(
+    base_url: str, token: str, args: argparse.Namespace, cpu: CpuMeter, metrics: dict[str, str]
+) -> None:
+    """`--parts` (module doc)."""
+    clients, per_client = args.clients, args.per_client
+    async with client_session(base_url, token, clients + 4) as client:
+        agents = [await new_agent(client) for _ in range(clients)]
+        for _ in range(50):  # warm-up: connections, pools, code paths
+            await round_trip(client, agents[0])
+        requested: dict[str, list[str]] = {agent: [] for agent in agents}
+
+        async def read(agent: str, compilation_id: str, wait: float = 0) -> None:
+            url = f"/api/v1/agents/{agent}/compilations/{compilation_id}"
+            async with client.get(url, params={"wait": wait}) as answered:
+                if (await answered.json())["status"] != "succeeded":
+                    raise RuntimeError(f"compilation {compilation_id} did not succeed")
+
+        async def requests_alone(agent: str) -> None:
+            for _ in range(per_client):
+                async with client.post(f"/api/v1/agents/{agent}/compilations") as accepted:
+                    requested[agent].append((await accepted.json())["id"])
+            # An agent's commands are compiled in the order sent: once its last is visible, all
+            # are (the events of other agents may still be in a group; their CPU counts too).
+            await read(agent, requested[agent][-1], wait=10)
+
+        async def reads_alone(agent: str) -> None:
+            for compilation_id in requested[agent]:
+                await read(agent, compilation_id)
+
+        async def round_trips(agent: str) -> None:
+            for _ in range(per_client):
+                await round_trip(client, agent)
+
+        for label, work in (
+            ("compile requests alone", requests_alone),
+            ("GET of a succeeded one", reads_alone),
+            ("whole round trips", round_trips),
+        ):
+            groups = group_sizes(metrics)
+            cpu.start()
+            await asyncio.gather(*(work(agent) for agent in agents))
+            spent = cpu.stop()
+            print(f"{label:<24} n={clients * per_client}  {per_unit(spent, clients * per_client)}")
+            print(f"  mean group commit: {mean_groups(group_sizes(metrics), groups)}")
+
+
+def group_sizes(metrics: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """The group commits of every consumer of these services (`consumer_batch_size`): how many,
+    and how many messages in all."""
+    counted: dict[str, dict[str, float]] = {}
+    for url in metrics.values():
+        for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+            for field in ("count", "sum"):
+                if line.startswith(f"consumer_batch_size_{field}{{"):
+                    consumer = line.split('consumer="', 1)[1].split('"', 1)[0]
+                    counted.setdefault(consumer, {})[field] = float(line.split()[-1])
+    return {c: (v.get("count", 0.0), v.get("sum", 0.0)) for c, v in counted.items()}
+
+
+def mean_groups(now: dict[str, tuple[float, float]], before: dict[str, tuple[float, float]]) -> str:
+    """The mean size of each consumer's group commits between two `group_sizes`."""
+    means = []
+    for consumer, (count, total) in sorted(now.items()):
+        was_count, was_total = before.get(consumer, (0.0, 0.0))
+        if count > was_count:
+            mean = (total - was_total) / (count - was_count)
+            means.append(f"{consumer} {mean:.1f} ({count - was_count:.0f} groups)")
+    return ", ".join(means) or "none"
+
+
 @contextmanager
 def running_floor(database_url: str, nats_url: str) -> Iterator[tuple[str, dict[str, int]]]:
     """`bench.compile_floor`'s HTTP service and worker on a schema of `database_url`'s database
@@ -168,6 +245,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0, help="open-loop arrivals per second")
     parser.add_argument("--open-seconds", type=float, default=20.0)
     parser.add_argument("--no-floor", action="store_true", help="measure the product only")
+    parser.add_argument("--parts", action="store_true", help="the round trip in parts (doc)")
     args = parser.parse_args()
 
     with running_stack() as stack:
@@ -178,6 +256,11 @@ def main() -> None:
             "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
             "client in a third process on the same machine"
         )
+        if args.parts:
+            metrics = {name: p.url for name, p in stack.processes.items()}
+            meter = CpuMeter(pids, database)
+            asyncio.run(measure_parts(stack.gateway_url, stack.new_token(), args, meter, metrics))
+            return
         product = asyncio.run(
             measure(stack.gateway_url, stack.new_token(), args, CpuMeter(pids, database))
         )
