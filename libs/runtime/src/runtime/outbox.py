@@ -360,7 +360,8 @@ class Relay:
                 autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.execute(_delete_sent(self._outbox), {"sent": sent})
         except BaseException:
-            self._keep_sent(sent, self._poll_interval)  # the database is away: not at once
+            self._keep_sent(sent, 0.0)
+            self._delete_due = time.monotonic() + self._poll_interval  # the database is away
             raise
 
     async def _publish(self, row: Any) -> None:

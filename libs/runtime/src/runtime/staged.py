@@ -316,9 +316,8 @@ class StagedConsumer(Consumer):
             sent = self._relay.take_sent()
             if sent:
                 await outbox.delete_sent(connection, self._outbox, sent)
-            await (
-                pipeline.sync()
-            )  # commits; raises the first error of any statement since the claim
+            # The sync commits, or raises the first error of any statement since the claim.
+            await pipeline.sync()
         except BaseException:
             self._relay.give_back(sent)
             # Whatever was cut short (an error, a timeout mid-pipeline, a lost server), the open
