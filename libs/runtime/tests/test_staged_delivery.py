@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,9 @@ from tests.support.waiting import eventually_async
 pytestmark = pytest.mark.integration
 
 
-def staged_consumer(bed: Bed, binding: StagedBinding, concurrency: int = 8) -> StagedConsumer:
+def staged_consumer(
+    bed: Bed, binding: StagedBinding, concurrency: int = 8, relay: Relay | None = None
+) -> StagedConsumer:
     return StagedConsumer(
         bed.js,
         binding,
@@ -37,7 +41,7 @@ def staged_consumer(bed: Bed, binding: StagedBinding, concurrency: int = 8) -> S
         root=bed.root,
         sessionmaker=bed.sessionmaker,
         tables=bed.metadata,
-        relay=bed.relay,
+        relay=relay or bed.relay,
         policy=POLICY,
         concurrency=concurrency,
         fetch_timeout=0.2,
@@ -251,18 +255,21 @@ async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_c
         assert len(transactions) == 1
 
 
-def direct_consumer(bed: Bed, relay: Relay, handler: Any) -> StagedConsumer:
-    return StagedConsumer(
-        bed.js,
-        group_commit(DURABLE, handler, direct=True),
-        service="test",
-        root=bed.root,
-        sessionmaker=bed.sessionmaker,
-        tables=bed.metadata,
-        relay=relay,
-        policy=POLICY,
-        fetch_timeout=0.2,
+@asynccontextmanager
+async def direct_group_running(bed: Bed, handler: Any) -> AsyncIterator[Relay]:
+    """`handler`'s direct group commit and its relay at work for the block; the relay's poll and
+    its own deletes a minute away, so what it deletes within the block a group deleted."""
+    relay = Relay(
+        bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
     )
+    consumer = staged_consumer(bed, group_commit(DURABLE, handler, direct=True), relay=relay)
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(consumer.run(stop)), asyncio.create_task(relay.run(stop))]
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
 
 
 async def publish(bed: Bed, envelope: Envelope[Any]) -> None:
@@ -280,20 +287,12 @@ async def test_a_direct_group_deletes_what_the_relay_sent_since_the_last_one_wit
     """The outbox row of one group's event, published from memory, is deleted by the next
     group's transaction: the relay, which would delete it itself only after a minute here,
     sends no statement for it."""
-    relay = Relay(
-        bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
-    )
 
     async def handler(env: Envelope[Any], unit: DirectUnit) -> list[Any]:
         return [compiled_event(env.data)]
 
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(direct_consumer(bed, relay, handler).run(stop)),
-        asyncio.create_task(relay.run(stop)),
-    ]
     compiled = subjects.AGENT_COMPILED.full(bed.root)
-    try:
+    async with direct_group_running(bed, handler):
         await publish(bed, compile_envelope())
         await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
         first = await outbox_message_ids(bed)
@@ -303,9 +302,6 @@ async def test_a_direct_group_deletes_what_the_relay_sent_since_the_last_one_wit
         assert len(first) == 1
         assert len(left) == 1
         assert left != first  # the first's row went with the second's commit; the second's waits
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
     assert await bed.count(bed.outbox.fullname) == 0  # the relay's last pass deleted the rest
 
 
@@ -315,9 +311,6 @@ DIVISION_BY_ZERO: sa.Select[Any] = sa.select(sa.literal_column("1 / 0"))
 async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed) -> None:
     """A group that does not commit gives the rows it took to delete back to the relay
     (`give_back`), which deletes them itself later: none is left in the table for good."""
-    relay = Relay(
-        bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
-    )
     envelopes = [compile_envelope(), compile_envelope()]
     poison = envelopes[1].id
 
@@ -327,17 +320,12 @@ async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed
             return []
         return [compiled_event(env.data)]
 
-    stop = asyncio.Event()
-    tasks = [
-        asyncio.create_task(direct_consumer(bed, relay, handler).run(stop)),
-        asyncio.create_task(relay.run(stop)),
-    ]
     dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
 
     async def dead_lettered() -> bool:
         return (await bed.js.stream_info(dead_letters)).state.messages == 1
 
-    try:
+    async with direct_group_running(bed, handler) as relay:
         await publish(bed, envelopes[0])
         compiled = subjects.AGENT_COMPILED.full(bed.root)
         await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
@@ -350,6 +338,3 @@ async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed
         async with bed.sessionmaker() as session:
             claimed = set((await session.scalars(sa.select(inbox.c.message_id))).all())
         assert claimed == {envelopes[0].id}
-    finally:
-        stop.set()
-        await asyncio.gather(*tasks)
