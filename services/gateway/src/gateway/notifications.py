@@ -4,18 +4,22 @@ causes it (so it goes out exactly when that transaction commits), whichever repl
 - `gateway_compilation_completed`, `gateway_publish_completed`: wake requests waiting for that
   compilation, or that publish or channel move, to finish (`wait_for`). Waiters re-read the database
   only when woken: by their row's notice, or when the listener connects or loses its connection
-  (notices may have been missed meanwhile): they then re-read every second until it is back.
+  (notices may have been missed meanwhile): they then re-read every second until it is back. A
+  notice's payload is the row's id, or the row itself as completed, as JSON with its `id` first
+  (`agents.repository.complete_pending`): a waiter that can take the row from it (`from_row`)
+  then answers without reading again.
 - `gateway_token_revoked`: empties the token cache, so a revocation takes effect at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -61,13 +65,23 @@ class TokenCache:
         self._entries.clear()
 
 
+class Waiter:
+    """A request waiting for a row's notice: woken, and given the row when the notice carries it."""
+
+    __slots__ = ("row", "woken")
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+        self.row: dict[str, Any] | None = None
+
+
 class Notifications:
     """One `LISTEN` connection per replica, feeding the waiters and the token cache."""
 
     def __init__(self, database_url: str, tokens: TokenCache) -> None:
         self._dsn = libpq_url(database_url)
         self._tokens = tokens
-        self._waiters: dict[UUID, set[asyncio.Event]] = {}
+        self._waiters: dict[UUID, set[Waiter]] = {}
         self._task: asyncio.Task[None] | None = None
         self._listening = False
 
@@ -85,17 +99,17 @@ class Notifications:
         """False while the connection is down: the token cache is then bypassed."""
         return self._listening
 
-    def register(self, row_id: UUID) -> asyncio.Event:
+    def register(self, row_id: UUID) -> Waiter:
         """Register before reading the state, so a completion between the read and the wait is seen."""
-        event = asyncio.Event()
-        self._waiters.setdefault(row_id, set()).add(event)
-        return event
+        waiter = Waiter()
+        self._waiters.setdefault(row_id, set()).add(waiter)
+        return waiter
 
-    def unregister(self, row_id: UUID, event: asyncio.Event) -> None:
-        events = self._waiters.get(row_id)
-        if events is not None:
-            events.discard(event)
-            if not events:
+    def unregister(self, row_id: UUID, waiter: Waiter) -> None:
+        waiters = self._waiters.get(row_id)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
                 del self._waiters[row_id]
 
     async def wait_for(
@@ -104,26 +118,43 @@ class Notifications:
         read: Callable[[], Awaitable[T]],
         done: Callable[[T], bool],
         timeout: float,
+        from_row: Callable[[dict[str, Any]], T] | None = None,
     ) -> T:
         """`read()` until `done` says so, or as it stands after `timeout` seconds. It reads again
-        when the row's completion notice arrives; it polls, once a second, only while the listener
-        is down (it wakes every waiter when it loses its connection). `read` should let go of its connection: the wait
-        holds none."""
-        completed = self.register(row_id)
+        when the row's completion notice arrives, unless the notice carries the row and
+        `from_row` makes the answer of it (`read` has already found the row the caller's, so the
+        row is theirs); it polls, once a second, only while the listener is down (it wakes
+        every waiter when it loses its connection). `read` should let go of its connection:
+        the wait holds none."""
+        waiter = self.register(row_id)
         try:
             deadline = asyncio.get_running_loop().time() + timeout
+            found = await read()
             while True:
-                found = await read()
                 remaining = deadline - asyncio.get_running_loop().time()
                 if done(found) or remaining <= 0:
                     return found
                 step = remaining if self._listening else min(remaining, 1.0)
                 with suppress(TimeoutError):
                     async with asyncio.timeout(step):  # no task per wait, as `wait_for` makes
-                        await completed.wait()
-                completed.clear()
+                        await waiter.woken.wait()
+                waiter.woken.clear()
+                found = await self._found(waiter, read, from_row)
         finally:
-            self.unregister(row_id, completed)
+            self.unregister(row_id, waiter)
+
+    @staticmethod
+    async def _found(
+        waiter: Waiter,
+        read: Callable[[], Awaitable[T]],
+        from_row: Callable[[dict[str, Any]], T] | None,
+    ) -> T:
+        """What woke `waiter`: the row its notice carried, else as read again."""
+        row, waiter.row = waiter.row, None
+        if row is not None and from_row is not None:
+            with suppress(ValueError):  # a row of a shape it does not know: read it
+                return from_row(row)
+        return await read()
 
     async def _listen(self) -> None:
         delay = 0.5
@@ -154,14 +185,34 @@ class Notifications:
             delay = min(delay * 2, 10)
 
     def _wake_all(self) -> None:
-        for events in self._waiters.values():
-            for event in events:
-                event.set()
+        for waiters in self._waiters.values():
+            for waiter in waiters:
+                waiter.woken.set()
 
     def _dispatch(self, channel: str, payload: str) -> None:
         if channel == TOKEN_REVOKED:
             self._tokens.clear()
             return
-        with suppress(ValueError):
-            for event in self._waiters.get(UUID(payload), ()):
-                event.set()
+        # The row's id alone, or the row as JSON starting with it: `{"id":"<uuid>",...`. Only a
+        # row someone here waits for is parsed.
+        carries_row = payload.startswith(ROW_PREFIX)
+        key = payload[len(ROW_PREFIX) : len(ROW_PREFIX) + 36] if carries_row else payload
+        try:
+            waiters = self._waiters.get(UUID(key), ())
+        except ValueError:
+            return
+        row = _parsed(payload) if carries_row and waiters else None
+        for waiter in waiters:
+            waiter.row = row
+            waiter.woken.set()
+
+
+ROW_PREFIX = '{"id":"'
+
+
+def _parsed(payload: str) -> dict[str, Any] | None:
+    with suppress(ValueError):
+        row = json.loads(payload)
+        if isinstance(row, dict):
+            return row
+    return None

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
-from gateway.agents.repository import PENDING
-from gateway.models import agents, users
+from gateway.agents.repository import PENDING, PENDING_OR_DEAD_LETTERED
+from gateway.models import agents, compilations, users
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED, Notifications, TokenCache
 from gateway.publishing.repository import PublishRepository
+from gateway.specs import service
+from gateway.specs.repository import CompilationOutcomes
+from gateway.specs.schemas import CompilationPublic
 from runtime import db
 from tests.support.waiting import eventually_async
 
@@ -33,10 +37,10 @@ async def test_a_waiter_wakes_when_the_completion_commits_and_not_before(databas
                 sa.select(sa.func.pg_notify(COMPILATION_COMPLETED, str(compilation_id)))
             )
             await asyncio.sleep(0.3)  # a window for a wrong early wake-up to show
-            assert completed.is_set() is False  # not committed yet
+            assert completed.woken.is_set() is False  # not committed yet
             await conn.commit()
-        await asyncio.wait_for(completed.wait(), timeout=5)
-        assert other.is_set() is False
+        await asyncio.wait_for(completed.woken.wait(), timeout=5)
+        assert other.woken.is_set() is False
     finally:
         waiters.unregister(compilation_id, completed)
         await waiters.stop()
@@ -156,5 +160,77 @@ async def test_a_long_wait_reads_the_database_only_when_woken(database_url: str)
         assert len(statements) == 2 * len(first_read), statements
         await reading.dispose()
     finally:
+        await waiters.stop()
+        await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("instructions", "reads"),
+    [("You answer billing questions.", 1), ("x" * 9_000, 2)],
+    ids=["carried-by-its-notice", "too-large-for-a-notice"],
+)
+async def test_a_compilation_wait_answers_from_the_notice_that_carries_the_row(
+    database_url: str, instructions: str, reads: int
+) -> None:
+    """The completion's notice carries the compilation as completed, and the waiting request
+    answers with it, reading the database once (before it waits) rather than twice: the same
+    answer a read gives afterwards. A row too large for a notice (8,000 bytes) is sent as its
+    id alone, and read again."""
+    waiters = Notifications(database_url, TokenCache())
+    waiters.start()
+    engine = db.create_engine(database_url, pool_size=2)
+    sessions = db.create_sessionmaker(engine)
+    owner_id, agent_id, compilation_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    connection = await psycopg.AsyncConnection.connect(db.libpq_url(database_url), autocommit=True)
+    try:
+        await eventually_async(lambda: waiters.listening, what="the listener connecting")
+        async with sessions.begin() as session:
+            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
+            await session.execute(
+                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
+            )
+            await session.execute(
+                sa.insert(compilations).values(
+                    id=compilation_id, agent_id=agent_id, spec_revision=1
+                )
+            )
+        read_count = 0
+
+        async def read() -> CompilationPublic:
+            nonlocal read_count
+            read_count += 1
+            return await service.get_compilation(connection, owner_id, agent_id, compilation_id)
+
+        async def complete_soon() -> None:
+            await asyncio.sleep(0.2)
+            async with sessions.begin() as session:
+                await CompilationOutcomes(session).complete(
+                    compilation_id,
+                    PENDING_OR_DEAD_LETTERED,
+                    status="succeeded",
+                    instructions=instructions,
+                    sections=[{"title": "System Backbone", "body": "You answer."}],
+                    spec_hash="abc",
+                    compiler_version="1",
+                    variables=[{"name": "company", "description": "Who", "required": True}],
+                    token_count=7,
+                    token_count_method="o200k_base",
+                    reused_from=None,
+                )
+
+        completing = asyncio.create_task(complete_soon())
+        answered = await waiters.wait_for(
+            compilation_id,
+            read,
+            lambda found: found.status != "pending",
+            timeout=10,
+            from_row=service.completed_compilation,
+        )
+        await completing
+        assert read_count == reads
+        assert answered.status == "succeeded"
+        assert answered.model_dump_json() == (await read()).model_dump_json()
+    finally:
+        await connection.close()
         await waiters.stop()
         await engine.dispose()

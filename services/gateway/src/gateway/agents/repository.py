@@ -53,9 +53,11 @@ async def complete_pending(
     **values: Any,
 ) -> None:
     """Record a row's outcome once, only from `from_statuses` (a replayed event changes nothing).
-    The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit. On a
-    consumer's session or direct unit; on a direct unit nothing waits for it, it travels with
-    the group's commit."""
+    The same statement notifies the replicas' waiters; PostgreSQL delivers it on commit. The
+    notice carries the row as completed (as JSON, when it fits a notice), so a waiter that has
+    already read it once answers without reading it again (`notifications.py`). On a consumer's
+    session or direct unit; on a direct unit nothing waits for it, it travels with the group's
+    commit."""
     statement = _completion(table, notice, from_statuses, tuple(sorted(values)))
     params = {"row_id": row_id, **{f"v_{name}": value for name, value in values.items()}}
     await db.execute_in(unit, statement, params)
@@ -80,10 +82,20 @@ def _completion(
                 "completed_at": sa.func.now(),
             }
         )
-        .returning(table.c.id)
+        .returning(*table.c)
         .cte("done")
     )
-    return sa.select(sa.func.pg_notify(notice, sa.cast(done.c.id, sa.Text)))
+    # The row as JSON (its columns in the table's order: `id` first), or its id alone when the
+    # JSON would not fit in a notice, whose payload PostgreSQL limits to 8,000 bytes.
+    row = sa.cast(sa.func.row_to_json(sa.literal_column(done.name)), sa.Text)
+    payload = sa.case(
+        (sa.func.octet_length(row) <= NOTICE_PAYLOAD_BYTES, row),
+        else_=sa.cast(done.c.id, sa.Text),
+    )
+    return sa.select(sa.func.pg_notify(notice, payload)).select_from(done)
+
+
+NOTICE_PAYLOAD_BYTES = 7_999  # PostgreSQL's limit is "shorter than 8000 bytes"
 
 
 async def owned_row(

@@ -191,5 +191,9 @@ async def get_compilation(
             return await service.get_compilation(connection, tx.user_id, agent_id, compilation_id)
 
     return await notifications.wait_for(
-        compilation_id, read, lambda found: found.status != "pending", wait
+        compilation_id,
+        read,
+        lambda found: found.status != "pending",
+        wait,
+        from_row=service.completed_compilation,
     )

@@ -17,6 +17,7 @@ from gateway.errors import ApiError, agent_not_found, not_found
 from gateway.messages import message_params
 from gateway.specs import lint, rules
 from gateway.specs.repository import (
+    Compilation,
     Spec,
     SpecRepository,
     add_compilation,
@@ -153,6 +154,16 @@ async def get_compilation(
     row = await find_compilation(connection, user_id, agent_id, compilation_id)
     if row is None:
         raise not_found("compilation", compilation_id)
+    return _public_compilation(row)
+
+
+def completed_compilation(row: dict[str, Any]) -> CompilationPublic:
+    """A compilation as its completion notice carries it (`notifications.py`), for a request
+    that has already found it the caller's."""
+    return _public_compilation(Compilation.model_validate(row))
+
+
+def _public_compilation(row: Compilation) -> CompilationPublic:
     data = row.model_dump()
     data["sections"] = data["sections"] or []
     data["variables"] = data["variables"] or []
