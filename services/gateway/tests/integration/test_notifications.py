@@ -8,6 +8,7 @@ import uuid
 import psycopg
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.agents.repository import PENDING, PENDING_OR_DEAD_LETTERED
 from gateway.models import agents, compilations, users
@@ -20,6 +21,11 @@ from runtime import db
 from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
+
+
+async def add_owned_agent(session: AsyncSession, owner_id: uuid.UUID, agent_id: uuid.UUID) -> None:
+    await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
+    await session.execute(sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a"))
 
 
 async def test_a_waiter_wakes_when_the_completion_commits_and_not_before(database_url: str) -> None:
@@ -78,10 +84,7 @@ async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
     try:
         await eventually_async(lambda: waiters.listening, what="the listener connecting")
         async with sessions.begin() as session:
-            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
-            await session.execute(
-                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
-            )
+            await add_owned_agent(session, owner_id, agent_id)
             await PublishRepository(session).add(
                 id=request_id, agent_id=agent_id, kind="move", channel="production", version=1
             )
@@ -125,10 +128,7 @@ async def test_a_long_wait_reads_the_database_only_when_woken(database_url: str)
     try:
         await eventually_async(lambda: waiters.listening, what="the listener connecting")
         async with sessions.begin() as session:
-            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
-            await session.execute(
-                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
-            )
+            await add_owned_agent(session, owner_id, agent_id)
             await PublishRepository(session).add(id=request_id, agent_id=agent_id, kind="publish")
         reading = db.create_engine(database_url, pool_size=1)
         statements: list[str] = []
@@ -185,10 +185,7 @@ async def test_a_compilation_wait_answers_from_the_notice_that_carries_the_row(
     try:
         await eventually_async(lambda: waiters.listening, what="the listener connecting")
         async with sessions.begin() as session:
-            await session.execute(sa.insert(users).values(id=owner_id, email=f"{owner_id}@x.io"))
-            await session.execute(
-                sa.insert(agents).values(id=agent_id, owner_id=owner_id, name="a")
-            )
+            await add_owned_agent(session, owner_id, agent_id)
             await session.execute(
                 sa.insert(compilations).values(
                     id=compilation_id, agent_id=agent_id, spec_revision=1
