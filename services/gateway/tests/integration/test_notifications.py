@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.agents.repository import PENDING, PENDING_OR_DEAD_LETTERED
 from gateway.models import agents, compilations, users
 from gateway.notifications import COMPILATION_COMPLETED, TOKEN_REVOKED, Notifications, TokenCache
-from gateway.publishing.repository import PublishRepository
+from gateway.publishing.repository import PublishRepository, PublishRequest
 from gateway.specs import service
 from gateway.specs.repository import CompilationOutcomes
 from gateway.specs.schemas import CompilationPublic
@@ -74,8 +74,9 @@ async def test_a_revocation_notice_empties_the_token_cache(database_url: str) ->
 async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
     database_url: str,
 ) -> None:
-    """The handler completing a publish request notifies in its transaction; the wait re-reads the
-    row at once instead of at its once-a-second check."""
+    """The handler completing a publish request notifies in its transaction, the notice carrying
+    the request as completed: the wait answers with it at once, without reading it again, nor
+    waiting for its once-a-second check."""
     waiters = Notifications(database_url, TokenCache())
     waiters.start()
     engine = db.create_engine(database_url, pool_size=2)
@@ -107,10 +108,16 @@ async def test_a_publish_wait_wakes_on_the_outcome_committed_by_the_handler(
 
         completing = asyncio.create_task(complete_soon())
         started = asyncio.get_running_loop().time()
-        status = await waiters.wait_for(request_id, read, lambda s: s != "pending", timeout=10)
+        status = await waiters.wait_for(
+            request_id,
+            read,
+            lambda s: s != "pending",
+            timeout=10,
+            from_row=lambda row: str(PublishRequest.model_validate(row).status),
+        )
         waited = asyncio.get_running_loop().time() - started
         await completing
-        assert (status, reads) == ("refused", 2)
+        assert (status, reads) == ("refused", 1)
         assert waited < 0.9  # woken by the notice, not by the once-a-second re-read
     finally:
         await waiters.stop()

@@ -42,6 +42,7 @@ Record = TypeVar("Record", bound=BaseModel)
 # event once), and what the worker did then is what happened. ADR 0008.
 PENDING = ("pending",)
 PENDING_OR_DEAD_LETTERED = ("pending", "failed")
+NOTICE_PAYLOAD_BYTES = 7_999  # PostgreSQL's limit is "shorter than 8000 bytes"
 
 
 async def complete_pending(
@@ -93,9 +94,6 @@ def _completion(
         else_=sa.cast(done.c.id, sa.Text),
     )
     return sa.select(sa.func.pg_notify(notice, payload)).select_from(done)
-
-
-NOTICE_PAYLOAD_BYTES = 7_999  # PostgreSQL's limit is "shorter than 8000 bytes"
 
 
 async def owned_row(

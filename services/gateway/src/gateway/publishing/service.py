@@ -144,7 +144,13 @@ async def wait_for_request(
             raise not_found("publish request", request_id)
         return view
 
-    view = await notifications.wait_for(request_id, read, lambda v: v.status != "pending", timeout)
+    view = await notifications.wait_for(
+        request_id,
+        read,
+        lambda v: v.status != "pending",
+        timeout,
+        from_row=PublishRequest.model_validate,  # the outcome's notice carries the request
+    )
     while view.status == "done" and not _visible(cache, view):
         changed = cache.changed()
         remaining = deadline - asyncio.get_running_loop().time()
