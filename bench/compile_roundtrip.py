@@ -6,7 +6,8 @@ The client reads the result with `GET …?wait=`, which the gateway answers as s
 is committed, so no poll interval is added to the numbers. Three loads: one client in sequence;
 32 clients in a closed loop (each sends its next request when the last is answered: this measures
 saturation, where latency is clients ÷ throughput); and an open loop at a fixed arrival rate below
-saturation (latency under load). Goal (2-core machine): p50 ≤ 15 ms, p99 ≤ 50 ms sequential;
+saturation (latency under load). Each with the server CPU per round trip and, for the product, the
+mean size of the compiler's and the gateway's group commits (`consumer_batch_size`). Goal (2-core machine): p50 ≤ 15 ms, p99 ≤ 50 ms sequential;
 ≥ 300 round trips/s at 32 clients.
 
 Run: `make bench` (or `uv run python -m bench.compile_roundtrip [--sequential N] [--clients C]
@@ -100,38 +101,58 @@ class Measured:
     closed_loop_rate: float
 
 
-async def measure(base_url: str, token: str, args: argparse.Namespace, cpu: CpuMeter) -> Measured:
+async def measure(
+    base_url: str,
+    token: str,
+    args: argparse.Namespace,
+    cpu: CpuMeter,
+    metrics: dict[str, str] | None = None,
+) -> Measured:
+    """The three loads on `base_url`, each with the CPU it cost; with the product's `metrics`,
+    the mean size of its group commits under each too."""
     sequential, clients, per_client = args.sequential, args.clients, args.per_client
     rate, open_seconds = args.rate, args.open_seconds
+    groups: dict[str, tuple[float, float]] = {}
+
+    def start() -> None:
+        nonlocal groups
+        groups = group_sizes(metrics) if metrics else {}
+        cpu.start()
+
+    def spent(count: int) -> None:
+        print(f"{per_unit(cpu.stop(), count)}  {load_average()}")
+        if metrics:
+            print(f"  mean group commit: {mean_groups(group_sizes(metrics), groups)}")
+
     async with client_session(base_url, token, clients + 4) as client:
         agent_id = await new_agent(client)
         for _ in range(50):  # warm-up: connections, pools, code paths
             await round_trip(client, agent_id)
 
-        cpu.start()
+        start()
         started = time.perf_counter()
         samples = [await round_trip(client, agent_id) for _ in range(sequential)]
         print(summary("sequential (1 client)", samples, time.perf_counter() - started))
         sequential_p50 = 1000 * statistics.median(samples)
-        print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
+        spent(len(samples))
 
         agents = [await new_agent(client) for _ in range(clients)]
 
         async def one_client(agent: str) -> list[float]:
             return [await round_trip(client, agent) for _ in range(per_client)]
 
-        cpu.start()
+        start()
         started = time.perf_counter()
         results = await asyncio.gather(*(one_client(a) for a in agents))
         wall = time.perf_counter() - started
         print(summary(f"{clients} clients, closed loop", [s for r in results for s in r], wall))
         closed_loop_rate = clients * per_client / wall
-        print(f"{per_unit(cpu.stop(), clients * per_client)}  {load_average()}")
+        spent(clients * per_client)
 
         # Open loop: requests arrive at a fixed rate whatever the answers, spread over the agents;
         # latency is counted from each request's scheduled start, so queueing shows up in it.
         samples = []
-        cpu.start()
+        start()
         started = time.perf_counter()
 
         async def scheduled(i: int) -> None:
@@ -142,7 +163,7 @@ async def measure(base_url: str, token: str, args: argparse.Namespace, cpu: CpuM
 
         await asyncio.gather(*(scheduled(i) for i in range(int(rate * open_seconds))))
         print(summary(f"open loop at {rate:g}/s", samples, time.perf_counter() - started))
-        print(f"{per_unit(cpu.stop(), len(samples))}  {load_average()}")
+        spent(len(samples))
     return Measured(sequential_p50, closed_loop_rate)
 
 
@@ -256,14 +277,12 @@ def main() -> None:
             "conditions: gateway and compiler as one process each, local PostgreSQL and NATS, "
             "client in a third process on the same machine"
         )
+        metrics = {name: p.url for name, p in stack.processes.items()}
+        meter = CpuMeter(pids, database)
         if args.parts:
-            metrics = {name: p.url for name, p in stack.processes.items()}
-            meter = CpuMeter(pids, database)
             asyncio.run(measure_parts(stack.gateway_url, stack.new_token(), args, meter, metrics))
             return
-        product = asyncio.run(
-            measure(stack.gateway_url, stack.new_token(), args, CpuMeter(pids, database))
-        )
+        product = asyncio.run(measure(stack.gateway_url, stack.new_token(), args, meter, metrics))
         print("goal: p50 <= 15 ms, p99 <= 50 ms sequential; >= 300/s at 32 clients")
         if args.no_floor:
             return
