@@ -23,7 +23,36 @@ def machine() -> str:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
+    return (
+        f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}; "
+        f"{speed()}"
+    )
+
+
+def speed() -> str:
+    """How fast this machine is as a benchmark starts: a step of a pure-Python loop and a system
+    call (best of three). The same code has spent two to three times the CPU per unit of work on
+    one VM as on another of the same description (bench/README), so a figure comes with these."""
+
+    def loop() -> float:
+        started, total = time.perf_counter(), 0
+        for i in range(LOOP_STEPS):
+            total += i
+        return (time.perf_counter() - started) / LOOP_STEPS
+
+    def calls() -> float:
+        started = time.perf_counter()
+        for _ in range(SYSTEM_CALLS):
+            os.getppid()
+        return (time.perf_counter() - started) / SYSTEM_CALLS
+
+    step = min(loop() for _ in range(3))
+    call = min(calls() for _ in range(3))
+    return f"a Python loop step {step * 1e9:.0f} ns, a system call {call * 1e6:.2f} µs"
+
+
+LOOP_STEPS = 2_000_000
+SYSTEM_CALLS = 100_000
 
 
 @contextmanager
