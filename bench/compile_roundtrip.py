@@ -7,8 +7,8 @@ is committed, so no poll interval is added to the numbers. Three loads: one clie
 32 clients in a closed loop (each sends its next request when the last is answered: this measures
 saturation, where latency is clients ÷ throughput); and an open loop at a fixed arrival rate below
 saturation (latency under load). Each with the server CPU per round trip and, for the product, the
-mean size of the compiler's and the gateway's group commits (`consumer_batch_size`). Goal (2-core machine): p50 ≤ 15 ms, p99 ≤ 50 ms sequential;
-≥ 300 round trips/s at 32 clients.
+mean size of the compiler's and the gateway's group commits (`consumer_batch_size`). Goal (2-core
+machine): p50 ≤ 15 ms, p99 ≤ 50 ms sequential; ≥ 300 round trips/s at 32 clients.
 
 Run: `make bench` (or `uv run python -m bench.compile_roundtrip [--sequential N] [--clients C]
 [--per-client M] [--no-floor]`). After the product, the same loads run against `bench.compile_floor`,

@@ -50,8 +50,8 @@ from runtime.faults import failpoint
 
 log = structlog.get_logger()
 
-# At 32 clients compiling, 3 ms took the groups from 1.3 to about 2 messages, and the CPU of a
-# round trip down by a fifth (bench/README, *Compile round trip*).
+# At 32 clients compiling, 3 ms took the groups from 1.1-1.4 messages to 2.2-2.8, and about 8 %
+# off the CPU of a round trip (bench/README, *A busy group waits 3 ms for more*).
 GROUP_LINGER = 0.003  # seconds a busy group waits for more messages
 BUSY_WINDOW = 0.05  # seconds a group of more than one shows the process busy
 
