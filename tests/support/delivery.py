@@ -15,10 +15,12 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 
 from contracts import subjects
+from contracts.envelope import Envelope
 from runtime import broker, db
 from runtime.broker import ConsumerPolicy
 from runtime.consumer import Consumer
 from runtime.outbox import Relay
+from runtime.staged import StagedBinding, StagedConsumer
 from tests.support import infra
 from tests.support.waiting import eventually_async
 
@@ -90,6 +92,25 @@ class Bed:
             concurrency=4,
             fetch_timeout=0.2,
         )
+
+    def staged_consumer(self, binding: StagedBinding, relay: Relay | None = None) -> StagedConsumer:
+        return StagedConsumer(
+            self.js,
+            binding,
+            service="test",
+            root=self.root,
+            sessionmaker=self.sessionmaker,
+            tables=self.metadata,
+            relay=relay or self.relay,
+            policy=POLICY,
+            concurrency=8,
+            fetch_timeout=0.2,
+        )
+
+    async def publish(self, envelope: Envelope[Any]) -> None:
+        """`envelope` on the compile command subject, which `DURABLE` consumes."""
+        subject = subjects.COMPILE_AGENT.full(self.root)
+        await self.js.publish(subject, envelope.model_dump_json().encode())
 
 
 @asynccontextmanager

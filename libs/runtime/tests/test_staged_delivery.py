@@ -23,35 +23,18 @@ from runtime import db
 from runtime.db import DirectUnit
 from runtime.errors import PermanentError
 from runtime.outbox import Relay
-from runtime.staged import Recorded, Staged, StagedBinding, StagedConsumer, group_commit
-from tests.support.delivery import DURABLE, POLICY, Bed
+from runtime.staged import Recorded, Staged, StagedBinding, group_commit
+from tests.support.delivery import DURABLE, Bed
 from tests.support.messages import compile_envelope, compiled_event
 from tests.support.waiting import eventually_async
 
 pytestmark = pytest.mark.integration
 
 
-def staged_consumer(
-    bed: Bed, binding: StagedBinding, concurrency: int = 8, relay: Relay | None = None
-) -> StagedConsumer:
-    return StagedConsumer(
-        bed.js,
-        binding,
-        service="test",
-        root=bed.root,
-        sessionmaker=bed.sessionmaker,
-        tables=bed.metadata,
-        relay=relay or bed.relay,
-        policy=POLICY,
-        concurrency=concurrency,
-        fetch_timeout=0.2,
-    )
-
-
 async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None:
     stop = asyncio.Event()
     tasks = [
-        asyncio.create_task(staged_consumer(bed, binding).run(stop)),
+        asyncio.create_task(bed.staged_consumer(binding).run(stop)),
         asyncio.create_task(bed.relay.run(stop)),
     ]
     try:
@@ -59,22 +42,6 @@ async def run_staged(bed: Bed, binding: StagedBinding, until_check: Any) -> None
     finally:
         stop.set()
         await asyncio.gather(*tasks)
-
-
-async def publish(bed: Bed, envelope: Envelope[Any]) -> None:
-    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
-
-
-@asynccontextmanager
-async def staged_running(bed: Bed, binding: StagedBinding) -> AsyncIterator[None]:
-    """`binding`'s staged consumer at work for the block."""
-    stop = asyncio.Event()
-    consumer = asyncio.create_task(staged_consumer(bed, binding).run(stop))
-    try:
-        yield
-    finally:
-        stop.set()
-        await consumer
 
 
 async def test_a_staged_consumer_records_a_burst_in_batches_each_message_once(bed: Bed) -> None:
@@ -222,79 +189,6 @@ async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed, direct: boo
     )
 
 
-# Long beside the 0.2 s between two messages below, so that a linger shows in the batches.
-LINGER = 1.0
-GAP = 0.2
-
-
-class Batches:
-    """A staged binding that lingers only while busy, and what it did: the messages staged, and
-    the batches it recorded (by envelope id). `hold` keeps the next batch open until released."""
-
-    def __init__(self) -> None:
-        self.staged: list[uuid.UUID] = []
-        self.recorded: list[list[uuid.UUID]] = []
-        self.hold: asyncio.Event | None = None
-
-    def binding(self) -> StagedBinding:
-        async def stage(env: Envelope[Any]) -> None:
-            self.staged.append(env.id)
-
-        async def apply(session: AsyncSession, staged: list[Staged]) -> Recorded:
-            self.recorded.append([s.envelope.id for s in staged])
-            if self.hold is not None:
-                await self.hold.wait()
-                self.hold = None
-            return Recorded()
-
-        return StagedBinding(DURABLE, stage, apply, linger=LINGER, busy_window=10 * LINGER)
-
-    async def staged_all(self, *envelopes: Envelope[Any]) -> None:
-        ids = {e.id for e in envelopes}
-        await eventually_async(lambda: ids <= set(self.staged), what="the messages staged")
-
-    async def recorded_count(self, count: int) -> None:
-        await eventually_async(lambda: sum(map(len, self.recorded)) == count, what="the batches")
-
-
-async def test_a_lone_message_waits_for_no_other_while_the_writer_is_idle(bed: Bed) -> None:
-    batches = Batches()
-    first, second = compile_envelope(), compile_envelope()
-    async with staged_running(bed, batches.binding()):
-        await publish(bed, first)
-        await batches.staged_all(first)
-        await asyncio.sleep(GAP)  # the next message comes well within a linger
-        await publish(bed, second)
-        await batches.recorded_count(2)
-    assert batches.recorded == [[first.id], [second.id]]
-
-
-async def test_a_busy_writer_lingers_for_the_next_message(bed: Bed) -> None:
-    """Messages that queue while a batch commits make a batch of two: the writer is busy, and
-    its next batch waits a linger for more, taking in a message that comes after it."""
-    batches = Batches()
-    lone, queued, also_queued, busy, late = (compile_envelope() for _ in range(5))
-    async with staged_running(bed, batches.binding()):
-        batches.hold = asyncio.Event()
-        await publish(bed, lone)
-        await batches.recorded_count(1)  # the lone message's batch, held open
-        await publish(bed, queued)
-        await publish(bed, also_queued)
-        await batches.staged_all(queued, also_queued)
-        batches.hold.set()
-        await batches.recorded_count(3)
-        await publish(bed, busy)
-        await batches.staged_all(busy)
-        await asyncio.sleep(GAP)
-        await publish(bed, late)
-        await batches.recorded_count(5)
-    assert batches.recorded == [
-        [lone.id],
-        [queued.id, also_queued.id],
-        [busy.id, late.id],
-    ]
-
-
 async def test_a_direct_group_costs_its_claim_with_what_it_reads_ahead_and_its_commit(
     bed: Bed, tmp_path: Path
 ) -> None:
@@ -351,7 +245,7 @@ async def direct_group_running(bed: Bed, handler: Any) -> AsyncIterator[Relay]:
     relay = Relay(
         bed.js, bed.sessionmaker, bed.outbox, root=bed.root, poll_interval=60, delete_after=60
     )
-    consumer = staged_consumer(bed, group_commit(DURABLE, handler, direct=True), relay=relay)
+    consumer = bed.staged_consumer(group_commit(DURABLE, handler, direct=True), relay=relay)
     stop = asyncio.Event()
     tasks = [asyncio.create_task(consumer.run(stop)), asyncio.create_task(relay.run(stop))]
     try:
@@ -378,10 +272,10 @@ async def test_a_direct_group_deletes_what_the_relay_sent_since_the_last_one_wit
 
     compiled = subjects.AGENT_COMPILED.full(bed.root)
     async with direct_group_running(bed, handler):
-        await publish(bed, compile_envelope())
+        await bed.publish(compile_envelope())
         await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
         first = await outbox_message_ids(bed)
-        await publish(bed, compile_envelope())
+        await bed.publish(compile_envelope())
         await eventually_async(lambda: bed.holds(compiled, 2), what="the second event published")
         left = await outbox_message_ids(bed)
         assert len(first) == 1
@@ -411,10 +305,10 @@ async def test_rows_a_group_took_to_delete_are_given_back_when_it_fails(bed: Bed
         return (await bed.js.stream_info(dead_letters)).state.messages == 1
 
     async with direct_group_running(bed, handler) as relay:
-        await publish(bed, envelopes[0])
+        await bed.publish(envelopes[0])
         compiled = subjects.AGENT_COMPILED.full(bed.root)
         await eventually_async(lambda: bed.holds(compiled, 1), what="the first event published")
-        await publish(bed, envelopes[1])  # each of its groups takes the first event's row
+        await bed.publish(envelopes[1])  # each of its groups takes the first event's row
         await eventually_async(dead_lettered, what="the poison dead-lettered")
         assert relay.take_sent() == await outbox_message_ids(bed)  # back with the relay
         # A group is one transaction up to its sync: the failed statement undid its claim too
