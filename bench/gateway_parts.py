@@ -1,4 +1,4 @@
-"""Benchmark: where the agent list's CPU goes, inside one gateway process.
+"""Benchmark: where the agent list's CPU goes, inside one gateway process, and a compilation read's.
 
 The gateway's app is built in this process (on a fresh database and subject root, as the other
 benchmarks) and called as an ASGI app with no HTTP server in between. The request is
@@ -7,6 +7,8 @@ parts it is made of, each timed alone in CPU microseconds per call (`time.proces
 `--calls` calls, one after another; each round's figure, `--rounds` rounds):
 
   request                 the whole request through the app
+  compilation             `GET …/compilations/{id}` of a succeeded compilation through the app,
+                          the read a compile round trip ends with
   healthz                 `/healthz` through the same app: middlewares and routing, no dependency
   session                 a read session (`ReadTx`'s) taking its database connection and giving
                           it back, through SQLAlchemy's session and pool
@@ -37,6 +39,7 @@ import psycopg
 import uvloop
 from fastapi import FastAPI
 
+from bench.compile_roundtrip import SPEC
 from bench.harness import machine, running_stack
 from gateway import auth
 from gateway.agents import service as agents
@@ -93,7 +96,9 @@ async def cpu_per_call(call: Callable[[], Awaitable[Any]], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> None:
+async def measure(
+    env: dict[str, str], token: str, compilation: str, calls: int, rounds: int
+) -> None:
     settings = load_settings(GatewaySettings, "gateway", env)
     observability.setup("gateway", log_level="WARNING")
     service = await Service.start("gateway", settings, metadata)
@@ -134,6 +139,7 @@ async def measure(env: dict[str, str], token: str, calls: int, rounds: int) -> N
 
             parts = {
                 "request": request(app, "/api/v1/agents", "limit=20", token),
+                "compilation": request(app, compilation, "", token),
                 "healthz": request(app, "/healthz", "", token),
                 "session": session_only,
                 "session, no autocommit": writing_session_only,
@@ -159,14 +165,22 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(
         "conditions: the gateway's app in this process under uvloop, called as ASGI; local "
-        "PostgreSQL and NATS; a gateway process of the stack only seeds the agents"
+        "PostgreSQL and NATS; a gateway and a compiler process of the stack only seed the agents "
+        "and a compilation"
     )
-    with running_stack(("gateway",), limits) as stack:
+    with running_stack(("compiler", "gateway"), limits) as stack:
         token = stack.new_token()
         with stack.client(token) as client:
             for i in range(AGENTS):
                 client.post("/api/v1/agents", json={"name": f"agent {i}"}).raise_for_status()
-        uvloop.run(measure(stack.env("gateway", **limits), token, args.calls, args.rounds))
+            agent = client.get("/api/v1/agents", params={"limit": 1}).json()["items"][0]["id"]
+            client.put(f"/api/v1/agents/{agent}/spec", json={"blocks": SPEC}).raise_for_status()
+            accepted = client.post(f"/api/v1/agents/{agent}/compilations").json()
+            compilation = f"/api/v1/agents/{agent}/compilations/{accepted['id']}"
+            if client.get(compilation, params={"wait": 10}).json()["status"] != "succeeded":
+                raise RuntimeError("the seeded compilation did not succeed")
+        env = stack.env("gateway", **limits)
+        uvloop.run(measure(env, token, compilation, args.calls, args.rounds))
 
 
 if __name__ == "__main__":
