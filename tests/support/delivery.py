@@ -79,33 +79,22 @@ class Bed:
         durable: subjects.Durable = DURABLE,
         policy: ConsumerPolicy = POLICY,
     ) -> Consumer:
-        return Consumer(
-            self.js,
-            durable,
-            handler,
-            service="test",
-            root=self.root,
-            sessionmaker=self.sessionmaker,
-            tables=self.metadata,
-            relay=self.relay,
-            policy=policy,
-            concurrency=4,
-            fetch_timeout=0.2,
-        )
+        return Consumer(self.js, durable, handler, **self._common(policy, 4, self.relay))
 
     def staged_consumer(self, binding: StagedBinding, relay: Relay | None = None) -> StagedConsumer:
-        return StagedConsumer(
-            self.js,
-            binding,
-            service="test",
-            root=self.root,
-            sessionmaker=self.sessionmaker,
-            tables=self.metadata,
-            relay=relay or self.relay,
-            policy=POLICY,
-            concurrency=8,
-            fetch_timeout=0.2,
-        )
+        return StagedConsumer(self.js, binding, **self._common(POLICY, 8, relay or self.relay))
+
+    def _common(self, policy: ConsumerPolicy, concurrency: int, relay: Relay) -> dict[str, Any]:
+        return {
+            "service": "test",
+            "root": self.root,
+            "sessionmaker": self.sessionmaker,
+            "tables": self.metadata,
+            "relay": relay,
+            "policy": policy,
+            "concurrency": concurrency,
+            "fetch_timeout": 0.2,
+        }
 
     async def publish(self, envelope: Envelope[Any]) -> None:
         """`envelope` on the compile command subject, which `DURABLE` consumes."""

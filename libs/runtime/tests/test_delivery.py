@@ -159,7 +159,7 @@ async def test_a_transient_failure_is_retried_and_then_applied_once(bed: Bed) ->
         asyncio.create_task(bed.relay.run(stop)),
     ]
     envelope = compile_envelope()
-    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
+    await bed.publish(envelope)
     try:
         await eventually_async(
             lambda: bed.holds(subjects.AGENT_COMPILED.full(bed.root), 1), what="the event"
@@ -231,7 +231,7 @@ async def test_a_lost_acknowledgement_brings_a_redelivery_that_the_inbox_drops(
         asyncio.create_task(bed.relay.run(stop)),
     ]
     envelope = compile_envelope()
-    await bed.js.publish(subjects.COMPILE_AGENT.full(bed.root), envelope.model_dump_json().encode())
+    await bed.publish(envelope)
     stream = subjects.COMPILER_STREAM.full_name(bed.root)
 
     async def redelivered_and_acked() -> bool:
@@ -253,14 +253,13 @@ async def test_a_message_failing_every_delivery_is_dead_lettered_with_the_reason
     async def broken(env: Envelope[Any], session: AsyncSession) -> Sequence[BaseModel]:
         raise RuntimeError("bug in handler")
 
-    subject = subjects.COMPILE_AGENT.full(bed.root)
     labels = {
         "consumer": DURABLE.name,
         "subject": subjects.COMPILE_AGENT.relative,
         "reason": "retries_exhausted",
     }
     counted_before = REGISTRY.get_sample_value("dead_letters_total", labels) or 0.0
-    await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+    await bed.publish(compile_envelope())
     headers = await run_until_dead_lettered(bed, broken)
     assert REGISTRY.get_sample_value("dead_letters_total", labels) == counted_before + 1
     assert headers["Studio-Deliveries"] == "3"
@@ -297,8 +296,7 @@ async def test_stopping_finishes_the_message_in_flight_before_returning(bed: Bed
 async def test_a_message_never_acknowledged_is_rescued_into_the_dead_letters(bed: Bed) -> None:
     """Every delivery ends without an answer (as when the handler's process is killed each time)."""
     await broker.ensure_topology(bed.js, bed.root, (DURABLE,), ConsumerPolicy(1, 2, 64))
-    subject = subjects.COMPILE_AGENT.full(bed.root)
-    await bed.js.publish(subject, compile_envelope().model_dump_json().encode())
+    await bed.publish(compile_envelope())
     crashing = await bed.js.pull_subscribe_bind(
         DURABLE.name, stream=subjects.COMPILER_STREAM.full_name(bed.root)
     )

@@ -57,11 +57,10 @@ async def test_a_staged_consumer_records_a_burst_in_batches_each_message_once(be
         return Recorded([(s.envelope, compiled_event(s.envelope.data)) for s in staged])
 
     envelopes = [compile_envelope() for _ in range(40)]
-    subject = subjects.COMPILE_AGENT.full(bed.root)
     for envelope in envelopes:
-        await bed.js.publish(subject, envelope.model_dump_json().encode())
+        await bed.publish(envelope)
     # The same message again (as after a crash between commit and ack): recorded once.
-    await bed.js.publish(subject, envelopes[0].model_dump_json().encode())
+    await bed.publish(envelopes[0])
 
     await run_staged(
         bed,
@@ -88,9 +87,8 @@ async def test_an_item_that_breaks_its_batch_fails_alone(bed: Bed) -> None:
         recorded.extend(s.envelope.id for s in staged)
         return Recorded()
 
-    subject = subjects.COMPILE_AGENT.full(bed.root)
     for envelope in envelopes:
-        await bed.js.publish(subject, envelope.model_dump_json().encode())
+        await bed.publish(envelope)
 
     dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
 
@@ -171,9 +169,8 @@ async def test_a_message_that_breaks_its_group_fails_alone(bed: Bed, direct: boo
         applied.append(env.id)
         return []
 
-    subject = subjects.COMPILE_AGENT.full(bed.root)
     for envelope in envelopes:
-        await bed.js.publish(subject, envelope.model_dump_json().encode())
+        await bed.publish(envelope)
     dead_letters = subjects.DEAD_LETTER.full_name(bed.root)
 
     async def settled() -> bool:
