@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,11 +57,7 @@ class RunRepository:
     async def add_cases(self, run_id: UUID, cases: Sequence[RunCase]) -> None:
         await self._session.execute(
             _ADD_CASES,
-            {
-                "b_run": run_id,
-                "c_index": [c.index for c in cases],
-                "c_case": [c.model_dump_json(by_alias=True) for c in cases],
-            },
+            {"b_run": run_id, "b_cases": _CASES.dump_json(list(cases), by_alias=True).decode()},
         )
 
     async def start_if_complete(self, run_id: UUID) -> Run | None:
@@ -293,13 +290,16 @@ class ResponseCacheRepository:
 # Built once: the hot path's statements skip construction and cache-key generation per call.
 # A list of parameters (not one multi-row VALUES) compiles once whatever the batch's size.
 _INSERT_CACHE = insert(response_cache).on_conflict_do_nothing()
-# A chunk of cases as two arrays, like the results below: one statement whatever the chunk's size
-# (a multi-row VALUES is compiled anew for each size and costs a bind per row and column).
+# A chunk of cases goes in as one JSON document, like the results below: one statement whatever the
+# chunk's size (a multi-row VALUES is compiled anew for each size), dumped in one pass by pydantic.
+# As an array of texts, psycopg escaped each case's quotes one regular-expression match at a time
+# (measured: 31 against 2.5 µs of CPU per case).
+_CASES = TypeAdapter(list[RunCase])
 _ADD_CASES = sa.text(
     f"""
     INSERT INTO {run_cases.fullname} (run_id, case_index, "case")
-    SELECT :b_run, i, CAST(c AS jsonb)
-    FROM unnest(CAST(:c_index AS integer[]), CAST(:c_case AS text[])) AS a(i, c)
+    SELECT :b_run, CAST(c ->> 'index' AS integer), c
+    FROM jsonb_array_elements(CAST(:b_cases AS jsonb)) AS c
     ON CONFLICT DO NOTHING
     """
 )

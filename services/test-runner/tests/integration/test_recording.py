@@ -1,5 +1,6 @@
-"""Recording a batch of results (`RunRepository.record`) against real PostgreSQL: the batch travels
-as one JSON document, and comes back as it went in, but for what PostgreSQL cannot hold."""
+"""Storing a run's cases (`RunRepository.add_cases`) and recording a batch of results
+(`RunRepository.record`) against real PostgreSQL: each chunk and each batch travels as one JSON
+document, and comes back as it went in, but for what PostgreSQL cannot hold."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from contracts.runs import RunCase, StartTestRunV1
 from runtime import db
 from testrunner.domain import Execution
-from testrunner.models import response_cache, results, runs
+from testrunner.models import response_cache, results, run_cases, runs
 from testrunner.repository import RunRepository
 
 pytestmark = pytest.mark.integration
@@ -65,6 +66,42 @@ async def stored_results(
     async with sessions() as session:
         rows = await session.execute(sa.select(results).where(results.c.run_id == run_id))
         return {row.case_index: row for row in rows}
+
+
+async def test_a_chunk_of_cases_is_stored_as_given_and_once(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The chunk travels as one JSON document: each case comes back to the fan-out as it went in
+    (text with quotes, backslashes, newlines and non-ASCII, vars, assertions, a threshold), at its
+    own index, and a chunk delivered again stores nothing twice."""
+    odd = 'say "hi" \\ then\nnewline, café 猫 🙂 \\u0000'
+    cases = [
+        RunCase.model_validate(
+            {
+                "index": index,
+                "test_case_id": uuid.uuid4(),
+                "description": None if index == 3 else f"{odd} {index}",
+                "input": f"{odd} {index}",
+                "vars": {"input": odd, "nested": {"list": [1, 2.5, None, True, odd]}},
+                "assert": [{"type": "contains", "value": odd, "weight": 2}],
+                "threshold": 0.5 if index == 2 else None,
+            }
+        )
+        for index in (2, 0, 3, 1)
+    ]
+    run_id = await running_run(sessions, len(cases))
+    async with sessions.begin() as session:
+        await RunRepository(session).add_cases(run_id, cases)
+        await RunRepository(session).add_cases(run_id, cases[:2])  # delivered again
+    async with sessions.begin() as session:
+        chunk = await RunRepository(session).next_chunk(run_id, 0, len(cases))
+    assert chunk is not None
+    assert [case for _, case in chunk.executions] == sorted(cases, key=lambda c: c.index)
+    async with sessions() as session:
+        stored = await session.scalar(
+            sa.select(sa.func.count()).select_from(run_cases).where(run_cases.c.run_id == run_id)
+        )
+    assert stored == len(cases)
 
 
 async def test_a_batch_of_results_is_stored_as_given_and_counted_on_its_run(
