@@ -13,9 +13,7 @@ from contracts.coach import BlockDraftedV1, CoachBlockV1
 from contracts.storable import INT32_MAX
 from gateway.deps import (
     CorrelationId,
-    NotificationsDep,
     ReadTx,
-    RelayDep,
     ServiceDep,
     SettingsDep,
     Tx,
@@ -163,15 +161,13 @@ def _coach_unavailable(block: str, message: str, retry_after: float | None) -> J
 
 
 @compilations.post("", status_code=202, response_model=CompilationAccepted)
-async def request_compilation(
-    agent_id: UUID, tx: DirectTx, relay: RelayDep, correlation_id: CorrelationId
-) -> CompilationAccepted:
+async def request_compilation(agent_id: UUID, tx: DirectTx) -> CompilationAccepted:
     async with tx.connection() as connection:
         accepted, command = await service.request_compilation(
-            connection, tx.user_id, agent_id, correlation_id
+            connection, tx.user_id, agent_id, tx.correlation_id
         )
     failpoint("gateway.compile_committed")
-    relay.publish_committed([command])  # committed: it goes out now, from memory
+    tx.relay.publish_committed([command])  # committed: it goes out now, from memory
     return accepted
 
 
@@ -180,7 +176,6 @@ async def get_compilation(
     agent_id: UUID,
     compilation_id: UUID,
     tx: DirectTx,
-    notifications: NotificationsDep,
     wait: Annotated[
         float,
         Query(ge=0, le=30, description="Seconds to wait for a pending compilation to finish."),
@@ -190,7 +185,7 @@ async def get_compilation(
         async with tx.connection() as connection:
             return await service.get_compilation(connection, tx.user_id, agent_id, compilation_id)
 
-    return await notifications.wait_for(
+    return await tx.notifications.wait_for(
         compilation_id,
         read,
         lambda found: found.status != "pending",
