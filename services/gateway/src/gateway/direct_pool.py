@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
 
@@ -78,7 +78,7 @@ class Direct(OfCaller):
     pool: DirectPool
     caller: Caller
     slot: Slot
-    request: Request
+    request: Request = field(compare=False)  # a Mapping: compared by value, not hashable
 
     @property
     def relay(self) -> Relay:
