@@ -78,8 +78,9 @@ class Bed:
         *,
         durable: subjects.Durable = DURABLE,
         policy: ConsumerPolicy = POLICY,
+        js: JetStreamContext | None = None,
     ) -> Consumer:
-        return Consumer(self.js, durable, handler, **self._common(policy, 4, self.relay))
+        return Consumer(js or self.js, durable, handler, **self._common(policy, 4, self.relay))
 
     def staged_consumer(self, binding: StagedBinding, relay: Relay | None = None) -> StagedConsumer:
         return StagedConsumer(self.js, binding, **self._common(POLICY, 8, relay or self.relay))

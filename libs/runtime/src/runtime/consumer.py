@@ -45,6 +45,9 @@ log = structlog.get_logger()
 
 T = TypeVar("T")
 
+# The most a pull of a backlog waits for its batch (`Consumer._fetch_backlog`).
+BACKLOG_WAIT = 0.01
+
 Handler = Callable[[Envelope[Any], AsyncSession], Awaitable[Sequence[BaseModel]]]
 """Applies one message inside the given transaction and returns the messages it emits."""
 
@@ -141,15 +144,39 @@ class Consumer:
             if not msgs:
                 slots.release()
                 continue
-            task = asyncio.create_task(self._process(msgs[0]))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
-            task.add_done_callback(lambda _t: slots.release())
+            msgs += await self._fetch_backlog(sub, msgs[0], slots)
+            for msg in msgs:
+                task = asyncio.create_task(self._process(msg))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(lambda _t: slots.release())
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
         await rescuer
         await sub.unsubscribe()  # before nc.drain(): a pull sub left subscribed makes drain hang
         log.info("consumer.stopped", consumer=self._durable.name)
+
+    async def _fetch_backlog(
+        self, sub: JetStreamContext.PullSubscription, first: Msg, slots: asyncio.Semaphore
+    ) -> list[Msg]:
+        """When `first` shows messages waiting behind it, as many of them as there are free slots,
+        in one pull request. A pull per message costs about 110 µs of CPU, a pull of 32 about 30
+        µs a message (bench/README, *Pulling a backlog in one request*). Only for a backlog, and
+        no more than the server said is waiting: nats-py's batched fetch waits for its whole
+        batch (platform notes §1.5), so a batch that another replica emptied in the meantime
+        costs at most `BACKLOG_WAIT`; what it then brings in late waits in the subscription for
+        the next fetch, which takes it first."""
+        wanted = 0
+        try:
+            while wanted < first.metadata.num_pending and not slots.locked():
+                await slots.acquire()  # free: returns at once
+                wanted += 1
+            more = await sub.fetch(wanted, timeout=BACKLOG_WAIT) if wanted else []
+        except Exception:  # none left (another replica took them), or reconnecting: the loop goes on
+            more = []
+        for _ in range(wanted - len(more)):
+            slots.release()
+        return more
 
     async def _process(self, msg: Msg) -> None:
         name = self._durable.name
