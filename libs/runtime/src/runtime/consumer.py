@@ -172,7 +172,7 @@ class Consumer:
                 await slots.acquire()  # free: returns at once
                 wanted += 1
             more = await sub.fetch(wanted, timeout=BACKLOG_WAIT) if wanted else []
-        except Exception:  # none left (another replica took them), or reconnecting: the loop goes on
+        except Exception:  # none left (another replica took them), or reconnecting: go on
             more = []
         for _ in range(wanted - len(more)):
             slots.release()
